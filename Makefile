@@ -1,0 +1,55 @@
+# autotab: `make run` sets up .venv and runs the pipeline; `make test` runs the tests.
+# Only Python 3.11 and git are needed: everything else is installed into .venv from requirements.lock.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# Stages run `python -m autotab...` and `bentoml build` needs `uv`: both must come from .venv.
+export PATH := $(BIN):$(PATH)
+export BENTOML_HOME := $(CURDIR)/.bentoml
+export BENTOML_DO_NOT_TRACK := true
+UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)
+
+.DEFAULT_GOAL := help
+
+.PHONY: help setup lock params run serve test test-fast lint format
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+setup: $(VENV)/.installed ## create .venv and install the locked dependencies
+
+lock: ## re-resolve requirements.lock from pyproject.toml (needs the package index)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 -q -o requirements.lock
+
+params: setup ## compose conf/ into params.yaml (what `dvc exp run` does)
+	$(BIN)/autotab params
+
+run: setup ## run the whole pipeline on the configured data, print metrics and how to serve
+	$(BIN)/autotab params
+	$(BIN)/dvc repro
+	@$(BIN)/autotab summary
+
+serve: setup ## serve the packaged model on 127.0.0.1 (port from conf/serve)
+	$(BIN)/autotab serve
+
+test: setup ## run the whole test suite, the slow end-to-end tests included
+	$(BIN)/python -m pytest -q
+
+test-fast: setup ## run the tests without the slow end-to-end ones
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: setup ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup ## ruff, fixing what it can
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .

@@ -1,0 +1,100 @@
+"""The `autotab` command: compose params, summarise a run, serve the packaged model."""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from autotab import paths
+from autotab.errors import UserError, run_stage
+from autotab.tables import read_json
+
+CONF_DIR = Path("conf")
+
+
+def compose_params(output: Path, overrides: list[str] | None = None) -> None:
+    """Compose conf/ exactly as `dvc exp run` does (DVC's own function), into `output`."""
+    from dvc.utils.hydra import compose_and_dump
+
+    compose_and_dump(output, str(CONF_DIR.resolve()), None, "config", "", overrides or [])
+
+
+def params_command(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        composed = Path(tmp) / "params.yaml"
+        compose_params(composed)
+        if paths.PARAMS.exists() and filecmp.cmp(composed, paths.PARAMS, shallow=False):
+            print(f"{paths.PARAMS} is up to date with conf/")
+            return
+        if args.check:
+            raise UserError(f"{paths.PARAMS} differs from the composition of conf/: run `make params`")
+        os.replace(composed, paths.PARAMS)
+        print(f"{paths.PARAMS} composed from conf/")
+
+
+def summary_command(args: argparse.Namespace) -> None:
+    if not paths.METRICS.exists():
+        raise UserError(f"{paths.METRICS} not found: run the pipeline first (`make run`)")
+    metrics = read_json(paths.METRICS)
+    print("Holdout metrics (" + str(paths.METRICS) + "):")
+    for name, value in metrics.items():
+        print(f"  {name:>18}: {value}")
+    if paths.BENTO_INFO.exists():
+        bento = read_json(paths.BENTO_INFO)
+        print(f"Packaged: {paths.BENTO_ARCHIVE} (Bento {bento['tag']})")
+        print("Serve it with:\n  make serve")
+        print(f"or:\n  {' '.join(serve_command(bento))}")
+
+
+def serve_command(bento: dict) -> list[str]:
+    return [
+        f"BENTOML_HOME={paths.BENTOML_HOME.resolve()}",
+        "bentoml",
+        "serve",
+        bento["tag"],
+        "--host",
+        bento["host"],
+        "--port",
+        str(bento["port"]),
+    ]
+
+
+def serve(args: argparse.Namespace) -> None:
+    """Import the exported Bento into the local store if needed, then `bentoml serve` it."""
+    if not paths.BENTO_INFO.exists():
+        raise UserError(f"{paths.BENTO_INFO} not found: run the pipeline first (`make run`)")
+    bento = read_json(paths.BENTO_INFO)
+    env = {**os.environ, "BENTOML_HOME": str(paths.BENTOML_HOME.resolve())}
+    bentoml = [sys.executable, "-m", "bentoml"]
+    have = subprocess.run([*bentoml, "get", bento["tag"]], env=env, capture_output=True)
+    if have.returncode != 0:
+        subprocess.run([*bentoml, "import", str(paths.BENTO_ARCHIVE.resolve())], env=env, check=True)
+    port = str(args.port or bento["port"])
+    command = [*bentoml, "serve", bento["tag"], "--host", bento["host"], "--port", port]
+    print(" ".join(command), flush=True)
+    os.execve(sys.executable, command, env)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="autotab", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    params = commands.add_parser("params", help="compose conf/ into params.yaml")
+    params.add_argument("--check", action="store_true", help="fail if params.yaml is stale")
+    params.set_defaults(run=params_command)
+    commands.add_parser("summary", help="print the holdout metrics and how to serve").set_defaults(
+        run=summary_command
+    )
+    serve_parser = commands.add_parser("serve", help="serve the packaged model on 127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=None)
+    serve_parser.set_defaults(run=serve)
+    args = parser.parse_args(argv)
+    run_stage(args.command, lambda: args.run(args))
+
+
+if __name__ == "__main__":
+    main()

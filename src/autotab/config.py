@@ -1,0 +1,167 @@
+"""Typed schemas for `params.yaml` (the composition of `conf/`), checked when a stage starts.
+
+A wrong key or value is a one-line `UserError` naming the key and what is accepted, raised before
+any work is done, so a typo never costs a ten-minute run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from autotab import paths
+from autotab.errors import UserError
+
+Task = Literal["binary", "multiclass", "regression"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    path: str
+    format: Literal["auto", "csv", "parquet"] = "auto"
+    target: str
+    task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
+    positive_label: str | None = None
+    drop: list[str] = []
+    test_size: float = Field(gt=0, lt=1)
+    seed: int = Field(ge=0)
+
+
+class CleanConfig(Section):
+    missing_markers: list[str]
+    drop_duplicates: bool = True
+    id_unique_ratio: float = Field(gt=0, le=1)
+    max_classes: int = Field(ge=2)
+
+
+class FeaturesConfig(Section):
+    numeric_imputer: Literal["median", "mean", "most_frequent", "constant"]
+    missing_indicator: bool
+    scaler: Literal["standard", "robust", "minmax", "none"]
+    categorical_imputer: Literal["most_frequent", "constant"]
+    one_hot_min_frequency: float | None = Field(default=None, gt=0, lt=1)
+    one_hot_max_categories: int | None = Field(default=None, ge=2)
+
+
+class TrainConfig(Section):
+    folds: int = Field(ge=2, le=20)
+    metric: Literal["auto", "roc_auc", "log_loss", "accuracy", "f1_macro", "rmse", "mae", "r2"]
+    n_jobs: int = Field(ge=1)
+
+
+class TuneConfig(Section):
+    n_trials: int = Field(ge=1)
+
+
+class ServeConfig(Section):
+    model_name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    host: str
+    port: int = Field(ge=1, le=65535)
+    max_records: int = Field(ge=1)
+
+
+class SearchDimension(Section):
+    """One hyperparameter's range: `low`/`high` (ints give an int range) with `log`, or `choices`."""
+
+    low: int | float | None = None
+    high: int | float | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SearchDimension:
+        if self.choices is not None:
+            if self.low is not None or self.high is not None:
+                raise ValueError("give either low/high or choices, not both")
+            if not self.choices:
+                raise ValueError("choices must not be empty")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("give low and high, or choices")
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("a log range needs low > 0")
+        return self
+
+    @property
+    def is_int(self) -> bool:
+        return isinstance(self.low, int) and isinstance(self.high, int)
+
+
+class ModelConfig(Section):
+    """A model family: its name, default hyperparameters and search space (one file, one truth).
+
+    Hyperparameters sit at the top level of the `model` group (`-S model.max_depth=4`); they are
+    checked against the scikit-learn estimator's own constraints when the task is known.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    search_space: dict[str, SearchDimension] = {}
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+SECTIONS: dict[str, type[BaseModel]] = {
+    "data": DataConfig,
+    "clean": CleanConfig,
+    "features": FeaturesConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "tune": TuneConfig,
+    "serve": ServeConfig,
+}
+
+S = TypeVar("S", bound=BaseModel)
+
+
+def _describe(error: dict[str, Any], section: str, schema: type[BaseModel]) -> str:
+    location = ".".join(str(part) for part in (section, *error["loc"]))
+    if error["type"] == "extra_forbidden":
+        accepted = ", ".join(schema.model_fields) if len(error["loc"]) == 1 else "see conf/"
+        return f"{location}: unknown key; accepted keys: {accepted}"
+    if error["type"] == "missing":
+        return f"{location}: required key is missing"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{location}: {message} (got {error['input']!r})"
+
+
+def parse_section(section: str, raw: Any, schema: type[S]) -> S:
+    if not isinstance(raw, dict):
+        raise UserError(f"params.yaml: section {section!r} must be a mapping, got {raw!r}")
+    try:
+        return schema.model_validate(raw)
+    except ValidationError as error:
+        details = "; ".join(_describe(e, section, schema) for e in error.errors())
+        raise UserError(f"params.yaml: {details}") from None
+
+
+def read_params(path: Path = paths.PARAMS) -> dict[str, Any]:
+    try:
+        params = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path} not found; run `make params` to compose it from conf/") from None
+    except yaml.YAMLError as error:
+        raise UserError(f"{path}: not valid YAML: {str(error).splitlines()[0]}") from None
+    if not isinstance(params, dict):
+        raise UserError(f"{path}: expected a mapping of sections, got {type(params).__name__}")
+    return params
+
+
+def load_section(section: str, params: dict[str, Any] | None = None) -> Any:
+    """Read and validate one section of params.yaml (e.g. `load_section("data")`)."""
+    params = read_params() if params is None else params
+    if section not in params:
+        raise UserError(f"params.yaml: section {section!r} is missing; run `make params`")
+    return parse_section(section, params[section], SECTIONS[section])

@@ -1,0 +1,77 @@
+"""Holdout evaluation: metrics per task and the data behind the ROC, PR and confusion plots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from autotab.errors import UserError
+
+
+def positive_class(classes: np.ndarray, configured: str | None) -> object:
+    """The class whose probability is scored: the configured label, else the last in order."""
+    if configured is None:
+        return classes[-1]
+    matches = [c for c in classes if str(c) == configured]
+    if not matches:
+        raise UserError(
+            f"data.positive_label {configured!r} is not a class; classes: {', '.join(map(str, classes))}"
+        )
+    return matches[0]
+
+
+def _round(values: dict[str, float]) -> dict[str, float]:
+    return {name: round(float(v), 6) for name, v in values.items()}
+
+
+def classification_metrics(
+    y_true: pd.Series, proba: np.ndarray, classes: np.ndarray, positive: object | None
+) -> dict[str, float]:
+    predicted = classes[np.argmax(proba, axis=1)]
+    scores = {
+        "accuracy": skm.accuracy_score(y_true, predicted),
+        "balanced_accuracy": skm.balanced_accuracy_score(y_true, predicted),
+        "f1_macro": skm.f1_score(y_true, predicted, average="macro"),
+        "log_loss": skm.log_loss(y_true, proba, labels=classes),
+    }
+    if len(classes) == 2:
+        is_positive = (y_true.to_numpy() == positive).astype(int)
+        p = proba[:, list(classes).index(positive)]
+        scores |= {
+            "roc_auc": skm.roc_auc_score(is_positive, p),
+            "pr_auc": skm.average_precision_score(is_positive, p),
+            "brier": skm.brier_score_loss(is_positive, p),
+        }
+    else:
+        scores["roc_auc"] = skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
+    return _round(scores)
+
+
+def regression_metrics(y_true: pd.Series, predicted: np.ndarray) -> dict[str, float]:
+    return _round(
+        {
+            "rmse": skm.root_mean_squared_error(y_true, predicted),
+            "mae": skm.mean_absolute_error(y_true, predicted),
+            "r2": skm.r2_score(y_true, predicted),
+        }
+    )
+
+
+def roc_points(y_true: pd.Series, p_positive: np.ndarray, positive: object) -> pd.DataFrame:
+    fpr, tpr, _ = skm.roc_curve(y_true.to_numpy() == positive, p_positive)
+    return pd.DataFrame({"fpr": fpr, "tpr": tpr}).round(6)
+
+
+def precision_recall_points(y_true: pd.Series, p_positive: np.ndarray, positive: object) -> pd.DataFrame:
+    precision, recall, _ = skm.precision_recall_curve(y_true.to_numpy() == positive, p_positive)
+    return pd.DataFrame({"recall": recall, "precision": precision}).round(6)
+
+
+def confusion_rows(y_true: pd.Series, predicted: np.ndarray) -> pd.DataFrame:
+    """One row per holdout record, the form DVC's confusion template counts."""
+    return pd.DataFrame({"actual": y_true.astype(str).to_numpy(), "predicted": predicted.astype(str)})
+
+
+def prediction_rows(y_true: pd.Series, predicted: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"actual": y_true.to_numpy(), "predicted": predicted}).round(6)

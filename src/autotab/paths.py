@@ -1,0 +1,36 @@
+"""Where each stage reads and writes: the one place that knows the repository layout.
+
+Paths are relative to the repository root, which is the working directory of every DVC stage.
+"""
+
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+
+RAW_TABLE = Path("data/interim/raw.parquet")
+RAW_SCHEMA = Path("data/interim/raw_schema.json")
+
+CLEAN_TRAIN = Path("data/clean/train.parquet")
+CLEAN_TEST = Path("data/clean/test.parquet")
+DATA_CONTRACT = Path("data/clean/schema.json")
+CLEAN_REPORT = Path("reports/clean.json")
+
+CLEANER_RECIPE = Path("models/cleaner.joblib")
+PREPROCESSOR_RECIPE = Path("models/preprocessor.joblib")
+FEATURES_TRAIN = Path("data/features/train.parquet")
+FEATURES_TEST = Path("data/features/test.parquet")
+FEATURES_REPORT = Path("reports/features.json")
+
+CV_METRICS = Path("reports/cv.json")
+
+MODEL = Path("models/model.joblib")
+TUNING_DIR = Path("reports/tuning")
+BEST_PARAMS = TUNING_DIR / "best_params.json"
+TRIALS = TUNING_DIR / "trials.csv"
+
+METRICS = Path("reports/metrics.json")
+PLOTS_DIR = Path("reports/plots")
+
+BENTO_ARCHIVE = Path("models/autotab.bento")
+BENTO_INFO = Path("models/bento.json")
+BENTOML_HOME = Path(".bentoml")

@@ -1,0 +1,1 @@
+"""One module per DVC stage: read inputs, call the library, write outputs. Nothing else."""
