@@ -7,7 +7,7 @@ any work is done, so a typo never costs a ten-minute run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -61,7 +61,6 @@ class TuneConfig(Section):
 
 
 class ServeConfig(Section):
-    model_name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     host: str
     port: int = Field(ge=1, le=65535)
     max_records: int = Field(ge=1)
@@ -113,23 +112,35 @@ class ModelConfig(Section):
         return dict(self.model_extra or {})
 
 
-SECTIONS: dict[str, type[BaseModel]] = {
-    "data": DataConfig,
-    "clean": CleanConfig,
-    "features": FeaturesConfig,
-    "model": ModelConfig,
-    "train": TrainConfig,
-    "tune": TuneConfig,
-    "serve": ServeConfig,
-}
+class Config(Section):
+    """All of params.yaml. Every stage validates all of it, so a typo anywhere fails the first stage
+    that runs instead of being silently ignored by stages that do not read that section."""
 
-S = TypeVar("S", bound=BaseModel)
+    data: DataConfig
+    clean: CleanConfig
+    features: FeaturesConfig
+    model: ModelConfig
+    train: TrainConfig
+    tune: TuneConfig
+    serve: ServeConfig
 
 
-def _describe(error: dict[str, Any], section: str, schema: type[BaseModel]) -> str:
-    location = ".".join(str(part) for part in (section, *error["loc"]))
+def _schema_at(location: tuple) -> type[BaseModel] | None:
+    schema: type[BaseModel] = Config
+    for part in location:
+        field = schema.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        schema = annotation
+    return schema
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error["loc"]) or "params.yaml"
     if error["type"] == "extra_forbidden":
-        accepted = ", ".join(schema.model_fields) if len(error["loc"]) == 1 else "see conf/"
+        parent = _schema_at(error["loc"][:-1])
+        accepted = ", ".join(parent.model_fields) if parent else "see conf/"
         return f"{location}: unknown key; accepted keys: {accepted}"
     if error["type"] == "missing":
         return f"{location}: required key is missing"
@@ -137,13 +148,11 @@ def _describe(error: dict[str, Any], section: str, schema: type[BaseModel]) -> s
     return f"{location}: {message} (got {error['input']!r})"
 
 
-def parse_section(section: str, raw: Any, schema: type[S]) -> S:
-    if not isinstance(raw, dict):
-        raise UserError(f"params.yaml: section {section!r} must be a mapping, got {raw!r}")
+def parse_config(params: Any) -> Config:
     try:
-        return schema.model_validate(raw)
+        return Config.model_validate(params)
     except ValidationError as error:
-        details = "; ".join(_describe(e, section, schema) for e in error.errors())
+        details = "; ".join(_describe(e) for e in error.errors())
         raise UserError(f"params.yaml: {details}") from None
 
 
@@ -159,9 +168,6 @@ def read_params(path: Path = paths.PARAMS) -> dict[str, Any]:
     return params
 
 
-def load_section(section: str, params: dict[str, Any] | None = None) -> Any:
-    """Read and validate one section of params.yaml (e.g. `load_section("data")`)."""
-    params = read_params() if params is None else params
-    if section not in params:
-        raise UserError(f"params.yaml: section {section!r} is missing; run `make params`")
-    return parse_section(section, params[section], SECTIONS[section])
+def load_config(path: Path = paths.PARAMS) -> Config:
+    """Read and validate the whole of params.yaml."""
+    return parse_config(read_params(path))

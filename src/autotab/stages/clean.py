@@ -10,16 +10,15 @@ from sklearn.base import clone
 
 from autotab import paths
 from autotab.cleaning import TableCleaner, clean_rows, infer_task, split_rows
-from autotab.config import load_section, read_params
+from autotab.config import load_config
 from autotab.errors import UserError, run_stage
 from autotab.evaluation import positive_class
 from autotab.tables import write_joblib, write_json, write_parquet
 
 
 def main() -> None:
-    params = read_params()
-    data = load_section("data", params)
-    clean = load_section("clean", params)
+    config = load_config()
+    data, clean = config.data, config.clean
     raw = pd.read_parquet(paths.RAW_TABLE)
     unknown = [name for name in data.drop if name not in raw.columns]
     if unknown:

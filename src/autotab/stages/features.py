@@ -9,14 +9,14 @@ import pandas as pd
 from sklearn.base import clone
 
 from autotab import paths
-from autotab.config import load_section
+from autotab.config import load_config
 from autotab.errors import run_stage
 from autotab.features import build_preprocessor
 from autotab.tables import read_json, write_joblib, write_json, write_parquet
 
 
 def main() -> None:
-    config = load_section("features")
+    config = load_config().features
     contract = read_json(paths.DATA_CONTRACT)
     target = contract["target"]
     recipe = build_preprocessor(joblib.load(paths.CLEANER_RECIPE), config)

@@ -4,7 +4,7 @@ import hashlib
 from pathlib import Path
 
 from autotab import paths
-from autotab.config import load_section
+from autotab.config import load_config
 from autotab.errors import run_stage
 from autotab.tables import read_table, write_json, write_parquet
 
@@ -18,7 +18,7 @@ def file_sha256(path: Path) -> str:
 
 
 def main() -> None:
-    data = load_section("data")
+    data = load_config().data
     source = Path(data.path)
     frame = read_table(source, data.format)
     schema = {

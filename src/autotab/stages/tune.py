@@ -4,7 +4,7 @@ import joblib
 import pandas as pd
 
 from autotab import paths
-from autotab.config import load_section, read_params
+from autotab.config import load_config
 from autotab.errors import run_stage
 from autotab.models import build_estimator
 from autotab.tables import read_json, write_csv, write_joblib, write_json
@@ -21,11 +21,8 @@ from autotab.tuning import run_study, trials_table
 
 
 def main() -> None:
-    params = read_params()
-    data = load_section("data", params)
-    model = load_section("model", params)
-    train_config = load_section("train", params)
-    tune = load_section("tune", params)
+    config = load_config()
+    data, model, train_config, tune = config.data, config.model, config.train, config.tune
     contract = read_json(paths.DATA_CONTRACT)
     task = contract["task"]
     metric = primary_metric(task, train_config.metric)

@@ -1,0 +1,259 @@
+"""The real pipeline in a temporary copy of the repository: dvc, the Bento, a real server.
+
+These tests share one copy and run in file order: the experiment and bad-config tests come last
+because `dvc exp run` changes the copy's workspace.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import joblib
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+BENTO_OUT = "models/autotab.bento"
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BENTOML_", "DVC_"))}
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        DVC_NO_ANALYTICS="1",
+        BENTOML_DO_NOT_TRACK="true",
+        GIT_AUTHOR_NAME="test",
+        GIT_AUTHOR_EMAIL="test@example.invalid",
+        GIT_COMMITTER_NAME="test",
+        GIT_COMMITTER_EMAIL="test@example.invalid",
+    )
+    env.update(extra)
+    return env
+
+
+def run(args: list[str], cwd: Path, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, cwd=cwd, env=environment(**env), capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def copy_repository(destination: Path) -> None:
+    """The files git would commit (tracked, plus new files not ignored), in a fresh git repo."""
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    run(["git", "init", "-q"], destination)
+    run(["git", "add", "-A"], destination)
+    run(["git", "commit", "-qm", "copy"], destination)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("autotab")
+    copy_repository(path)
+    # --force: a fresh clone has the git-tracked metrics, so DVC would rightly skip the stages
+    # that write only those; forcing every stage makes the reproduction check cover them all.
+    result = run(["dvc", "repro", "--force"], path)
+    for stage in ("ingest", "clean", "features", "train", "tune", "evaluate", "package"):
+        assert f"Running stage '{stage}'" in result.stdout
+    return path
+
+
+def test_holdout_quality_on_the_built_in_data(repo):
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    assert metrics["task"] == "binary"
+    assert metrics["roc_auc"] >= 0.98
+
+
+def without_bento_hash(lock: dict) -> dict:
+    for out in lock["stages"]["package"]["outs"]:
+        if out["path"] == BENTO_OUT:
+            out.pop("md5"), out.pop("size")
+    return lock
+
+
+def test_a_fresh_run_rewrites_dvc_lock_identically(repo):
+    """Every data, model and metric hash reproduces; only the Bento archive (build time) may differ."""
+    committed = yaml.safe_load((REPO / "dvc.lock").read_text())
+    rewritten = yaml.safe_load((repo / "dvc.lock").read_text())
+    assert without_bento_hash(rewritten) == without_bento_hash(committed)
+    changed = run(["git", "status", "--porcelain"], repo).stdout.split("\n")
+    assert [line for line in changed if line] == [" M dvc.lock"]  # reports/ are byte-identical
+
+
+def test_a_second_run_does_no_stage_work(repo):
+    assert "Data and pipelines are up to date." in run(["dvc", "repro"], repo).stdout
+    assert "Data and pipelines are up to date." in run(["dvc", "status"], repo).stdout
+    assert "up to date" in run(["autotab", "params", "--check"], repo).stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, str]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@pytest.fixture(scope="module")
+def server(repo, tmp_path_factory):
+    """The exported Bento imported into an empty store and served on a free loopback port."""
+    store = tmp_path_factory.mktemp("store")
+    elsewhere = tmp_path_factory.mktemp("cwd")  # so autotab can only come from the Bento
+    tag = json.loads((repo / "models/bento.json").read_text())["tag"]
+    run(["bentoml", "import", str(repo / BENTO_OUT)], elsewhere, BENTOML_HOME=str(store))
+    port = free_port()
+    log = (elsewhere / "serve.log").open("w")
+    process = subprocess.Popen(
+        ["bentoml", "serve", tag, "--host", "127.0.0.1", "--port", str(port)],
+        cwd=elsewhere,
+        env=environment(BENTOML_HOME=str(store)),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert process.poll() is None, (elsewhere / "serve.log").read_text()
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:  # refused, reset or timed out while the server starts
+            time.sleep(0.5)
+    else:
+        process.kill()
+        raise AssertionError("server not ready in 90 s:\n" + (elsewhere / "serve.log").read_text())
+    yield base
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+def holdout_records(repo: Path) -> tuple[list[dict], pd.DataFrame]:
+    contract = json.loads((repo / "data/clean/schema.json").read_text())
+    X = pd.read_parquet(repo / "data/clean/test.parquet").drop(columns=[contract["target"]])
+    records = json.loads(X.to_json(orient="records"))  # NaN -> null, as a JSON client sends it
+    return records, X
+
+
+def test_the_server_predicts_what_the_evaluated_pipeline_predicts(repo, server):
+    records, X = holdout_records(repo)
+    status, body = post(f"{server}/predict", json.dumps({"records": records}).encode())
+    assert status == 200, body
+    answers = json.loads(body)
+    pipeline = joblib.load(repo / "models/model.joblib")
+    expected = pipeline.predict_proba(X)
+    assert [a["label"] for a in answers] == list(pipeline.predict(X))
+    for answer, row in zip(answers, expected, strict=True):
+        for label, p in zip(pipeline.classes_, row, strict=True):
+            assert math.isclose(answer["probabilities"][label], p, abs_tol=1e-6)
+
+
+def bad(record: dict, **changes) -> dict:
+    changed = {**record, **changes}
+    return {k: v for k, v in changed.items() if v is not ...}
+
+
+@pytest.mark.parametrize(
+    "case,make_body,field",
+    [
+        ("missing field", lambda r: {"records": [bad(r, clump_thickness=...)]}, "clump_thickness"),
+        ("wrong type", lambda r: {"records": [bad(r, mitoses="many")]}, "mitoses"),
+        ("unknown field", lambda r: {"records": [bad(r, colour="red")]}, "colour"),
+        ("null where never missing", lambda r: {"records": [bad(r, mitoses=None)]}, "mitoses"),
+        ("empty list", lambda r: {"records": []}, "records"),
+        ("too many records", lambda r: {"records": [r] * 1001}, "records"),
+        ("unknown top-level key", lambda r: {"records": [r], "extra": 1}, "extra"),
+    ],
+)
+def test_bad_requests_get_a_400_naming_the_field(repo, server, case, make_body, field):
+    record = holdout_records(repo)[0][0]
+    status, body = post(f"{server}/predict", json.dumps(make_body(record)).encode())
+    assert status == 400, (case, body)
+    assert field in body, (case, body)
+
+
+def test_nan_infinity_and_malformed_json_get_a_400(repo, server):
+    record = holdout_records(repo)[0][0]
+    for token in ("NaN", "Infinity"):
+        text = json.dumps({"records": [{**record, "bland_chromatin": 0}]}).replace(
+            '"bland_chromatin": 0', f'"bland_chromatin": {token}'
+        )
+        status, body = post(f"{server}/predict", text.encode())
+        assert status == 400 and "bland_chromatin" in body, (token, body)
+    status, body = post(f"{server}/predict", b'{"records": [{"mitoses": 1,')
+    assert status == 400, body
+
+
+def test_an_experiment_swaps_the_model_and_is_compared(repo):
+    run(["dvc", "exp", "run", "-n", "rf", "-S", "model=random_forest", "-S", "tune.n_trials=4"], repo)
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
+    experiments = {}
+    for commit in shown:
+        for exp in commit.get("experiments") or []:
+            for revision in exp["revs"]:
+                experiments[revision["name"]] = revision
+    assert "rf" in experiments
+    params = experiments["rf"]["data"]["params"]["params.yaml"]["data"]
+    assert params["model"]["name"] == "random_forest"
+    metrics = experiments["rf"]["data"]["metrics"]["reports/metrics.json"]["data"]
+    assert metrics["roc_auc"] >= 0.95
+    baseline = shown[0]["data"]["metrics"]["reports/metrics.json"]["data"]
+    assert "roc_auc" in baseline
+    assert "reports/metrics.json" in run(["dvc", "metrics", "diff"], repo).stdout
+    assert "model.name" in run(["dvc", "params", "diff"], repo).stdout
+
+
+@pytest.mark.parametrize(
+    "overrides,expected",
+    [
+        (
+            ["-S", "model=random_forest", "-S", "model.n_estimators=-3"],
+            "autotab train: error: model.n_estimators: ",
+        ),
+        (["-S", "+data.targte=diagnosis"], "data.targte: unknown key; accepted keys: name, path"),
+    ],
+)
+def test_a_bad_config_fails_its_stage_with_one_line(repo, overrides, expected):
+    result = run(["dvc", "exp", "run", *overrides], repo, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert expected in output, output
+    assert "Traceback" not in output
+    lines = [line for line in output.splitlines() if "autotab" in line and "error:" in line]
+    assert len(lines) == 1, output

@@ -1,0 +1,54 @@
+import pandas as pd
+import pytest
+
+from autotab.errors import UserError
+from autotab.tables import read_table, write_atomic, write_parquet
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(UserError, match="file not found; check data.path"):
+        read_table(tmp_path / "nope.csv")
+
+
+def test_empty_and_header_only_files(tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "header.csv").write_text("a,b\n")
+    with pytest.raises(UserError, match="empty.csv: cannot be read as csv"):
+        read_table(tmp_path / "empty.csv")
+    with pytest.raises(UserError, match="header.csv: the table has no rows"):
+        read_table(tmp_path / "header.csv")
+
+
+def test_binary_file(tmp_path):
+    (tmp_path / "image.csv").write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(UserError, match="image.csv"):
+        read_table(tmp_path / "image.csv")
+
+
+def test_unknown_extension_asks_for_the_format(tmp_path):
+    (tmp_path / "table.xlsx").write_text("x")
+    with pytest.raises(UserError, match="set data.format"):
+        read_table(tmp_path / "table.xlsx")
+
+
+def test_csv_and_parquet_read_the_same_table(tmp_path):
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "?"]})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    write_parquet(frame, tmp_path / "t.parquet")
+    pd.testing.assert_frame_equal(
+        read_table(tmp_path / "t.csv"), read_table(tmp_path / "t.parquet"), check_dtype=False
+    )
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "out.json"
+    target.write_text("old")
+
+    def fail(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_atomic(target, fail)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
