@@ -17,7 +17,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from autotab.cleaning import TableCleaner
+from autotab.cleaner import TableCleaner
 from autotab.config import load_config
 from autotab.features import build_preprocessor
 from autotab.training import whole_pipeline

@@ -165,7 +165,7 @@ def server(repo, tmp_path_factory):
 
 
 def holdout_records(repo: Path) -> tuple[list[dict], pd.DataFrame]:
-    contract = json.loads((repo / "data/clean/schema.json").read_text())
+    contract = json.loads((repo / "contracts/breast_biopsy.json").read_text())
     X = pd.read_parquet(repo / "data/clean/test.parquet").drop(columns=[contract["target"]])
     records = json.loads(X.to_json(orient="records"))  # NaN -> null, as a JSON client sends it
     return records, X
@@ -237,6 +237,27 @@ def test_an_experiment_swaps_the_model_and_is_compared(repo):
     assert "roc_auc" in baseline
     assert "reports/metrics.json" in run(["dvc", "metrics", "diff"], repo).stdout
     assert "model.name" in run(["dvc", "params", "diff"], repo).stdout
+
+
+def test_the_raw_penguins_table_goes_through_the_same_pipeline(repo):
+    run(["dvc", "exp", "run", "-n", "penguins", "-S", "data=penguins", "-S", "tune.n_trials=3"], repo)
+    report = json.loads((repo / "reports/clean.json").read_text())
+    assert report["task"] == "multiclass" and report["rows_in"] == 344
+    dropped = report["columns_dropped"]
+    assert dropped["Region"] == dropped["Stage"] == "constant"
+    assert dropped["Individual ID"].startswith("id-like")
+    assert dropped["Comments"].startswith("free text")
+    assert report["columns"]["Date Egg"]["kind"] == "datetime"
+    assert report["columns"]["Delta 15 N (o/oo)"]["markers_to_missing"] > 0
+    contract = json.loads((repo / "contracts/penguins.json").read_text())
+    assert {
+        "name": "Culmen Length (mm)",
+        "types": ["number", "string"],
+        "nullable": True,
+        "used": True,
+    } in contract["input"]
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    assert metrics["accuracy"] >= 0.9
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from autotab.cleaning import TableCleaner
+from autotab.cleaner import TableCleaner
 from autotab.config import FeaturesConfig
 from autotab.features import build_preprocessor
 from autotab.training import whole_pipeline

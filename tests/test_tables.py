@@ -13,7 +13,7 @@ def test_missing_file(tmp_path):
 def test_empty_and_header_only_files(tmp_path):
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "header.csv").write_text("a,b\n")
-    with pytest.raises(UserError, match="empty.csv: cannot be read as csv"):
+    with pytest.raises(UserError, match="empty.csv: the file is empty"):
         read_table(tmp_path / "empty.csv")
     with pytest.raises(UserError, match="header.csv: the table has no rows"):
         read_table(tmp_path / "header.csv")
@@ -52,3 +52,37 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         write_atomic(target, fail)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+@pytest.mark.parametrize("encoding,bom", [("utf-8", b""), ("utf-8", b"\xef\xbb\xbf"), ("latin-1", b"")])
+def test_encodings_are_detected(tmp_path, encoding, bom):
+    path = tmp_path / "t.csv"
+    path.write_bytes(bom + "name,città\nJosé,Köln\n".encode(encoding))
+    frame = read_table(path)
+    assert list(frame.columns) == ["name", "città"]
+    assert frame.loc[0, "name"] == "José"
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_delimiters_are_detected(tmp_path, delimiter):
+    path = tmp_path / "t.csv"
+    rows = ["a,b", "1,x y", "2,z"]
+    path.write_text("\n".join(r.replace(",", delimiter) for r in rows) + "\n")
+    frame = read_table(path)
+    assert list(frame.columns) == ["a", "b"] and frame["b"].tolist() == ["x y", "z"]
+
+
+def test_repeated_column_names_are_named(tmp_path):
+    (tmp_path / "t.csv").write_text("a,b,a\n1,2,3\n")
+    with pytest.raises(UserError, match="repeated column names: a"):
+        read_table(tmp_path / "t.csv")
+
+
+def test_nested_parquet_columns_are_named(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"x": [1, 2], "tags": [["a"], ["b", "c"]], "point": [{"u": 1}, {"u": 2}]})
+    pq.write_table(table, tmp_path / "t.parquet")
+    with pytest.raises(UserError, match="nested columns cannot be features: tags, point"):
+        read_table(tmp_path / "t.parquet")

@@ -37,6 +37,17 @@ def params_command(args: argparse.Namespace) -> None:
         print(f"{paths.PARAMS} composed from conf/")
 
 
+def contract_command(args: argparse.Namespace) -> None:
+    from autotab.config import load_config
+
+    path = paths.contract(load_config().data.name)
+    if not args.reset:
+        print(path.read_text() if path.exists() else f"{path} does not exist yet: run the pipeline")
+        return
+    path.unlink(missing_ok=True)
+    print(f"{path} removed: the next `dvc repro` (or `make run`) records a new contract")
+
+
 def summary_command(args: argparse.Namespace) -> None:
     if not paths.METRICS.exists():
         raise UserError(f"{paths.METRICS} not found: run the pipeline first (`make run`)")
@@ -86,6 +97,9 @@ def main(argv: list[str] | None = None) -> None:
     params = commands.add_parser("params", help="compose conf/ into params.yaml")
     params.add_argument("--check", action="store_true", help="fail if params.yaml is stale")
     params.set_defaults(run=params_command)
+    contract = commands.add_parser("contract", help="show the data contract, or --reset it")
+    contract.add_argument("--reset", action="store_true", help="delete it so the next run records a new one")
+    contract.set_defaults(run=contract_command)
     commands.add_parser("summary", help="print the holdout metrics and how to serve").set_defaults(
         run=summary_command
     )

@@ -26,6 +26,8 @@ class DataConfig(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     path: str
     format: Literal["auto", "csv", "parquet"] = "auto"
+    delimiter: Literal["auto", ",", ";", "\t", "|"] = "auto"
+    encoding: str = "auto"
     target: str
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     positive_label: str | None = None
@@ -37,8 +39,27 @@ class DataConfig(Section):
 class CleanConfig(Section):
     missing_markers: list[str]
     drop_duplicates: bool = True
-    id_unique_ratio: float = Field(gt=0, le=1)
+    numeric_min_share: float = Field(gt=0, le=1)
+    case_fold: bool = True
+    date_parts: list[Literal["year", "month", "day", "dayofweek"]]
+    drop_constant: bool = True
+    id_unique_ratio: float | None = Field(gt=0, le=1)
+    max_missing_ratio: float | None = Field(gt=0, le=1)
+    free_text_unique_ratio: float | None = Field(gt=0, le=1)
+    free_text_min_unique: int = Field(ge=2)
+    free_text_min_words: float | None = Field(gt=0)
     max_classes: int = Field(ge=2)
+    min_class_count: int = Field(ge=2)
+    outliers: Literal["none", "clip", "isolation_forest"] = "none"
+    clip_quantiles: tuple[float, float] = (0.01, 0.99)
+    outlier_contamination: float = Field(gt=0, le=0.5)
+
+    @model_validator(mode="after")
+    def _quantiles_in_order(self) -> CleanConfig:
+        low, high = self.clip_quantiles
+        if not 0 <= low < high <= 1:
+            raise ValueError(f"clip_quantiles must be 0 <= low < high <= 1, got {list(self.clip_quantiles)}")
+        return self
 
 
 class FeaturesConfig(Section):

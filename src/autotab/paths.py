@@ -5,6 +5,14 @@ Paths are relative to the repository root, which is the working directory of eve
 
 from pathlib import Path
 
+CONTRACTS_DIR = Path("contracts")
+
+
+def contract(data_name: str) -> Path:
+    """The data contract of a dataset: kept between runs, so a new version of the data is checked."""
+    return CONTRACTS_DIR / f"{data_name}.json"
+
+
 PARAMS = Path("params.yaml")
 
 RAW_TABLE = Path("data/interim/raw.parquet")
@@ -12,7 +20,6 @@ RAW_SCHEMA = Path("data/interim/raw_schema.json")
 
 CLEAN_TRAIN = Path("data/clean/train.parquet")
 CLEAN_TEST = Path("data/clean/test.parquet")
-DATA_CONTRACT = Path("data/clean/schema.json")
 CLEAN_REPORT = Path("reports/clean.json")
 
 CLEANER_RECIPE = Path("models/cleaner.joblib")

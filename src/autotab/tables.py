@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import tempfile
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from autotab.errors import UserError
 
@@ -31,25 +33,94 @@ def table_format(path: Path, configured: str = "auto") -> str:
     )
 
 
-def read_table(path: Path, configured_format: str = "auto") -> pd.DataFrame:
+DELIMITERS = ",;\t|"
+SAMPLE_BYTES = 1 << 16
+
+
+def detect_encoding(sample: bytes, path: Path) -> str:
+    """UTF-8 (with or without a byte-order mark), else Latin-1; a NUL byte means binary."""
+    if b"\x00" in sample:
+        raise UserError(f"{path}: looks like a binary file, not a CSV text file")
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(sample) - 4:  # not just a character cut at the sample's end
+            return "latin-1"
+    return "utf-8-sig"
+
+
+def detect_delimiter(text: str) -> str:
+    """The delimiter that splits the header and the next lines into the same, largest width."""
+    lines = [line for line in text.splitlines()[:20] if line.strip()]
+    if len(lines) > 1 and not text.endswith("\n"):
+        lines = lines[:-1]  # the sample may cut the last line
+    best, best_width = ",", 1
+    for delimiter in DELIMITERS:
+        widths = {len(row) for row in csv.reader(lines, delimiter=delimiter)}
+        if len(widths) == 1 and (width := widths.pop()) > best_width:
+            best, best_width = delimiter, width
+    return best
+
+
+def read_csv(path: Path, delimiter: str = "auto", encoding: str = "auto") -> pd.DataFrame:
+    with open(path, "rb") as handle:
+        sample = handle.read(SAMPLE_BYTES)
+    if not sample.strip():
+        raise UserError(f"{path}: the file is empty")
+    if encoding == "auto":
+        encoding = detect_encoding(sample, path)
+    try:
+        text = sample.decode(encoding, errors="ignore")
+    except LookupError:
+        raise UserError(f"{path}: unknown encoding {encoding!r} in data.encoding") from None
+    if delimiter == "auto":
+        delimiter = detect_delimiter(text)
+    header = next(csv.reader([text.splitlines()[0]], delimiter=delimiter))
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise UserError(f"{path}: repeated column names: {', '.join(repeated)}; rename them")
+    # Raw values are kept as text where the file has text: cleaning decides what they mean.
+    return pd.read_csv(
+        path,
+        sep=delimiter,
+        encoding=encoding,
+        keep_default_na=False,
+        na_values=[""],
+        low_memory=False,
+    )
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    nested = [f.name for f in schema if pa.types.is_nested(f.type)]
+    if nested:
+        raise UserError(f"{path}: nested columns cannot be features: {', '.join(nested)}; flatten them first")
+    repeated = sorted({n for n in schema.names if schema.names.count(n) > 1})
+    if repeated:
+        raise UserError(f"{path}: repeated column names: {', '.join(repeated)}; rename them")
+    return pd.read_parquet(path)
+
+
+def read_table(
+    path: Path, configured_format: str = "auto", delimiter: str = "auto", encoding: str = "auto"
+) -> pd.DataFrame:
     """Read a CSV or Parquet file as it is (no cleaning), or raise a UserError saying why not."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: file not found; check data.path in your conf/data/ file")
     fmt = table_format(path, configured_format)
     try:
-        if fmt == "csv":
-            # Raw values are kept as text where the file has text: cleaning decides what they mean.
-            frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
-        else:
-            frame = pd.read_parquet(path)
+        frame = read_csv(path, delimiter, encoding) if fmt == "csv" else read_parquet(path)
     except UnicodeDecodeError as error:
-        raise UserError(f"{path}: not a UTF-8 text file ({error.reason}); is it a binary file?") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"{path}: cannot be decoded as {error.encoding}; set data.encoding") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, pa.ArrowException, ValueError, OSError) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise UserError(f"{path}: cannot be read as {fmt}: {first_line}") from None
     if frame.empty:
-        raise UserError(f"{path}: the table has no rows")
+        raise UserError(f"{path}: the table has no rows (only a header?)")
+    frame.columns = [str(c) for c in frame.columns]
     return frame
 
 

@@ -1,19 +1,45 @@
-"""clean: rows with a target and no duplicates, a seeded train/holdout split, the data contract.
+"""clean: valid rows, a seeded train/holdout split, the data contract and the clean report.
 
-Column-level cleaning is not applied here: it is `TableCleaner`, the first step of the Pipeline,
-learned on training rows only. This stage saves its unfitted recipe and fits it once on the
-training split to write the contract and the report.
+Column-level cleaning is not applied to the tables written here: it is `TableCleaner`, the first
+step of the Pipeline, learned on training rows inside every fold. This stage saves its unfitted
+recipe and fits it once on the training split for the contract and the report.
 """
 
 import pandas as pd
 from sklearn.base import clone
 
+from autotab import contract as data_contract
 from autotab import paths
-from autotab.cleaning import TableCleaner, clean_rows, infer_task, split_rows
-from autotab.config import load_config
+from autotab.cleaner import TableCleaner
+from autotab.cleaning import (
+    check_class_counts,
+    clean_rows,
+    column_report,
+    infer_task,
+    outlier_rows,
+    split_rows,
+)
+from autotab.config import CleanConfig, DataConfig, load_config
 from autotab.errors import UserError, run_stage
 from autotab.evaluation import positive_class
-from autotab.tables import write_joblib, write_json, write_parquet
+from autotab.tables import read_json, write_joblib, write_json, write_parquet
+
+
+def cleaner_recipe(data: DataConfig, clean: CleanConfig) -> TableCleaner:
+    return TableCleaner(
+        drop=tuple(data.drop),
+        missing_markers=tuple(clean.missing_markers),
+        numeric_min_share=clean.numeric_min_share,
+        case_fold=clean.case_fold,
+        date_parts=tuple(clean.date_parts),
+        drop_constant=clean.drop_constant,
+        id_unique_ratio=clean.id_unique_ratio,
+        max_missing_ratio=clean.max_missing_ratio,
+        free_text_unique_ratio=clean.free_text_unique_ratio,
+        free_text_min_unique=clean.free_text_min_unique,
+        free_text_min_words=clean.free_text_min_words,
+        clip_quantiles=tuple(clean.clip_quantiles) if clean.outliers == "clip" else None,
+    )
 
 
 def main() -> None:
@@ -24,58 +50,85 @@ def main() -> None:
     if unknown:
         raise UserError(
             f"data.drop names columns that are not in the table: {', '.join(unknown)}; "
-            f"its columns are: {', '.join(map(str, raw.columns))}"
+            f"its columns are: {', '.join(raw.columns)}"
         )
 
-    rows, dropped_rows = clean_rows(raw, data.target, clean.missing_markers, clean.drop_duplicates)
+    rows, dropped_rows = clean_rows(raw, data.target, data.task, clean.missing_markers, clean.drop_duplicates)
     task, task_reason = infer_task(rows[data.target], data.task, clean.max_classes)
+    if task != "regression":
+        check_class_counts(rows[data.target], clean.min_class_count)
     train, test = split_rows(rows, data.target, task, data.test_size, data.seed)
 
-    recipe = TableCleaner(
-        drop=tuple(data.drop),
-        missing_markers=tuple(clean.missing_markers),
-        id_unique_ratio=clean.id_unique_ratio,
-    )
+    recipe = cleaner_recipe(data, clean)
     fitted = clone(recipe).fit(train.drop(columns=[data.target]))
-    cleaned_train = fitted.transform(train)
+    if not fitted.kinds_:
+        raise UserError(f"every feature column was dropped: {fitted.dropped_}")
+    dropped_rows["outlier"] = 0
+    if clean.outliers == "isolation_forest":
+        outliers = outlier_rows(fitted.transform(train), clean.outlier_contamination, data.seed)
+        train = train[~outliers].reset_index(drop=True)
+        dropped_rows["outlier"] = int(outliers.sum())
+        fitted = clone(recipe).fit(train.drop(columns=[data.target]))
 
-    contract = {"target": data.target, "task": task, "task_reason": task_reason}
+    target = {"target": data.target, "task": task, "task_reason": task_reason}
     if task != "regression":
         classes = sorted(rows[data.target].unique())
-        contract["classes"] = [str(c) for c in classes]
+        target["classes"] = [str(c) for c in classes]
         if task == "binary":
-            contract["positive_label"] = str(
-                positive_class(pd.Series(classes).to_numpy(), data.positive_label)
-            )
-    contract["input"] = fitted.input_schema()
-    contract["cleaned"] = dict(fitted.kinds_)
+            target["positive_label"] = str(positive_class(pd.Series(classes).to_numpy(), data.positive_label))
+    fingerprint = data_contract.config_fingerprint(
+        {"data": data.model_dump(exclude={"path", "name"}), "clean": clean.model_dump()}
+    )
+    contract = data_contract.build_contract(fitted, fitted.transform(train), target, fingerprint)
+    contract_path = paths.contract(data.name)
+    previous = read_json(contract_path) if contract_path.exists() else None
+    contract_status = data_contract.enforce(previous, contract, f"({contract_path})")
 
+    columns = column_report(fitted, rows.drop(columns=[data.target]))
     report = {
         "rows_in": len(raw),
-        "rows_out": len(rows),
+        "rows_out": len(train) + len(test),
         "rows_dropped": dropped_rows,
         "train_rows": len(train),
         "test_rows": len(test),
         "columns_in": raw.shape[1] - 1,
-        "columns_out": len(fitted.kinds_),
+        "columns_out": len(fitted.get_feature_names_out()),
         "columns_dropped": fitted.dropped_,
-        "missing_cells_train": {name: int(n) for name, n in cleaned_train.isna().sum().items() if n},
+        "columns_renamed": contract["renamed"],
         "task": task,
         "task_reason": task_reason,
+        "markers_to_missing": sum(c["markers_to_missing"] for c in columns.values()),
+        "unreadable_to_missing": sum(c["unreadable_to_missing"] for c in columns.values()),
+        "columns": columns,
     }
 
     write_parquet(train, paths.CLEAN_TRAIN)
     write_parquet(test, paths.CLEAN_TEST)
     write_joblib(recipe, paths.CLEANER_RECIPE)
-    write_json(contract, paths.DATA_CONTRACT)
+    write_json(contract, contract_path)
     write_json(report, paths.CLEAN_REPORT)
-    dropped_columns = ", ".join(f"{k} ({v})" for k, v in fitted.dropped_.items()) or "none"
-    print(
-        f"clean: {len(raw)} rows in, {len(rows)} out "
-        f"({dropped_rows['missing_target']} without target, {dropped_rows['duplicate']} duplicates); "
-        f"task {task} ({task_reason}); train {len(train)}, holdout {len(test)}; "
-        f"columns dropped: {dropped_columns}"
-    )
+    print(summary(report, contract_path, contract_status))
+
+
+def summary(report: dict, contract_path, contract_status: str) -> str:
+    dropped = ", ".join(f"{n} {reason}" for reason, n in report["rows_dropped"].items() if n) or "none"
+    columns = "\n".join(f"    {name}: {why}" for name, why in report["columns_dropped"].items())
+    coerced = {
+        name: c["unreadable_to_missing"]
+        for name, c in report["columns"].items()
+        if c["unreadable_to_missing"]
+    }
+    lines = [
+        f"clean: {report['rows_in']} rows in, {report['rows_out']} out (dropped: {dropped}); "
+        f"train {report['train_rows']}, holdout {report['test_rows']}",
+        f"  task: {report['task']} ({report['task_reason']})",
+        f"  columns: {report['columns_in']} in, {report['columns_out']} features out; dropped:",
+        columns or "    none",
+        f"  missing markers turned missing: {report['markers_to_missing']}; "
+        f"unreadable values turned missing: {coerced or 0}",
+        f"  contract {contract_path}: {contract_status}",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

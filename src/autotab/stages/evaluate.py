@@ -5,16 +5,20 @@ import numpy as np
 import pandas as pd
 
 from autotab import evaluation, paths
+from autotab.config import load_config
+from autotab.contract import check_cleaned
 from autotab.errors import run_stage
 from autotab.tables import read_json, write_csv, write_json
 from autotab.training import split_xy
 
 
 def main() -> None:
-    contract = read_json(paths.DATA_CONTRACT)
+    config = load_config()
+    contract = read_json(paths.contract(config.data.name))
     task = contract["task"]
     pipeline = joblib.load(paths.MODEL)
     X, y = split_xy(pd.read_parquet(paths.CLEAN_TEST), contract["target"])
+    check_cleaned(pipeline.named_steps["clean"].transform(X), contract, "the cleaned holdout split")
     plots = paths.PLOTS_DIR
 
     if task == "regression":

@@ -20,7 +20,7 @@ def file_sha256(path: Path) -> str:
 def main() -> None:
     data = load_config().data
     source = Path(data.path)
-    frame = read_table(source, data.format)
+    frame = read_table(source, data.format, data.delimiter, data.encoding)
     schema = {
         "source": data.path,
         "sha256": file_sha256(source),

@@ -12,16 +12,17 @@ BUILD_CONTEXT = Path("src")
 
 
 def main() -> None:
-    serve = load_config().serve
+    config = load_config()
+    serve = config.serve
     packaging.use_store(paths.BENTOML_HOME)
     import joblib
 
     pipeline = joblib.load(paths.MODEL)
-    contract = read_json(paths.DATA_CONTRACT)
+    contract = read_json(paths.contract(config.data.name))
     metrics = read_json(paths.METRICS)
     version = packaging.content_version(
         paths.MODEL.read_bytes(),
-        paths.DATA_CONTRACT.read_bytes(),
+        paths.contract(config.data.name).read_bytes(),
         packaging.source_bytes(BUILD_CONTEXT / "autotab"),
         BENTOFILE.read_bytes(),
         serve.model_dump_json().encode(),

@@ -21,7 +21,7 @@ from autotab.training import (
 def main() -> None:
     config = load_config()
     data, model, train_config = config.data, config.model, config.train
-    contract = read_json(paths.DATA_CONTRACT)
+    contract = read_json(paths.contract(config.data.name))
     task = contract["task"]
     metric = primary_metric(task, train_config.metric)
     estimator = build_estimator(model, task, data.seed)

@@ -23,7 +23,7 @@ from autotab.tuning import run_study, trials_table
 def main() -> None:
     config = load_config()
     data, model, train_config, tune = config.data, config.model, config.train, config.tune
-    contract = read_json(paths.DATA_CONTRACT)
+    contract = read_json(paths.contract(config.data.name))
     task = contract["task"]
     metric = primary_metric(task, train_config.metric)
     default_cv = read_json(paths.CV_METRICS)[metric]["mean"]

@@ -1,0 +1,290 @@
+"""`TableCleaner`: the column-level cleaning, learned on training rows and replayed on any rows.
+
+It is the first step of the Pipeline that is cross-validated, evaluated and served, so the service
+takes records exactly as they appear in the user's raw file and cleans them as training did.
+Learned in `fit`: safe column names, what each column is (numeric, boolean, datetime or
+categorical), which columns to drop and why, and, if configured, the quantiles to clip numbers to.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+TRUE_WORDS = frozenset({"true", "yes", "y", "t"})
+FALSE_WORDS = frozenset({"false", "no", "n", "f"})
+DEFAULT_MARKERS = ("", "?", "NA", "N/A", "n/a", "null", "None", "-")
+DATE_PARTS = ("year", "month", "day", "dayofweek")
+# Plain strings with explicit classes (not compiled, no \d or \s): pyarrow runs them vectorised.
+ISO_DATE = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+)
+THOUSANDS = r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$"
+SPACES = "[ \t\r\n\u00a0]+"
+ID_NAME = re.compile(r"(^|[^a-z])(id|uuid|guid)$", re.IGNORECASE)
+# Arrow-backed strings: vectorised trimming, regex and case-folding, unlike Python-object strings.
+TEXT = pd.StringDtype("pyarrow")
+# Below this many rows, a column that is unique per row is no evidence of an id.
+MIN_ROWS_FOR_ID = 20
+
+
+def safe_name(name: object) -> str:
+    """A lower-case identifier: `Body Mass (g)` -> `body_mass_g`."""
+    text = re.sub(r"[^0-9a-zA-Z]+", "_", str(name)).strip("_").lower()
+    if not text or text[0].isdigit():
+        text = f"c_{text}"
+    return text
+
+
+def safe_names(names: list[str]) -> dict[str, str]:
+    """Original -> safe name, made unique with a numeric suffix where two names collide."""
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        candidate, n = safe_name(name), 2
+        base = candidate
+        while candidate in taken:
+            candidate, n = f"{base}_{n}", n + 1
+        mapping[name] = candidate
+        taken.add(candidate)
+    return mapping
+
+
+def lower_markers(markers: tuple[str, ...] | list[str]) -> frozenset[str]:
+    return frozenset(m.strip().lower() for m in markers)
+
+
+def is_text(series: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
+
+
+def normalise_missing(series: pd.Series, markers: frozenset[str]) -> pd.Series:
+    """Text stripped of stray spaces, and missing-value markers (any case) as NaN."""
+    if not is_text(series):
+        return series
+    text = series.astype(TEXT).str.strip()
+    text = text.mask(text.str.lower().isin(markers))
+    return text.astype(object).where(text.notna(), np.nan)
+
+
+def parse_numbers(values: pd.Series) -> pd.Series:
+    """Numbers from text: stray spaces and `1,234.5` thousands separators allowed; else NaN."""
+    if not is_text(values):
+        return values.astype("float64")
+    text = values.astype(TEXT).str.replace(SPACES, "", regex=True)
+    grouped = text.str.match(THOUSANDS).fillna(False).astype(bool)
+    text = text.where(~grouped, text.str.replace(",", "", regex=False))
+    return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
+def parse_booleans(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("float64")
+    words = values.astype(TEXT).str.lower()
+    out = pd.Series(np.nan, index=values.index, dtype="float64")
+    out[words.isin(TRUE_WORDS).fillna(False).astype(bool)] = 1.0
+    out[words.isin(FALSE_WORDS).fillna(False).astype(bool)] = 0.0
+    return out
+
+
+def parse_dates(values: pd.Series) -> pd.Series:
+    text = values.astype(TEXT)
+    iso = text.str.match(ISO_DATE).fillna(False).astype(bool)
+    parsed = pd.to_datetime(text.where(iso), errors="coerce", format="ISO8601", utc=True)
+    return parsed
+
+
+def infer_kind(values: pd.Series, numeric_min_share: float) -> str:
+    """numeric, boolean, datetime or categorical, judged on the non-missing values."""
+    if pd.api.types.is_bool_dtype(values):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(values):
+        return "numeric"
+    present = values.dropna()
+    if present.empty:
+        return "categorical"
+    if parse_numbers(present).notna().mean() >= numeric_min_share:
+        return "numeric"
+    lowered = set(present.astype(str).str.lower().unique())
+    if lowered <= TRUE_WORDS | FALSE_WORDS:
+        return "boolean"
+    if parse_dates(present).notna().all():
+        return "datetime"
+    return "categorical"
+
+
+def raw_json_types(raw: pd.Series, kind: str) -> list[str]:
+    """The JSON types a request may use for a column: those of the raw file's values."""
+    if pd.api.types.is_bool_dtype(raw):
+        return ["boolean"]
+    if pd.api.types.is_integer_dtype(raw):
+        return ["integer"]
+    if pd.api.types.is_numeric_dtype(raw):
+        return ["number"]
+    if kind == "numeric":
+        return ["number", "string"]
+    if kind == "boolean":
+        return ["boolean", "string"]
+    return ["string"]
+
+
+class TableCleaner(TransformerMixin, BaseEstimator):
+    """Column-level cleaning of a raw table; see the module docstring.
+
+    Parameters mirror `conf/clean/` (and `data.drop`): each step can be switched off or tuned.
+    """
+
+    def __init__(
+        self,
+        drop: tuple[str, ...] = (),
+        missing_markers: tuple[str, ...] = DEFAULT_MARKERS,
+        numeric_min_share: float = 1.0,
+        case_fold: bool = True,
+        date_parts: tuple[str, ...] = ("year", "month", "dayofweek"),
+        drop_constant: bool = True,
+        id_unique_ratio: float | None = 0.95,
+        max_missing_ratio: float | None = 0.95,
+        free_text_unique_ratio: float | None = 0.5,
+        free_text_min_unique: int = 20,
+        free_text_min_words: float | None = 4.0,
+        clip_quantiles: tuple[float, float] | None = None,
+    ) -> None:
+        self.drop = drop
+        self.missing_markers = missing_markers
+        self.numeric_min_share = numeric_min_share
+        self.case_fold = case_fold
+        self.date_parts = date_parts
+        self.drop_constant = drop_constant
+        self.id_unique_ratio = id_unique_ratio
+        self.max_missing_ratio = max_missing_ratio
+        self.free_text_unique_ratio = free_text_unique_ratio
+        self.free_text_min_unique = free_text_min_unique
+        self.free_text_min_words = free_text_min_words
+        self.clip_quantiles = clip_quantiles
+
+    # --- fit ---------------------------------------------------------------------------------
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> TableCleaner:
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError("TableCleaner needs a pandas DataFrame with column names")
+        markers = lower_markers(self.missing_markers)
+        columns = [str(c) for c in X.columns]
+        self.feature_names_in_ = np.asarray(columns, dtype=object)
+        self.n_features_in_ = len(columns)
+        self.names_ = safe_names(columns)
+        self.kinds_: dict[str, str] = {}
+        self.dropped_: dict[str, str] = {}
+        self.fields_: list[dict[str, Any]] = []
+        self.bounds_: dict[str, tuple[float, float]] = {}
+        for column, name in zip(X.columns, columns, strict=True):
+            values = normalise_missing(X[column], markers)
+            kind = infer_kind(values, self.numeric_min_share)
+            reason = self._drop_reason(name, values, kind)
+            if reason:
+                self.dropped_[name] = reason
+            else:
+                self.kinds_[name] = kind
+            field: dict[str, Any] = {
+                "name": name,
+                "types": raw_json_types(X[column], kind),
+                "nullable": bool(values.isna().any()),
+                "used": reason is None,
+            }
+            if reason is None and kind == "categorical":
+                field["categories"] = sorted(self._categories(values).dropna().unique().tolist())
+            self.fields_.append(field)
+            if reason is None and kind == "numeric" and self.clip_quantiles is not None:
+                low, high = parse_numbers(values).quantile(list(self.clip_quantiles)).tolist()
+                self.bounds_[name] = (float(low), float(high))
+        return self
+
+    def _drop_reason(self, name: str, values: pd.Series, kind: str) -> str | None:
+        n_rows = len(values)
+        present = values.dropna()
+        if name in self.drop:
+            return "listed in data.drop"
+        if present.empty:
+            return "all values missing"
+        missing_share = 1 - len(present) / n_rows
+        if self.max_missing_ratio is not None and missing_share > self.max_missing_ratio:
+            return f"{missing_share:.0%} missing (above clean.max_missing_ratio)"
+        n_unique = int(present.nunique())
+        if self.drop_constant and n_unique == 1:
+            return "constant"
+        if kind == "datetime" and not self.date_parts:
+            return "a date column, and clean.date_parts is empty"
+        if self.id_unique_ratio is not None and n_rows >= MIN_ROWS_FOR_ID:
+            ratio = n_unique / len(present)
+            is_integer = kind == "numeric" and bool(np.all(np.mod(parse_numbers(present), 1) == 0))
+            if (kind == "categorical" or is_integer) and ID_NAME.search(name) and ratio >= 0.5:
+                return f"id-like: named like an id, {n_unique} distinct values in {n_rows} rows"
+            if kind == "categorical" and n_unique / n_rows >= self.id_unique_ratio:
+                return f"id-like: {n_unique} distinct values in {n_rows} rows"
+            if is_integer and n_unique == n_rows:
+                numbers = parse_numbers(present)
+                if numbers.max() - numbers.min() + 1 == n_rows:  # a row number, not a measurement
+                    return f"id-like: a running number, one per row, over {n_rows} rows"
+        if (
+            kind == "categorical"
+            and self.free_text_unique_ratio is not None
+            and n_unique >= self.free_text_min_unique
+            and n_unique / len(present) > self.free_text_unique_ratio
+        ):
+            return f"free text: {n_unique} distinct values in {len(present)} filled rows"
+        if kind == "categorical" and self.free_text_min_words is not None:
+            words = pd.Series(present.unique()).astype(str).str.split().str.len().mean()
+            if words >= self.free_text_min_words:
+                return f"free text: {words:.1f} words per value on average"
+        return None
+
+    def _categories(self, values: pd.Series) -> pd.Series:
+        text = values.astype(TEXT)
+        if self.case_fold:
+            text = text.str.lower()
+        return text.str.replace(SPACES, " ", regex=True)
+
+    # --- transform ---------------------------------------------------------------------------
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "kinds_")
+        missing = [name for name in self.kinds_ if name not in X.columns]
+        if missing:
+            raise ValueError(f"missing columns: {', '.join(missing)}")
+        markers = lower_markers(self.missing_markers)
+        out: dict[str, pd.Series] = {}
+        for name, kind in self.kinds_.items():
+            values = normalise_missing(X[name], markers)
+            safe = self.names_[name]
+            if kind == "numeric":
+                numbers = parse_numbers(values)
+                if name in self.bounds_:
+                    numbers = numbers.clip(*self.bounds_[name])
+                out[safe] = numbers
+            elif kind == "boolean":
+                out[safe] = parse_booleans(values)
+            elif kind == "datetime":
+                dates = parse_dates(values)
+                for part in self.date_parts:
+                    out[f"{safe}_{part}"] = getattr(dates.dt, part).astype("float64")
+            else:
+                categories = self._categories(values)
+                out[safe] = categories.astype(object).where(categories.notna(), np.nan)
+        return pd.DataFrame(out, index=X.index)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self, "kinds_")
+        names: list[str] = []
+        for name, kind in self.kinds_.items():
+            safe = self.names_[name]
+            names.extend([f"{safe}_{p}" for p in self.date_parts] if kind == "datetime" else [safe])
+        return np.asarray(names, dtype=object)
+
+    def input_schema(self) -> list[dict[str, Any]]:
+        """The raw columns a prediction request may carry: JSON types, nullability, use."""
+        check_is_fitted(self, "kinds_")
+        return [dict(field) for field in self.fields_]

@@ -1,0 +1,123 @@
+"""The ingest and clean stages on bad input: one clear line, exit code 2, nothing half-written.
+
+The stage entry points are run in-process through `run_stage`, the same wrapper `python -m` uses;
+one case runs as a real subprocess to check what a user sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autotab.errors import EXIT_USER_ERROR, run_stage
+from autotab.stages import clean, ingest
+from tests.conftest import REPO
+
+GOOD = "id,x,colour,y\n" + "".join(
+    f"{i},{i % 7}.5,{'red' if i % 3 else 'blue'},{'a' if i % 2 else 'b'}\n" for i in range(60)
+)
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """An empty project folder with params.yaml; returns a function to set the data file."""
+    monkeypatch.chdir(tmp_path)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+
+    def use(content: bytes | str, name: str = "table.csv", **data) -> Path:
+        path = tmp_path / name
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+        params["data"].update(
+            {"name": "t", "path": name, "target": "y", "drop": [], "positive_label": None, **data}
+        )
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+        return path
+
+    return use
+
+
+def run_ingest_and_clean(capsys) -> tuple[int, str]:
+    try:
+        run_stage("ingest", ingest.main)
+        run_stage("clean", clean.main)
+    except SystemExit as stop:
+        return stop.code, capsys.readouterr().err
+    return 0, capsys.readouterr().err
+
+
+OUTPUTS = ["data/clean/train.parquet", "data/clean/test.parquet", "contracts/t.json", "reports/clean.json"]
+
+
+def test_a_good_file_goes_through_and_is_not_modified(workspace, capsys):
+    path = workspace(GOOD)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    code, err = run_ingest_and_clean(capsys)
+    assert code == 0, err
+    assert all(Path(p).exists() for p in OUTPUTS)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+@pytest.mark.parametrize(
+    "content,data,expected",
+    [
+        ("", {}, "the file is empty"),
+        ("id,x,y\n", {}, "the table has no rows"),
+        (GOOD, {"target": "label"}, "target column 'label' (data.target) is not in the table"),
+        (GOOD.replace(",b\n", ",a\n"), {}, "the target has a single class ('a')"),
+        ("x,y\n" + "1,a\n" * 30, {}, "the target has a single class"),
+        ("x,x,y\n1,2,a\n", {}, "repeated column names: x"),
+        (bytes(range(256)) * 8, {}, "looks like a binary file"),
+        (GOOD.replace(",", ";"), {"delimiter": ","}, "read as a single column: is data.delimiter right?"),
+        (GOOD, {"drop": ["nope"]}, "data.drop names columns that are not in the table: nope"),
+        (GOOD.replace(",b\n", ",a\n", 25), {}, "classes with fewer than clean.min_class_count=10 rows: 'b'"),
+    ],
+)
+def test_bad_input_is_one_line_with_exit_2_and_no_outputs(workspace, capsys, content, data, expected):
+    workspace(content, **data)
+    code, err = run_ingest_and_clean(capsys)
+    assert code == EXIT_USER_ERROR
+    assert expected in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not any(Path(p).exists() for p in OUTPUTS)
+    assert not list(Path().rglob("*.tmp"))
+
+
+def test_a_missing_file_as_a_user_sees_it(workspace):
+    workspace(GOOD)
+    Path("table.csv").unlink()
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    result = subprocess.run(
+        [sys.executable, "-m", "autotab.stages.ingest"], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == EXIT_USER_ERROR
+    assert (
+        result.stderr
+        == "autotab ingest: error: table.csv: file not found; check data.path in your conf/data/ file\n"
+    )
+
+
+def test_nested_parquet_is_refused(workspace, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    workspace(b"", name="t.parquet")
+    pq.write_table(pa.table({"x": [1, 2], "y": ["a", "b"], "tags": [["a"], ["b"]]}), "t.parquet")
+    code, err = run_ingest_and_clean(capsys)
+    assert code == EXIT_USER_ERROR and "nested columns cannot be features: tags" in err
+
+
+def test_new_data_that_breaks_the_contract_fails_until_reset(workspace, capsys):
+    workspace(GOOD)
+    assert run_ingest_and_clean(capsys)[0] == 0
+    workspace(GOOD.replace("colour", "color"))
+    code, err = run_ingest_and_clean(capsys)
+    assert code == EXIT_USER_ERROR
+    assert "column 'colour' is gone; new column 'color'" in err
+    Path("contracts/t.json").unlink()  # what `autotab contract --reset` does
+    assert run_ingest_and_clean(capsys)[0] == 0

@@ -1,0 +1,150 @@
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from autotab.cleaner import TableCleaner, parse_numbers, safe_names
+
+MARKERS = ("", "?", "NA", "null")
+
+
+def fit(frame: pd.DataFrame, **params) -> TableCleaner:
+    return TableCleaner(missing_markers=MARKERS, **params).fit(frame)
+
+
+def test_safe_names_are_identifiers_and_unique():
+    mapping = safe_names(["Body Mass (g)", "body_mass_g", "1st", "Delta 15 N (o/oo)"])
+    assert mapping == {
+        "Body Mass (g)": "body_mass_g",
+        "body_mass_g": "body_mass_g_2",
+        "1st": "c_1st",
+        "Delta 15 N (o/oo)": "delta_15_n_o_oo",
+    }
+
+
+def test_numbers_from_text_with_spaces_and_thousands_separators():
+    parsed = parse_numbers(pd.Series([" 1,234.5 ", "12", "-3", "1,5", "abc", None]))
+    assert parsed.iloc[:3].tolist() == [1234.5, 12.0, -3.0]
+    assert parsed.iloc[3:].isna().all()  # "1,5" is not a thousands-grouped number
+
+
+def test_kinds_renames_and_markers(messy_frame):
+    cleaner = fit(messy_frame.drop(columns=["outcome"]))
+    assert cleaner.kinds_ == {
+        "age": "numeric",
+        "dose": "numeric",
+        "smoker": "boolean",
+        "colour": "categorical",
+    }
+    out = cleaner.transform(messy_frame)
+    assert list(out.columns) == ["age", "dose", "smoker", "colour"]
+    assert out["dose"].dtype == "float64" and out["dose"].isna().sum() == 2
+    assert set(out["smoker"].unique()) == {0.0, 1.0}
+    assert out["colour"].isna().sum() == 1
+
+
+def test_drops_with_reasons(messy_frame):
+    frame = messy_frame.assign(
+        empty=np.nan,
+        notes=[f"free text number {i} with many words" for i in range(len(messy_frame))],
+        mostly_missing=[1.0] + [np.nan] * (len(messy_frame) - 1),
+    )
+    cleaner = fit(frame.drop(columns=["outcome"]), drop=("age",), max_missing_ratio=0.9)
+    assert cleaner.dropped_["age"] == "listed in data.drop"
+    assert cleaner.dropped_["site"] == "constant"
+    assert cleaner.dropped_["patient_id"].startswith("id-like")
+    assert cleaner.dropped_["empty"] == "all values missing"
+    assert cleaner.dropped_["mostly_missing"].startswith("98% missing")
+    assert cleaner.dropped_["notes"].startswith("id-like") or cleaner.dropped_["notes"].startswith("free")
+
+
+def test_free_text_by_distinct_values_and_by_words():
+    n = 100
+    frame = pd.DataFrame(
+        {
+            "code": [f"c{i % 60}" for i in range(n)],
+            "remark": ["the sample was too small to measure"] * 50 + ["no remark made here at all"] * 50,
+            "x": np.arange(n) % 7,
+        }
+    )
+    cleaner = fit(frame, free_text_unique_ratio=0.5, free_text_min_unique=20)
+    assert cleaner.dropped_["code"].startswith("free text: 60 distinct")
+    assert cleaner.dropped_["remark"].startswith("free text: 6.5 words")
+
+
+def test_iso_dates_become_date_parts():
+    frame = pd.DataFrame({"when": ["2007-11-11", "2008-01-02", "NA"], "x": [1.0, 2.0, 3.0]})
+    cleaner = fit(frame, date_parts=("year", "month", "dayofweek"))
+    out = cleaner.transform(frame)
+    assert list(out.columns) == ["when_year", "when_month", "when_dayofweek", "x"]
+    assert out.loc[0, "when_year"] == 2007 and out.loc[0, "when_dayofweek"] == 6  # a Sunday
+    assert out.loc[2, ["when_year", "when_month"]].isna().all()
+    assert list(cleaner.get_feature_names_out()) == list(out.columns)
+    assert fit(frame, date_parts=()).dropped_["when"].startswith("a date column")
+
+
+def test_categories_are_trimmed_and_case_folded():
+    frame = pd.DataFrame({"c": ["Red", " red", "BLUE ", "blue"] * 5})
+    cleaner = fit(frame)
+    assert cleaner.transform(frame)["c"].unique().tolist() == ["red", "blue"]
+    assert cleaner.input_schema()[0]["categories"] == ["blue", "red"]
+    assert fit(frame, case_fold=False).transform(frame)["c"].nunique() == 4
+
+
+def test_clipping_uses_training_quantiles_only():
+    train = pd.DataFrame({"x": np.arange(101) * 0.5})
+    cleaner = fit(train, clip_quantiles=(0.1, 0.9))
+    assert cleaner.bounds_["x"] == (5.0, 45.0)
+    assert cleaner.transform(pd.DataFrame({"x": [-1000.0, 20.0, 1e9]}))["x"].tolist() == [5, 20, 45]
+
+
+def test_a_running_number_is_an_id_but_distinct_measurements_are_not():
+    frame = pd.DataFrame({"row": np.arange(1, 51), "mass": np.arange(1, 51) * 37 + 3000})
+    cleaner = fit(frame)
+    assert cleaner.dropped_ == {"row": "id-like: a running number, one per row, over 50 rows"}
+
+
+def test_replays_on_unseen_rows_and_values(messy_frame):
+    X = messy_frame.drop(columns=["outcome"])
+    cleaner = fit(X)
+    new = pd.DataFrame(
+        {
+            "patient_id": ["Z"],
+            "age": [30],
+            "dose": ["not a number"],
+            "smoker": ["YES"],
+            "colour": ["Purple"],
+            "site": ["south"],
+        }
+    )
+    out = cleaner.transform(new)
+    assert np.isnan(out.loc[0, "dose"]) and out.loc[0, "smoker"] == 1.0
+    assert out.loc[0, "colour"] == "purple"
+    with pytest.raises(ValueError, match="missing columns: dose"):
+        cleaner.transform(new.drop(columns=["dose"]))
+
+
+def test_input_schema_keeps_original_names_and_raw_types():
+    frame = pd.DataFrame(
+        {"Body Mass (g)": [3750, 3800, None] * 10, "dose": ["1", "?", "2"] * 10, "id": range(30)}
+    )
+    fields = {f["name"]: f for f in fit(frame, drop=("id",)).input_schema()}
+    assert fields["Body Mass (g)"] == {
+        "name": "Body Mass (g)",
+        "types": ["number"],
+        "nullable": True,
+        "used": True,
+    }
+    assert fields["dose"]["types"] == ["number", "string"] and fields["dose"]["nullable"]
+    assert fields["id"]["used"] is False
+
+
+def test_a_real_estimator(messy_frame):
+    X = messy_frame.drop(columns=["outcome"])
+    fitted = TableCleaner().fit(X)
+    restored = pickle.loads(pickle.dumps(fitted))
+    pd.testing.assert_frame_equal(restored.transform(X), fitted.transform(X))
+    assert clone(fitted).get_params() == fitted.get_params()
+    assert list(fitted.get_feature_names_out()) == list(fitted.transform(X).columns)
