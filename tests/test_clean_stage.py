@@ -34,7 +34,15 @@ def workspace(tmp_path, monkeypatch):
         path = tmp_path / name
         path.write_bytes(content.encode() if isinstance(content, str) else content)
         params["data"].update(
-            {"name": "t", "path": name, "target": "y", "drop": [], "positive_label": None, **data}
+            {
+                "name": "t",
+                "path": name,
+                "target": "y",
+                "drop": [],
+                "group": None,
+                "positive_label": None,
+                **data,
+            }
         )
         (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
         return path
@@ -74,7 +82,7 @@ def test_a_good_file_goes_through_and_is_not_modified(workspace, capsys):
         ("x,x,y\n1,2,a\n", {}, "repeated column names: x"),
         (bytes(range(256)) * 8, {}, "looks like a binary file"),
         (GOOD.replace(",", ";"), {"delimiter": ","}, "read as a single column: is data.delimiter right?"),
-        (GOOD, {"drop": ["nope"]}, "data.drop names columns that are not in the table: nope"),
+        (GOOD, {"drop": ["nope"]}, "data.drop or data.group names columns that are not in the table: nope"),
         (GOOD.replace(",b\n", ",a\n", 25), {}, "classes with fewer than clean.min_class_count=10 rows: 'b'"),
     ],
 )

@@ -136,6 +136,7 @@ def test_input_schema_keeps_original_names_and_raw_types():
         "types": ["number"],
         "nullable": True,
         "used": True,
+        "kind": "numeric",
     }
     assert fields["dose"]["types"] == ["number", "string"] and fields["dose"]["nullable"]
     assert fields["id"]["used"] is False

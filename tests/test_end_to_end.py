@@ -208,6 +208,24 @@ def test_bad_requests_get_a_400_naming_the_field(repo, server, case, make_body, 
     assert field in body, (case, body)
 
 
+def test_bodies_that_are_not_json_get_a_415(repo, server):
+    record = holdout_records(repo)[0][0]
+    body = json.dumps({"records": [record]}).encode()
+    for content_type in (
+        "text/plain",
+        "multipart/form-data; boundary=abc",
+        "application/x-www-form-urlencoded",
+    ):
+        status, text = post(f"{server}/predict", body, content_type)
+        assert status == 415 and "application/json" in text, (content_type, status, text)
+
+
+def test_an_integer_too_large_for_a_float_gets_a_400(repo, server):
+    record = {**holdout_records(repo)[0][0], "mitoses": 10**400}
+    status, body = post(f"{server}/predict", json.dumps({"records": [record]}).encode())
+    assert status == 400 and "mitoses" in body, body
+
+
 def test_nan_infinity_and_malformed_json_get_a_400(repo, server):
     record = holdout_records(repo)[0][0]
     for token in ("NaN", "Infinity"):
@@ -255,6 +273,7 @@ def test_the_raw_penguins_table_goes_through_the_same_pipeline(repo):
         "types": ["number", "string"],
         "nullable": True,
         "used": True,
+        "kind": "numeric",
     } in contract["input"]
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     assert metrics["accuracy"] >= 0.9
@@ -268,6 +287,7 @@ def test_the_raw_penguins_table_goes_through_the_same_pipeline(repo):
             "autotab train: error: model.n_estimators: ",
         ),
         (["-S", "+data.targte=diagnosis"], "data.targte: unknown key; accepted keys: name, path"),
+        (["-S", "+foo=1"], "autotab validate: error: params.yaml: foo: unknown key; accepted keys: data,"),
     ],
 )
 def test_a_bad_config_fails_its_stage_with_one_line(repo, overrides, expected):

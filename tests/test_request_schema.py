@@ -1,17 +1,26 @@
+import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from autotab.request_schema import record_model, records_to_rows, request_model
+from autotab.request_schema import (
+    raise_for,
+    record_model,
+    records_frame,
+    request_model,
+    unreadable_text,
+)
 
 FIELDS = [
-    {"name": "Body Mass (g)", "types": ["number"], "nullable": True, "used": True},
-    {"name": "count", "types": ["integer"], "nullable": False, "used": True},
-    {"name": "island", "types": ["string"], "nullable": False, "used": True},
-    {"name": "dose", "types": ["number", "string"], "nullable": False, "used": True},
-    {"name": "sample_id", "types": ["integer"], "nullable": False, "used": False},
+    {"name": "Body Mass (g)", "types": ["number"], "nullable": True, "used": True, "kind": "numeric"},
+    {"name": "count", "types": ["integer"], "nullable": False, "used": True, "kind": "numeric"},
+    {"name": "island", "types": ["string"], "nullable": False, "used": True, "kind": "categorical"},
+    {"name": "dose", "types": ["number", "string"], "nullable": False, "used": True, "kind": "numeric"},
+    {"name": "member", "types": ["boolean", "string"], "nullable": True, "used": True, "kind": "boolean"},
+    {"name": "sample_id", "types": ["integer"], "nullable": False, "used": False, "kind": "numeric"},
 ]
+MARKERS = ["", "NA", "?"]
 Record = record_model(FIELDS)
-GOOD = {"Body Mass (g)": 3750.5, "count": 2, "island": "Biscoe", "dose": "1,5"}
+GOOD = {"Body Mass (g)": 3750.5, "count": 2, "island": "Biscoe", "dose": "1,500", "member": "Yes"}
 
 
 def errors(payload):
@@ -20,10 +29,38 @@ def errors(payload):
     return {(".".join(map(str, e["loc"])), e["type"]) for e in caught.value.errors()}
 
 
+def frame_of(*records):
+    return records_frame([Record.model_validate(r) for r in records], FIELDS)
+
+
 def test_a_raw_record_validates_and_round_trips_with_original_names():
-    rows = records_to_rows([Record.model_validate({**GOOD, "sample_id": 7})])
-    assert rows == [{**GOOD, "sample_id": 7}]
-    assert records_to_rows([Record.model_validate(GOOD)])[0]["sample_id"] is None
+    frame = frame_of({**GOOD, "sample_id": 7}, GOOD)
+    assert frame.iloc[0].to_dict() == {**GOOD, "sample_id": 7}
+    assert pd.isna(frame.loc[1, "sample_id"]) and list(frame.columns) == [f["name"] for f in FIELDS]
+    assert unreadable_text(frame, FIELDS, MARKERS) == []
+
+
+def test_text_is_checked_with_the_cleaners_own_parsing():
+    frame = frame_of(
+        {**GOOD, "dose": "lots"},
+        {**GOOD, "dose": "inf"},
+        {**GOOD, "dose": "NA"},
+        {**GOOD, "member": "maybe"},
+        {**GOOD, "member": "?"},
+        {**GOOD, "dose": " 2,000 "},
+    )
+    found = {
+        (e["loc"][1], e["loc"][2]): str(e["ctx"]["error"]) for e in unreadable_text(frame, FIELDS, MARKERS)
+    }
+    assert found == {
+        (0, "dose"): "text that is not a finite number",
+        (1, "dose"): "text that is not a finite number",
+        (2, "dose"): "a missing-value marker, but this field is never missing in the training data",
+        (3, "member"): "text that is not a yes/no or true/false word",
+    }
+    with pytest.raises(ValidationError) as error:
+        raise_for(unreadable_text(frame, FIELDS, MARKERS))
+    assert error.value.errors()[0]["loc"] == ("records", 0, "dose")
 
 
 @pytest.mark.parametrize(
@@ -31,6 +68,7 @@ def test_a_raw_record_validates_and_round_trips_with_original_names():
     [
         ({"count": "2"}, ("count", "int_type")),
         ({"count": 2.0}, ("count", "int_type")),
+        ({"count": 10**400}, ("count", "less_than_equal")),
         ({"island": None}, ("island", "string_type")),
         ({"Body Mass (g)": float("nan")}, ("Body Mass (g)", "finite_number")),
         ({"Body Mass (g)": float("inf")}, ("Body Mass (g)", "finite_number")),

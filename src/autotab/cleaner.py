@@ -194,6 +194,7 @@ class TableCleaner(TransformerMixin, BaseEstimator):
                 "types": raw_json_types(X[column], kind),
                 "nullable": bool(values.isna().any()),
                 "used": reason is None,
+                "kind": kind,
             }
             if reason is None and kind == "categorical":
                 field["categories"] = sorted(self._categories(values).dropna().unique().tolist())

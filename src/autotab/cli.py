@@ -19,9 +19,16 @@ CONF_DIR = Path("conf")
 
 def compose_params(output: Path, overrides: list[str] | None = None) -> None:
     """Compose conf/ exactly as `dvc exp run` does (DVC's own function), into `output`."""
+    import yaml
     from dvc.utils.hydra import compose_and_dump
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
 
-    compose_and_dump(output, str(CONF_DIR.resolve()), None, "config", "", overrides or [])
+    try:
+        compose_and_dump(output, str(CONF_DIR.resolve()), None, "config", "", overrides or [])
+    except (HydraException, OmegaConfBaseException, yaml.YAMLError) as error:
+        message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        raise UserError(f"{CONF_DIR}/ does not compose: {message or type(error).__name__}") from None
 
 
 def params_command(args: argparse.Namespace) -> None:

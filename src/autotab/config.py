@@ -32,6 +32,7 @@ class DataConfig(Section):
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     positive_label: str | None = None
     drop: list[str] = []
+    group: str | None = None
     test_size: float = Field(gt=0, lt=1)
     seed: int = Field(ge=0)
 
@@ -63,12 +64,29 @@ class CleanConfig(Section):
 
 
 class FeaturesConfig(Section):
-    numeric_imputer: Literal["median", "mean", "most_frequent", "constant"]
+    numeric_imputer: Literal["median", "mean", "most_frequent", "constant", "knn", "iterative"]
     missing_indicator: bool
+    numeric_transform: Literal["none", "quantile", "power"] = "none"
     scaler: Literal["standard", "robust", "minmax", "none"]
     categorical_imputer: Literal["most_frequent", "constant"]
+    categorical_encoder: Literal["onehot", "ordinal", "target"] = "onehot"
     one_hot_min_frequency: float | None = Field(default=None, gt=0, lt=1)
     one_hot_max_categories: int | None = Field(default=None, ge=2)
+    selection: Literal["none", "variance", "kbest", "l1"] = "none"
+    variance_threshold: float = Field(default=0.0, ge=0)
+    kbest_k: int | float = Field(default=0.5, gt=0)
+    kbest_score: Literal["f_test", "mutual_info"] = "f_test"
+    l1_C: float = Field(default=1.0, gt=0)
+    l1_alpha: float = Field(default=0.01, gt=0)
+    pca: int | float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _fractions(self) -> FeaturesConfig:
+        if isinstance(self.kbest_k, float) and self.kbest_k > 1:
+            raise ValueError(f"kbest_k is a count (an integer) or a fraction in (0, 1], got {self.kbest_k}")
+        if isinstance(self.pca, float) and self.pca >= 1:
+            raise ValueError(f"pca is a number of components or a variance ratio below 1, got {self.pca}")
+        return self
 
 
 class TrainConfig(Section):

@@ -44,6 +44,7 @@ def build_contract(
         "contract_version": CONTRACT_VERSION,
         "config_fingerprint": fingerprint,
         **target,
+        "missing_markers": list(cleaner.missing_markers),
         "input": cleaner.input_schema(),
         "renamed": {raw: safe for raw, safe in cleaner.names_.items() if raw != safe},
         "dropped_columns": dict(cleaner.dropped_),

@@ -3,17 +3,26 @@
 A record carries the raw file's columns under their original names, with their raw JSON types.
 Columns the model uses are required (null is allowed where training data had missing values);
 columns the cleaner dropped are accepted and ignored; any other field is an error naming it.
+Text sent for a numeric or boolean column must be what the cleaner can read (a number, a yes/no
+word, or a missing-value marker where the column may be missing), checked with the cleaner's own
+parsing so that the service accepts exactly what training accepted.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+import numpy as np
+import pandas as pd
 from annotated_types import Len
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from autotab.cleaner import FALSE_WORDS, TRUE_WORDS, lower_markers, normalise_missing, parse_numbers
+
+# Integers beyond float precision are no measurement; they would overflow the float conversion.
+BOUNDED_INT = Annotated[int, Field(ge=-(2**53), le=2**53)]
 # Strict: a number field takes 1 and 1.5 but not "1.5" or true; an integer field refuses 3.0.
-JSON_TYPES: dict[str, Any] = {"integer": int, "number": float, "string": str, "boolean": bool}
+JSON_TYPES: dict[str, Any] = {"integer": BOUNDED_INT, "number": float, "string": str, "boolean": bool}
 ANY_SCALAR = float | str | bool | None
 RECORD_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True, frozen=True)
 
@@ -43,6 +52,56 @@ def request_model(record: type[BaseModel], max_records: int) -> type[BaseModel]:
     return create_model("PredictRequest", __config__=ConfigDict(extra="forbid"), records=(records, ...))
 
 
-def records_to_rows(records: list[BaseModel]) -> list[dict[str, Any]]:
-    """Validated records back to {column: value} rows with every contract column present."""
-    return [record.model_dump(by_alias=True) for record in records]
+def records_frame(records: list[BaseModel], fields: list[dict[str, Any]]) -> pd.DataFrame:
+    """Validated records as the raw table the Pipeline expects, every contract column present."""
+    rows = [record.model_dump(by_alias=True) for record in records]
+    return pd.DataFrame(rows, columns=[field["name"] for field in fields])
+
+
+def _is_boolean_word(value: Any) -> bool:
+    return isinstance(value, str) and value.lower() in TRUE_WORDS | FALSE_WORDS
+
+
+def unreadable_text(frame: pd.DataFrame, fields: list[dict[str, Any]], markers: list[str]) -> list[dict]:
+    """Pydantic-style errors for text the cleaner could not read as the column's number or boolean."""
+    marker_set = lower_markers(markers)
+    errors: list[dict] = []
+    for field in fields:
+        if not field["used"] or field.get("kind") not in ("numeric", "boolean"):
+            continue
+        values = frame[field["name"]]
+        text = values[values.map(lambda v: isinstance(v, str))]
+        if text.empty:
+            continue
+        normalised = normalise_missing(text.astype(object), marker_set)
+        is_marker = normalised.isna()
+        if field["kind"] == "numeric":
+            readable = np.isfinite(parse_numbers(normalised).to_numpy(dtype=float, na_value=np.nan))
+            expected = "a finite number"
+        else:
+            readable = normalised.map(_is_boolean_word).to_numpy(bool)
+            expected = "a yes/no or true/false word"
+        for position, index in enumerate(text.index):
+            if is_marker.iloc[position]:
+                if field["nullable"]:
+                    continue
+                why = "a missing-value marker, but this field is never missing in the training data"
+            elif readable[position]:
+                continue
+            else:
+                why = f"text that is not {expected}"
+            errors.append(
+                {
+                    "type": "value_error",
+                    "loc": ("records", int(index), field["name"]),
+                    "input": text.iloc[position],
+                    "ctx": {"error": ValueError(why)},
+                }
+            )
+    return errors
+
+
+def raise_for(errors: list[dict]) -> None:
+    """Raise errors found after parsing as the same ValidationError (and 400) pydantic gives."""
+    if errors:
+        raise ValidationError.from_exception_data("PredictRequest", errors)

@@ -17,9 +17,14 @@ from pydantic import ValidationError
 
 with bentoml.importing():
     import numpy as np
-    import pandas as pd
 
-    from autotab.request_schema import record_model, records_to_rows, request_model
+    from autotab.request_schema import (
+        raise_for,
+        record_model,
+        records_frame,
+        request_model,
+        unreadable_text,
+    )
 
 ARGS = bentoml.use_arguments()
 MODEL_TAG: str = getattr(ARGS, "model_tag", "autotab-pipeline:latest")
@@ -32,7 +37,8 @@ _metadata = {k: json.loads(v) for k, v in bentoml.models.get(MODEL_TAG).info.met
 CONTRACT: dict[str, Any] = _metadata["contract"]
 Record = record_model(CONTRACT["input"])
 PredictRequest = request_model(Record, MAX_RECORDS)
-COLUMNS = [field["name"] for field in CONTRACT["input"]]
+FIELDS: list[dict[str, Any]] = CONTRACT["input"]
+MARKERS: list[str] = CONTRACT["missing_markers"]
 
 
 class _OneLineClientErrors(logging.Filter):
@@ -60,6 +66,35 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+class JsonBodiesOnly:
+    """ASGI middleware: POST /predict takes JSON only (BentoML would try other bodies as forms)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/predict":
+            headers = dict(scope["headers"])
+            content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if content_type != b"application/json":
+                body = json.dumps(
+                    {"error": "send the records as JSON, with the header Content-Type: application/json"}
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 415,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
 @bentoml.service(http={"host": HOST, "port": PORT})
 class AutotabService:
     model = _model_ref  # a class attribute, so the model is packed into the Bento
@@ -71,7 +106,8 @@ class AutotabService:
     @bentoml.api(input_spec=PredictRequest)
     def predict(self, records: list[Record]) -> list[dict[str, Any]]:  # type: ignore[valid-type]
         """Predict for raw records: the label and each class's probability (or the value)."""
-        frame = pd.DataFrame(records_to_rows(records), columns=COLUMNS)
+        frame = records_frame(records, FIELDS)
+        raise_for(unreadable_text(frame, FIELDS, MARKERS))
         try:
             if self.task == "regression":
                 return [{"prediction": float(v)} for v in self.pipeline.predict(frame)]
@@ -86,3 +122,6 @@ class AutotabService:
             }
             for row in proba
         ]
+
+
+AutotabService.add_asgi_middleware(JsonBodiesOnly)

@@ -7,7 +7,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
-from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
+from sklearn.model_selection import (
+    BaseCrossValidator,
+    GroupKFold,
+    KFold,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    cross_validate,
+)
 from sklearn.pipeline import Pipeline
 
 from autotab.errors import UserError
@@ -40,8 +47,13 @@ def primary_metric(task: str, configured: str) -> str:
     return configured
 
 
-def make_folds(task: str, n_folds: int, seed: int) -> KFold | StratifiedKFold:
-    """The same seeded folds for every candidate and trial, stratified for classification."""
+def make_folds(task: str, n_folds: int, seed: int, grouped: bool = False) -> BaseCrossValidator:
+    """The same seeded folds for every candidate and trial: stratified for classification, and
+    keeping each group in one fold when the data has a group column."""
+    if grouped:
+        if task == "regression":
+            return GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        return StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     if task == "regression":
         return KFold(n_splits=n_folds, shuffle=True, random_state=seed)
     return StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
@@ -72,14 +84,17 @@ def cross_validate_pipeline(
     X: pd.DataFrame,
     y: pd.Series,
     task: str,
-    folds: KFold | StratifiedKFold,
+    folds: BaseCrossValidator,
     n_jobs: int = 1,
     metrics: list[str] | None = None,
+    groups: pd.Series | None = None,
 ) -> dict[str, dict[str, float]]:
     """Mean and standard deviation over folds of each metric, in user-facing sign."""
     metrics = metrics or TASK_METRICS[task]
     scoring = {name: METRICS[name][0] for name in metrics}
-    result = cross_validate(pipeline, X, y, cv=folds, scoring=scoring, n_jobs=n_jobs, error_score="raise")
+    result = cross_validate(
+        pipeline, X, y, groups=groups, cv=folds, scoring=scoring, n_jobs=n_jobs, error_score="raise"
+    )
     summary: dict[str, dict[str, float]] = {}
     for name in metrics:
         scores = np.asarray(result[f"test_{name}"], dtype=float)

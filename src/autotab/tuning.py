@@ -28,8 +28,9 @@ def run_study(
 ) -> optuna.Study:
     """Maximise `score(hyperparameters)` over the search space with a seeded TPE sampler.
 
-    The first trial is the family's configured defaults, so the search can only improve on them.
-    Trials run one after another: parallel TPE would make the result depend on timing.
+    The configured defaults that lie inside the search space are enqueued as the first trial, to
+    give the sampler a good start (the tune stage compares with the full defaults' CV score, from
+    train, anyway). Trials run one after another: parallel TPE would make results depend on timing.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))

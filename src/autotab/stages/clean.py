@@ -27,7 +27,7 @@ from autotab.tables import read_json, write_joblib, write_json, write_parquet
 
 def cleaner_recipe(data: DataConfig, clean: CleanConfig) -> TableCleaner:
     return TableCleaner(
-        drop=tuple(data.drop),
+        drop=tuple(dict.fromkeys([*data.drop, *([data.group] if data.group else [])])),
         missing_markers=tuple(clean.missing_markers),
         numeric_min_share=clean.numeric_min_share,
         case_fold=clean.case_fold,
@@ -46,10 +46,10 @@ def main() -> None:
     config = load_config()
     data, clean = config.data, config.clean
     raw = pd.read_parquet(paths.RAW_TABLE)
-    unknown = [name for name in data.drop if name not in raw.columns]
+    unknown = [name for name in [*data.drop, data.group] if name is not None and name not in raw.columns]
     if unknown:
         raise UserError(
-            f"data.drop names columns that are not in the table: {', '.join(unknown)}; "
+            f"data.drop or data.group names columns that are not in the table: {', '.join(unknown)}; "
             f"its columns are: {', '.join(raw.columns)}"
         )
 
@@ -57,7 +57,7 @@ def main() -> None:
     task, task_reason = infer_task(rows[data.target], data.task, clean.max_classes)
     if task != "regression":
         check_class_counts(rows[data.target], clean.min_class_count)
-    train, test = split_rows(rows, data.target, task, data.test_size, data.seed)
+    train, test = split_rows(rows, data.target, task, data.test_size, data.seed, data.group)
 
     recipe = cleaner_recipe(data, clean)
     fitted = clone(recipe).fit(train.drop(columns=[data.target]))

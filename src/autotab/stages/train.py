@@ -26,11 +26,15 @@ def main() -> None:
     metric = primary_metric(task, train_config.metric)
     estimator = build_estimator(model, task, data.seed)
 
-    X, y = split_xy(pd.read_parquet(paths.CLEAN_TRAIN), contract["target"])
+    train_rows = pd.read_parquet(paths.CLEAN_TRAIN)
+    X, y = split_xy(train_rows, contract["target"])
     check_folds(y, task, train_config.folds)
     pipeline = whole_pipeline(joblib.load(paths.PREPROCESSOR_RECIPE), estimator)
-    folds = make_folds(task, train_config.folds, data.seed)
-    scores = cross_validate_pipeline(pipeline, X, y, task, folds, train_config.n_jobs)
+    groups = train_rows[data.group] if data.group else None
+    folds = make_folds(task, train_config.folds, data.seed, grouped=groups is not None)
+    scores = cross_validate_pipeline(
+        pipeline, X, y, task, folds, train_config.n_jobs, groups=groups
+    )
 
     write_json({"model": model.name, "primary_metric": metric, **scores}, paths.CV_METRICS)
     print(

@@ -28,9 +28,11 @@ def main() -> None:
     metric = primary_metric(task, train_config.metric)
     default_cv = read_json(paths.CV_METRICS)[metric]["mean"]
 
-    X, y = split_xy(pd.read_parquet(paths.CLEAN_TRAIN), contract["target"])
+    train_rows = pd.read_parquet(paths.CLEAN_TRAIN)
+    X, y = split_xy(train_rows, contract["target"])
     preprocessor = joblib.load(paths.PREPROCESSOR_RECIPE)
-    folds = make_folds(task, train_config.folds, data.seed)
+    groups = train_rows[data.group] if data.group else None
+    folds = make_folds(task, train_config.folds, data.seed, grouped=groups is not None)
     build_estimator(model, task, data.seed)  # fail on a bad config before the first trial
 
     def score(hyperparameters: dict) -> float:
@@ -43,6 +45,7 @@ def main() -> None:
             folds,
             train_config.n_jobs,
             metrics=[metric],
+            groups=groups,
         )
         return maximisable(summary[metric]["mean"], metric)
 
