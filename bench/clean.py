@@ -96,9 +96,7 @@ def main() -> None:
                 [sys.executable, __file__, "--measure", str(path)], capture_output=True, text=True, check=True
             )
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print(
-        f"{'rows':>10} {'read s':>8} {'clean s':>8} {'total s':>8} {'peak MB':>8} {'time x':>7} {'rows x':>7}"
-    )
+    print(f"{'rows':>10} {'read s':>8} {'clean s':>8} {'total s':>8} {'peak MB':>8} {'time x':>7} {'rows x':>7}")
     for previous, result in zip([None, *results[:-1]], results, strict=True):
         growth = rows_growth = ""
         if previous:

@@ -44,7 +44,7 @@ def main() -> None:
     raw = raw[raw[config.data.target].notna()]
     X, y = raw.drop(columns=[config.data.target]), raw[config.data.target]
     cleaner = TableCleaner(drop=tuple(config.data.drop), missing_markers=tuple(config.clean.missing_markers))
-    preprocessor = build_preprocessor(cleaner, config.features)
+    preprocessor = build_preprocessor(cleaner, config.features, "binary", config.data.seed)
     model = HistGradientBoostingClassifier(max_iter=100, early_stopping=False, random_state=0)
     encoded = clone(preprocessor).fit_transform(X, y)
     pipeline = whole_pipeline(preprocessor, model).fit(X, y)

@@ -100,13 +100,10 @@ def test_a_missing_file_as_a_user_sees_it(workspace):
     workspace(GOOD)
     Path("table.csv").unlink()
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    result = subprocess.run(
-        [sys.executable, "-m", "autotab.stages.ingest"], capture_output=True, text=True, env=env
-    )
+    result = subprocess.run([sys.executable, "-m", "autotab.stages.ingest"], capture_output=True, text=True, env=env)
     assert result.returncode == EXIT_USER_ERROR
     assert (
-        result.stderr
-        == "autotab ingest: error: table.csv: file not found; check data.path in your conf/data/ file\n"
+        result.stderr == "autotab ingest: error: table.csv: file not found; check data.path in your conf/data/ file\n"
     )
 
 

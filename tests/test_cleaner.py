@@ -127,9 +127,7 @@ def test_replays_on_unseen_rows_and_values(messy_frame):
 
 
 def test_input_schema_keeps_original_names_and_raw_types():
-    frame = pd.DataFrame(
-        {"Body Mass (g)": [3750, 3800, None] * 10, "dose": ["1", "?", "2"] * 10, "id": range(30)}
-    )
+    frame = pd.DataFrame({"Body Mass (g)": [3750, 3800, None] * 10, "dose": ["1", "?", "2"] * 10, "id": range(30)})
     fields = {f["name"]: f for f in fit(frame, drop=("id",)).input_schema()}
     assert fields["Body Mass (g)"] == {
         "name": "Body Mass (g)",

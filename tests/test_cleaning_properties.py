@@ -35,9 +35,7 @@ def messy_tables(draw) -> pd.DataFrame:
     columns = {}
     for index, kind in enumerate(kinds):
         columns[f"col {index} ({kind})"] = draw(st.lists(CELLS[kind], min_size=n_rows, max_size=n_rows))
-    columns["target"] = draw(
-        st.lists(st.sampled_from(["a", "b", " A", "?", None]), min_size=n_rows, max_size=n_rows)
-    )
+    columns["target"] = draw(st.lists(st.sampled_from(["a", "b", " A", "?", None]), min_size=n_rows, max_size=n_rows))
     frame = pd.DataFrame(columns)
     if draw(st.booleans()):  # duplicate some rows
         frame = pd.concat([frame, frame.head(draw(st.integers(0, n_rows)))], ignore_index=True)

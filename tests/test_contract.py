@@ -38,9 +38,7 @@ def test_contract_has_both_sides(frame):
 
 def test_every_structural_difference_is_listed(frame):
     old = contract_of(frame)
-    changed = frame.drop(columns=["island"]).assign(
-        count=frame["count"].astype(str) + "x", new=frame["Mass (g)"] / 2
-    )
+    changed = frame.drop(columns=["island"]).assign(count=frame["count"].astype(str) + "x", new=frame["Mass (g)"] / 2)
     found = differences(old, contract_of(changed))
     assert "column 'island' is gone" in found
     assert "column 'count' was integer, now string" in found

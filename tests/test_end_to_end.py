@@ -92,6 +92,19 @@ def test_holdout_quality_on_the_built_in_data(repo):
     assert metrics["roc_auc"] >= 0.98
 
 
+def test_the_leaderboard_ranks_at_least_six_families(repo):
+    board = pd.read_csv(repo / "reports/leaderboard.csv")
+    ranked = board[board["status"] == "ok"]
+    assert len(ranked) >= 6
+    assert ranked["roc_auc_mean"].is_monotonic_decreasing and ranked["roc_auc_std"].notna().all()
+    markdown = (repo / "reports/leaderboard.md").read_text()
+    assert markdown.count(" ± ") >= 6 * 7
+    tuned = json.loads((repo / "reports/tuning/best_params.json").read_text())
+    assert tuned["model"] == ranked.iloc[0]["model"]  # model: auto tunes the winner
+    oof = pd.read_parquet(repo / "models/oof.parquet")
+    assert len(oof) == len(pd.read_parquet(repo / "data/clean/train.parquet"))
+
+
 def without_bento_hash(lock: dict) -> dict:
     for out in lock["stages"]["package"]["outs"]:
         if out["path"] == BENTO_OUT:

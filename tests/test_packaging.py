@@ -11,9 +11,7 @@ def test_the_bento_pins_the_same_versions_as_the_lock_file():
     packages = yaml.safe_load((REPO / "bentofile.yaml").read_text())["python"]["packages"]
     for requirement in packages:
         name, version = requirement.split("==")
-        assert locked.get(name.lower()) == version, (
-            f"bentofile.yaml pins {requirement}, lock has {locked.get(name)}"
-        )
+        assert locked.get(name.lower()) == version, f"bentofile.yaml pins {requirement}, lock has {locked.get(name)}"
 
 
 def test_content_versions_are_stable_and_tag_safe():

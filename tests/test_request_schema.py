@@ -49,9 +49,7 @@ def test_text_is_checked_with_the_cleaners_own_parsing():
         {**GOOD, "member": "?"},
         {**GOOD, "dose": " 2,000 "},
     )
-    found = {
-        (e["loc"][1], e["loc"][2]): str(e["ctx"]["error"]) for e in unreadable_text(frame, FIELDS, MARKERS)
-    }
+    found = {(e["loc"][1], e["loc"][2]): str(e["ctx"]["error"]) for e in unreadable_text(frame, FIELDS, MARKERS)}
     assert found == {
         (0, "dose"): "text that is not a finite number",
         (1, "dose"): "text that is not a finite number",

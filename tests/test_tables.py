@@ -35,9 +35,7 @@ def test_csv_and_parquet_read_the_same_table(tmp_path):
     frame = pd.DataFrame({"a": [1, 2], "b": ["x", "?"]})
     frame.to_csv(tmp_path / "t.csv", index=False)
     write_parquet(frame, tmp_path / "t.parquet")
-    pd.testing.assert_frame_equal(
-        read_table(tmp_path / "t.csv"), read_table(tmp_path / "t.parquet"), check_dtype=False
-    )
+    pd.testing.assert_frame_equal(read_table(tmp_path / "t.csv"), read_table(tmp_path / "t.parquet"), check_dtype=False)
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):

@@ -7,9 +7,7 @@ from autotab.config import ModelConfig
 from autotab.training import make_folds
 from autotab.tuning import run_study, trials_table
 
-MODEL = ModelConfig(
-    name="logistic_regression", C=1.0, search_space={"C": {"low": 0.001, "high": 100.0, "log": True}}
-)
+MODEL = ModelConfig(name="logistic_regression", C=1.0, search_space={"C": {"low": 0.001, "high": 100.0, "log": True}})
 
 
 def scorer():

@@ -21,9 +21,7 @@ FALSE_WORDS = frozenset({"false", "no", "n", "f"})
 DEFAULT_MARKERS = ("", "?", "NA", "N/A", "n/a", "null", "None", "-")
 DATE_PARTS = ("year", "month", "day", "dayofweek")
 # Plain strings with explicit classes (not compiled, no \d or \s): pyarrow runs them vectorised.
-ISO_DATE = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
-)
+ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
 THOUSANDS = r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$"
 SPACES = "[ \t\r\n\u00a0]+"
 ID_NAME = re.compile(r"(^|[^a-z])(id|uuid|guid)$", re.IGNORECASE)

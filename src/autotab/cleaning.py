@@ -34,8 +34,7 @@ def check_target(frame: pd.DataFrame, target: str) -> None:
     if len(columns) == 1:
         hint += "; the file was read as a single column: is data.delimiter right?"
     raise UserError(
-        f"target column {target!r} (data.target) is not in the table; "
-        f"its columns are: {', '.join(columns)}{hint}"
+        f"target column {target!r} (data.target) is not in the table; its columns are: {', '.join(columns)}{hint}"
     )
 
 

@@ -107,9 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     contract = commands.add_parser("contract", help="show the data contract, or --reset it")
     contract.add_argument("--reset", action="store_true", help="delete it so the next run records a new one")
     contract.set_defaults(run=contract_command)
-    commands.add_parser("summary", help="print the holdout metrics and how to serve").set_defaults(
-        run=summary_command
-    )
+    commands.add_parser("summary", help="print the holdout metrics and how to serve").set_defaults(run=summary_command)
     serve_parser = commands.add_parser("serve", help="serve the packaged model on 127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=None)
     serve_parser.set_defaults(run=serve)

@@ -91,7 +91,12 @@ class FeaturesConfig(Section):
 
 class TrainConfig(Section):
     folds: int = Field(ge=2, le=20)
-    metric: Literal["auto", "roc_auc", "log_loss", "accuracy", "f1_macro", "rmse", "mae", "r2"]
+    metric: Literal[
+        "auto", "roc_auc", "pr_auc", "log_loss", "brier", "accuracy", "balanced_accuracy", "f1_macro",
+        "rmse", "mae", "r2",
+    ]  # fmt: skip
+    candidates: list[str] = Field(min_length=1)
+    class_weight: Literal["balanced"] | None = None
     n_jobs: int = Field(ge=1)
 
 
@@ -162,6 +167,23 @@ class Config(Section):
     train: TrainConfig
     tune: TuneConfig
     serve: ServeConfig
+    zoo: dict[str, ModelConfig]
+
+    @model_validator(mode="after")
+    def _models_exist(self) -> Config:
+        for key, family in self.zoo.items():
+            if family.name != key:
+                raise ValueError(f"zoo.{key} holds the config of {family.name!r}")
+        unknown = [name for name in self.train.candidates if name not in self.zoo]
+        if unknown:
+            raise ValueError(f"train.candidates: not in the zoo: {', '.join(unknown)}; zoo: {', '.join(self.zoo)}")
+        if self.model.name not in ("auto", *self.zoo):
+            raise ValueError(f"model.name: unknown model {self.model.name!r}; accepted: auto, {', '.join(self.zoo)}")
+        return self
+
+    def family(self, name: str) -> ModelConfig:
+        """A family's config: the pinned `model` group if it is that family, else its zoo entry."""
+        return self.model if self.model.name == name else self.zoo[name]
 
 
 def _schema_at(location: tuple) -> type[BaseModel] | None:
@@ -184,6 +206,8 @@ def _describe(error: dict[str, Any]) -> str:
     if error["type"] == "missing":
         return f"{location}: required key is missing"
     message = error["msg"].removeprefix("Value error, ")
+    if not error["loc"]:  # a check across sections names its own keys
+        return message
     return f"{location}: {message} (got {error['input']!r})"
 
 

@@ -15,9 +15,7 @@ def positive_class(classes: np.ndarray, configured: str | None) -> object:
         return classes[-1]
     matches = [c for c in classes if str(c) == configured]
     if not matches:
-        raise UserError(
-            f"data.positive_label {configured!r} is not a class; classes: {', '.join(map(str, classes))}"
-        )
+        raise UserError(f"data.positive_label {configured!r} is not a class; classes: {', '.join(map(str, classes))}")
     return matches[0]
 
 

@@ -1,16 +1,43 @@
-"""Feature engineering: the ColumnTransformer that follows the cleaner in the served Pipeline.
+"""Feature engineering: everything between the cleaner and the model, inside one Pipeline.
 
 Columns are chosen by the dtype the cleaner gives them (numbers and booleans are float, categories
-are text), so the recipe is built before any data is seen and learns everything inside `fit`.
+are text), so the recipe is built before any data is seen and learns everything inside `fit`:
+imputation, transforms, scaling and encoding per column type, then optional selection and PCA.
+Unseen categories at predict time never fail.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from sklearn.compose import ColumnTransformer, make_column_selector
-from sklearn.impute import SimpleImputer
+from sklearn.decomposition import PCA
+from sklearn.experimental import enable_iterative_imputer  # noqa: F401  (makes IterativeImputer importable)
+from sklearn.feature_selection import (
+    SelectFromModel,
+    SelectKBest,
+    SelectPercentile,
+    VarianceThreshold,
+    f_classif,
+    f_regression,
+    mutual_info_classif,
+    mutual_info_regression,
+)
+from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
+from sklearn.linear_model import Lasso, LogisticRegression
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, RobustScaler, StandardScaler
+from sklearn.preprocessing import (
+    MinMaxScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+    PowerTransformer,
+    QuantileTransformer,
+    RobustScaler,
+    StandardScaler,
+    TargetEncoder,
+)
 
 from autotab.cleaner import TableCleaner
 from autotab.config import FeaturesConfig
@@ -18,58 +45,114 @@ from autotab.config import FeaturesConfig
 SCALERS = {"standard": StandardScaler, "robust": RobustScaler, "minmax": MinMaxScaler}
 
 
-def numeric_steps(config: FeaturesConfig) -> Pipeline:
-    steps = [
-        (
-            "impute",
-            SimpleImputer(
-                strategy=config.numeric_imputer,
-                fill_value=0.0,
-                add_indicator=config.missing_indicator,
-                keep_empty_features=True,
-            ),
-        )
-    ]
+def numeric_imputer(config: FeaturesConfig, seed: int):
+    indicator = config.missing_indicator
+    if config.numeric_imputer == "knn":
+        return KNNImputer(add_indicator=indicator, keep_empty_features=True)
+    if config.numeric_imputer == "iterative":
+        return IterativeImputer(add_indicator=indicator, random_state=seed, keep_empty_features=True)
+    return SimpleImputer(
+        strategy=config.numeric_imputer, fill_value=0.0, add_indicator=indicator, keep_empty_features=True
+    )
+
+
+def numeric_steps(config: FeaturesConfig, seed: int) -> Pipeline:
+    steps = [("impute", numeric_imputer(config, seed))]
+    if config.numeric_transform == "quantile":
+        steps.append(("transform", QuantileTransformer(output_distribution="normal", random_state=seed)))
+    elif config.numeric_transform == "power":
+        steps.append(("transform", PowerTransformer()))
     if config.scaler != "none":
         steps.append(("scale", SCALERS[config.scaler]()))
     return Pipeline(steps)
 
 
-def categorical_steps(config: FeaturesConfig) -> Pipeline:
-    return Pipeline(
-        [
-            (
-                "impute",
-                SimpleImputer(
-                    strategy=config.categorical_imputer,
-                    fill_value="missing",
-                    missing_values=np.nan,
-                    keep_empty_features=True,
-                ),
-            ),
-            (
-                "encode",
-                OneHotEncoder(
-                    handle_unknown="infrequent_if_exist",
-                    min_frequency=config.one_hot_min_frequency,
-                    max_categories=config.one_hot_max_categories,
-                    sparse_output=False,
-                ),
-            ),
-        ]
+def categorical_encoder(config: FeaturesConfig, task: str, seed: int):
+    if config.categorical_encoder == "ordinal":
+        return OrdinalEncoder(
+            handle_unknown="use_encoded_value",
+            unknown_value=-1,
+            encoded_missing_value=-1,
+            min_frequency=config.one_hot_min_frequency,
+            max_categories=config.one_hot_max_categories,
+        )
+    if config.categorical_encoder == "target":
+        # Cross-fitted in fit_transform, so a row's own target never encodes its category.
+        folds = KFold if task == "regression" else StratifiedKFold
+        return TargetEncoder(cv=folds(n_splits=5, shuffle=True, random_state=seed))
+    return OneHotEncoder(
+        handle_unknown="infrequent_if_exist",
+        min_frequency=config.one_hot_min_frequency,
+        max_categories=config.one_hot_max_categories,
+        sparse_output=False,
     )
 
 
-def build_encoder(config: FeaturesConfig) -> ColumnTransformer:
+def categorical_steps(config: FeaturesConfig, task: str, seed: int) -> Pipeline:
+    imputer = SimpleImputer(
+        strategy=config.categorical_imputer,
+        fill_value="missing",
+        missing_values=np.nan,
+        keep_empty_features=True,
+    )
+    return Pipeline([("impute", imputer), ("encode", categorical_encoder(config, task, seed))])
+
+
+def build_encoder(config: FeaturesConfig, task: str, seed: int) -> ColumnTransformer:
     return ColumnTransformer(
         [
-            ("numeric", numeric_steps(config), make_column_selector(dtype_include="number")),
-            ("categorical", categorical_steps(config), make_column_selector(dtype_include=object)),
+            ("numeric", numeric_steps(config, seed), make_column_selector(dtype_include="number")),
+            ("categorical", categorical_steps(config, task, seed), make_column_selector(dtype_include=object)),
         ],
         verbose_feature_names_out=True,
     )
 
 
-def build_preprocessor(cleaner: TableCleaner, config: FeaturesConfig) -> Pipeline:
-    """The unfitted preprocessing recipe: column cleaning, then imputation, scaling and encoding."""
-    return Pipeline([("clean", cleaner), ("encode", build_encoder(config))])
+def selector(config: FeaturesConfig, task: str, seed: int):
+    classification = task != "regression"
+    if config.selection == "variance":
+        return VarianceThreshold(config.variance_threshold)
+    if config.selection == "kbest":
+        if config.kbest_score == "mutual_info":
+            base = mutual_info_classif if classification else mutual_info_regression
+            score = partial(base, random_state=seed)
+        else:
+            score = f_classif if classification else f_regression
+        if isinstance(config.kbest_k, float):
+            return SelectPercentile(score, percentile=100 * config.kbest_k)
+        return SelectKBest(score, k=config.kbest_k)
+    if config.selection == "l1":
+        if classification:
+            model = LogisticRegression(C=config.l1_C, l1_ratio=1.0, solver="saga", max_iter=5000, random_state=seed)
+        else:
+            model = Lasso(alpha=config.l1_alpha, random_state=seed, max_iter=10_000)
+        return SelectFromModel(model)
+    return None
+
+
+def build_preprocessor(cleaner: TableCleaner, config: FeaturesConfig, task: str, seed: int) -> Pipeline:
+    """The unfitted recipe: column cleaning, per-type imputation/scaling/encoding, selection, PCA."""
+    steps = [("clean", cleaner), ("encode", build_encoder(config, task, seed))]
+    select = selector(config, task, seed)
+    if select is not None:
+        steps.append(("select", select))
+    if config.pca is not None:
+        steps.append(("pca", PCA(n_components=config.pca, random_state=seed)))
+    return Pipeline(steps)
+
+
+def describe(fitted: Pipeline) -> dict:
+    """What the fitted recipe kept: encoded features, those selection dropped, PCA's variance."""
+    encoded = [str(n) for n in fitted.named_steps["encode"].get_feature_names_out()]
+    report: dict = {"encoded_features": encoded, "selected_features": encoded, "dropped_by_selection": []}
+    if "select" in fitted.named_steps:
+        support = fitted.named_steps["select"].get_support()
+        report["selected_features"] = [n for n, keep in zip(encoded, support, strict=True) if keep]
+        report["dropped_by_selection"] = [n for n, keep in zip(encoded, support, strict=True) if not keep]
+    if "pca" in fitted.named_steps:
+        ratios = fitted.named_steps["pca"].explained_variance_ratio_
+        report["pca_components"] = len(ratios)
+        report["pca_explained_variance"] = [round(float(r), 6) for r in ratios]
+        report["pca_explained_variance_total"] = round(float(ratios.sum()), 6)
+    report["model_features"] = [str(n) for n in fitted.get_feature_names_out()]
+    return report

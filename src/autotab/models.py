@@ -5,20 +5,57 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sklearn.base import BaseEstimator
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
 )
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.svm import SVC, SVR
 from sklearn.utils._param_validation import InvalidParameterError
 
 from autotab.config import ModelConfig
 from autotab.errors import UserError
 
 CLASSIFICATION = ("binary", "multiclass")
+
+
+class CalibratedSVC(ClassifierMixin, BaseEstimator):
+    """An RBF (or other kernel) SVC with probabilities from sigmoid calibration on internal folds,
+    the replacement scikit-learn recommends for the deprecated `SVC(probability=True)`."""
+
+    _parameter_constraints = {
+        key: SVC._parameter_constraints[key] for key in ("C", "kernel", "degree", "gamma", "class_weight")
+    }
+
+    def __init__(self, C=1.0, kernel="rbf", degree=3, gamma="scale", class_weight=None, random_state=None):
+        self.C = C
+        self.kernel = kernel
+        self.degree = degree
+        self.gamma = gamma
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        svc = SVC(C=self.C, kernel=self.kernel, degree=self.degree, gamma=self.gamma,
+                  class_weight=self.class_weight, random_state=self.random_state)  # fmt: skip
+        self.calibrated_ = CalibratedClassifierCV(svc, method="sigmoid", cv=3, ensemble=False).fit(X, y)
+        self.classes_ = self.calibrated_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.calibrated_.predict_proba(X)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
 @dataclass(frozen=True)
@@ -33,41 +70,62 @@ class Family:
 FAMILIES: dict[str, Family] = {
     "logistic_regression": Family(LogisticRegression, None),
     "ridge": Family(None, Ridge),
+    "lasso": Family(None, Lasso),
+    "elastic_net": Family(None, ElasticNet),
+    "knn": Family(KNeighborsClassifier, KNeighborsRegressor),
+    "svm": Family(CalibratedSVC, SVR),
     "random_forest": Family(RandomForestClassifier, RandomForestRegressor),
+    "extra_trees": Family(ExtraTreesClassifier, ExtraTreesRegressor),
     "hist_gradient_boosting": Family(HistGradientBoostingClassifier, HistGradientBoostingRegressor),
+    "mlp": Family(MLPClassifier, MLPRegressor),
 }
 
 # Set from data.seed, never from the model group, so one seed governs a whole run.
 SEEDED_PARAM = "random_state"
 
 
+def supports(name: str, task: str) -> bool:
+    family = FAMILIES.get(name)
+    return family is not None and family.estimator_class(task) is not None
+
+
 def build_estimator(
-    config: ModelConfig, task: str, seed: int, overrides: dict[str, Any] | None = None
+    config: ModelConfig,
+    task: str,
+    seed: int,
+    overrides: dict[str, Any] | None = None,
+    class_weight: str | None = None,
 ) -> BaseEstimator:
     """The family's estimator for `task` with the config's hyperparameters (then `overrides`).
 
-    Hyperparameter names and values are checked against the estimator's own constraints, so the
-    error a user sees is scikit-learn's precise one, prefixed with the config key.
+    Names and values are checked against the estimator's own constraints, so the error a user
+    sees is scikit-learn's precise one, prefixed with the config key. A key that only the other
+    task's variant takes (`probability` of SVC, say) is left out for this task.
     """
     family = FAMILIES.get(config.name)
     if family is None:
-        raise UserError(f"model.name: unknown model {config.name!r}; accepted: {', '.join(sorted(FAMILIES))}")
+        raise UserError(f"model.name: unknown model {config.name!r}; accepted: auto, {', '.join(sorted(FAMILIES))}")
     estimator_class = family.estimator_class(task)
     if estimator_class is None:
-        usable = sorted(name for name, f in FAMILIES.items() if f.estimator_class(task))
+        usable = sorted(name for name in FAMILIES if supports(name, task))
         raise UserError(f"model.name: {config.name!r} does not do {task}; use one of: {', '.join(usable)}")
     estimator = estimator_class()
-    accepted = sorted(set(estimator.get_params()) - {SEEDED_PARAM})
+    accepted = set(estimator.get_params()) - {SEEDED_PARAM}
+    other = family.regressor if task in CLASSIFICATION else family.classifier
+    other_accepted = set(other().get_params()) if other is not None else set()
     hyperparameters = {**config.hyperparameters, **(overrides or {})}
     for key in [*hyperparameters, *config.search_space]:
-        if key not in accepted:
+        if key not in accepted and key not in other_accepted:
             where = f"model.search_space.{key}" if key in config.search_space else f"model.{key}"
             raise UserError(
                 f"{where}: unknown hyperparameter of {estimator_class.__name__}; "
-                f"accepted: {', '.join(accepted)}"
+                f"accepted: {', '.join(sorted(accepted))}"
             )
+    hyperparameters = {key: value for key, value in hyperparameters.items() if key in accepted}
     if SEEDED_PARAM in estimator.get_params():
         hyperparameters[SEEDED_PARAM] = seed
+    if class_weight is not None and "class_weight" in accepted:
+        hyperparameters["class_weight"] = class_weight
     estimator.set_params(**hyperparameters)
     try:
         estimator._validate_params()

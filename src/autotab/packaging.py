@@ -44,9 +44,7 @@ def save_model(pipeline: Any, version: str, metadata: dict[str, Any]) -> str:
         bentoml.models.get(tag)
     except NotFound:
         # Model metadata only takes plain values (no None): structured parts go in as JSON text.
-        bentoml.sklearn.save_model(
-            tag, pipeline, metadata={key: json.dumps(value) for key, value in metadata.items()}
-        )
+        bentoml.sklearn.save_model(tag, pipeline, metadata={key: json.dumps(value) for key, value in metadata.items()})
     return tag
 
 

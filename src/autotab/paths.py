@@ -29,10 +29,14 @@ FEATURES_TEST = Path("data/features/test.parquet")
 FEATURES_REPORT = Path("reports/features.json")
 
 CV_METRICS = Path("reports/cv.json")
+LEADERBOARD = Path("reports/leaderboard.csv")
+LEADERBOARD_MD = Path("reports/leaderboard.md")
+OOF_PREDICTIONS = Path("models/oof.parquet")
 
 MODEL = Path("models/model.joblib")
 TUNING_DIR = Path("reports/tuning")
 BEST_PARAMS = TUNING_DIR / "best_params.json"
+TUNING_SUMMARY = TUNING_DIR / "summary.json"
 TRIALS = TUNING_DIR / "trials.csv"
 
 METRICS = Path("reports/metrics.json")

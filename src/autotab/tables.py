@@ -28,8 +28,7 @@ def table_format(path: Path, configured: str = "auto") -> str:
     if suffix in (".parquet", ".pq"):
         return "parquet"
     raise UserError(
-        f"{path}: cannot tell the format from the extension {suffix!r}; "
-        f"set data.format to one of {', '.join(FORMATS)}"
+        f"{path}: cannot tell the format from the extension {suffix!r}; set data.format to one of {', '.join(FORMATS)}"
     )
 
 

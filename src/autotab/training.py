@@ -1,7 +1,13 @@
-"""Cross-validation: the folds, the metrics per task and the scored whole Pipeline."""
+"""Cross-validation: the folds, the metrics per task, and the scored whole Pipeline.
+
+One fold loop serves the leaderboard and every tuning trial, so both see the same folds and the
+same metric code as evaluate, and it keeps the out-of-fold predictions for ensembling.
+"""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,25 +19,19 @@ from sklearn.model_selection import (
     KFold,
     StratifiedGroupKFold,
     StratifiedKFold,
-    cross_validate,
 )
 from sklearn.pipeline import Pipeline
 
 from autotab.errors import UserError
+from autotab.evaluation import classification_metrics, regression_metrics
 
-# User-facing metric name -> (scikit-learn scorer, larger is better for the user-facing value).
-METRICS: dict[str, tuple[str, bool]] = {
-    "roc_auc": ("roc_auc_ovr", True),
-    "log_loss": ("neg_log_loss", False),
-    "accuracy": ("accuracy", True),
-    "f1_macro": ("f1_macro", True),
-    "rmse": ("neg_root_mean_squared_error", False),
-    "mae": ("neg_mean_absolute_error", False),
-    "r2": ("r2", True),
-}
+LARGER_IS_BETTER = {
+    "roc_auc": True, "pr_auc": True, "accuracy": True, "balanced_accuracy": True, "f1_macro": True,
+    "r2": True, "log_loss": False, "brier": False, "rmse": False, "mae": False,
+}  # fmt: skip
 TASK_METRICS = {
-    "binary": ["roc_auc", "log_loss", "accuracy", "f1_macro"],
-    "multiclass": ["log_loss", "accuracy", "f1_macro", "roc_auc"],
+    "binary": ["roc_auc", "log_loss", "accuracy", "balanced_accuracy", "f1_macro", "pr_auc", "brier"],
+    "multiclass": ["log_loss", "accuracy", "balanced_accuracy", "f1_macro", "roc_auc"],
     "regression": ["rmse", "mae", "r2"],
 }
 
@@ -45,6 +45,11 @@ def primary_metric(task: str, configured: str) -> str:
             f"use one of: auto, {', '.join(TASK_METRICS[task])}"
         )
     return configured
+
+
+def maximisable(value: float, metric: str) -> float:
+    """A metric value signed so that larger is better (and back: the map is its own inverse)."""
+    return value if LARGER_IS_BETTER[metric] else -value
 
 
 def make_folds(task: str, n_folds: int, seed: int, grouped: bool = False) -> BaseCrossValidator:
@@ -64,9 +69,9 @@ def check_folds(y: pd.Series, task: str, n_folds: int) -> None:
         if len(y) < n_folds:
             raise UserError(f"train.folds={n_folds} is more than the {len(y)} training rows")
         return
-    smallest = y.value_counts()
-    if smallest.min() < n_folds:
-        rare = ", ".join(f"{label!r} ({n})" for label, n in smallest.items() if n < n_folds)
+    counts = y.value_counts()
+    if counts.min() < n_folds:
+        rare = ", ".join(f"{label!r} ({n})" for label, n in counts.items() if n < n_folds)
         raise UserError(
             f"train.folds={n_folds} needs at least {n_folds} training rows per class; "
             f"too few: {rare}. Lower train.folds or add data"
@@ -75,8 +80,16 @@ def check_folds(y: pd.Series, task: str, n_folds: int) -> None:
 
 def whole_pipeline(preprocessor: Pipeline, estimator: BaseEstimator) -> Pipeline:
     """An unfitted clone of the preprocessing recipe followed by the model."""
-    steps = clone(preprocessor).steps
-    return Pipeline([*steps, ("model", clone(estimator))])
+    return Pipeline([*clone(preprocessor).steps, ("model", clone(estimator))])
+
+
+@dataclass
+class CrossValidation:
+    summary: dict[str, dict[str, float]]  # metric -> mean and std over folds
+    oof: np.ndarray  # out-of-fold class probabilities (rows x classes) or predictions (rows)
+    classes: np.ndarray | None
+    fit_seconds: float
+    predict_seconds: float
 
 
 def cross_validate_pipeline(
@@ -85,31 +98,42 @@ def cross_validate_pipeline(
     y: pd.Series,
     task: str,
     folds: BaseCrossValidator,
-    n_jobs: int = 1,
-    metrics: list[str] | None = None,
     groups: pd.Series | None = None,
-) -> dict[str, dict[str, float]]:
-    """Mean and standard deviation over folds of each metric, in user-facing sign."""
-    metrics = metrics or TASK_METRICS[task]
-    scoring = {name: METRICS[name][0] for name in metrics}
-    result = cross_validate(
-        pipeline, X, y, groups=groups, cv=folds, scoring=scoring, n_jobs=n_jobs, error_score="raise"
-    )
-    summary: dict[str, dict[str, float]] = {}
-    for name in metrics:
-        scores = np.asarray(result[f"test_{name}"], dtype=float)
-        if not METRICS[name][1]:
-            scores = -scores
-        summary[name] = {
-            "mean": round(float(scores.mean()), 6),
-            "std": round(float(scores.std()), 6),
+    positive: Any = None,
+) -> CrossValidation:
+    """Fit a clone per fold, score its held-out rows with evaluate's metric code, keep the OOF."""
+    classification = task != "regression"
+    classes = np.unique(y) if classification else None
+    oof = np.zeros((len(y), len(classes))) if classification else np.zeros(len(y))
+    scores: list[dict[str, float]] = []
+    fit_seconds = predict_seconds = 0.0
+    for train_rows, test_rows in folds.split(X, y, groups):
+        model = clone(pipeline)
+        start = time.perf_counter()
+        model.fit(X.iloc[train_rows], y.iloc[train_rows])
+        fit_seconds += time.perf_counter() - start
+        start = time.perf_counter()
+        if classification:
+            proba = np.zeros((len(test_rows), len(classes)))
+            columns = np.searchsorted(classes, model.classes_)
+            proba[:, columns] = model.predict_proba(X.iloc[test_rows])
+            oof[test_rows] = proba
+        else:
+            oof[test_rows] = model.predict(X.iloc[test_rows])
+        predict_seconds += time.perf_counter() - start
+        y_test = y.iloc[test_rows]
+        if classification:
+            scores.append(classification_metrics(y_test, proba, classes, positive))
+        else:
+            scores.append(regression_metrics(y_test, oof[test_rows]))
+    summary = {
+        metric: {
+            "mean": round(float(np.mean([s[metric] for s in scores])), 6),
+            "std": round(float(np.std([s[metric] for s in scores])), 6),
         }
-    return summary
-
-
-def maximisable(value: float, metric: str) -> float:
-    """A metric value signed so that larger is better (and back: the map is its own inverse)."""
-    return value if METRICS[metric][1] else -value
+        for metric in TASK_METRICS[task]
+    }
+    return CrossValidation(summary, oof, classes, fit_seconds, predict_seconds)
 
 
 def split_xy(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:

@@ -113,11 +113,7 @@ def main() -> None:
 def summary(report: dict, contract_path, contract_status: str) -> str:
     dropped = ", ".join(f"{n} {reason}" for reason, n in report["rows_dropped"].items() if n) or "none"
     columns = "\n".join(f"    {name}: {why}" for name, why in report["columns_dropped"].items())
-    coerced = {
-        name: c["unreadable_to_missing"]
-        for name, c in report["columns"].items()
-        if c["unreadable_to_missing"]
-    }
+    coerced = {name: c["unreadable_to_missing"] for name, c in report["columns"].items() if c["unreadable_to_missing"]}
     lines = [
         f"clean: {report['rows_in']} rows in, {report['rows_out']} out (dropped: {dropped}); "
         f"train {report['train_rows']}, holdout {report['test_rows']}",

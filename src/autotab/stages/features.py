@@ -1,7 +1,7 @@
 """features: the preprocessing recipe, and the transformed tables it gives when fit on train.
 
 The recipe saved here is unfitted: train and tune fit a clone inside every fold, so nothing is
-learned from rows a fold scores. The transformed tables are for inspection and reports.
+learned from rows a fold scores. The transformed tables and the report are for inspection.
 """
 
 import joblib
@@ -11,8 +11,8 @@ from sklearn.base import clone
 from autotab import paths
 from autotab.config import load_config
 from autotab.contract import check_cleaned
-from autotab.errors import run_stage
-from autotab.features import build_preprocessor
+from autotab.errors import UserError, run_stage
+from autotab.features import build_preprocessor, describe
 from autotab.tables import read_json, write_joblib, write_json, write_parquet
 
 
@@ -20,35 +20,42 @@ def main() -> None:
     config = load_config()
     contract = read_json(paths.contract(config.data.name))
     target = contract["target"]
-    recipe = build_preprocessor(joblib.load(paths.CLEANER_RECIPE), config.features)
+    cleaner = joblib.load(paths.CLEANER_RECIPE)
+    recipe = build_preprocessor(cleaner, config.features, contract["task"], config.data.seed)
 
     train = pd.read_parquet(paths.CLEAN_TRAIN)
     test = pd.read_parquet(paths.CLEAN_TEST)
-    fitted = clone(recipe).fit(train.drop(columns=[target]), train[target])
-    cleaner = fitted.named_steps["clean"]
+    try:
+        fitted = clone(recipe).fit(train.drop(columns=[target]), train[target])
+    except ValueError as error:
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise UserError(f"features: the recipe cannot be fitted on this data: {first_line}") from None
+    cleaned = fitted.named_steps["clean"]
     for name, frame in (("the cleaned training split", train), ("the cleaned holdout split", test)):
-        check_cleaned(cleaner.transform(frame.drop(columns=[target])), contract, name)
+        check_cleaned(cleaned.transform(frame.drop(columns=[target])), contract, name)
     names = [str(n) for n in fitted.get_feature_names_out()]
 
     def transformed(frame: pd.DataFrame) -> pd.DataFrame:
-        values = fitted.transform(frame.drop(columns=[target]))
-        out = pd.DataFrame(values, columns=names)
+        out = pd.DataFrame(fitted.transform(frame.drop(columns=[target])), columns=names)
         out[target] = frame[target].to_numpy()
         return out
 
+    report = {
+        "n_cleaned_columns": len(contract["cleaned"]),
+        "n_model_features": len(names),
+        **describe(fitted),
+        "dropped_columns": contract["dropped_columns"],
+    }
     write_joblib(recipe, paths.PREPROCESSOR_RECIPE)
     write_parquet(transformed(train), paths.FEATURES_TRAIN)
     write_parquet(transformed(test), paths.FEATURES_TEST)
-    write_json(
-        {
-            "n_features": len(names),
-            "features": names,
-            "cleaned_columns": [c["name"] for c in contract["cleaned"]],
-            "dropped_columns": contract["dropped_columns"],
-        },
-        paths.FEATURES_REPORT,
-    )
-    print(f"features: {len(contract['cleaned'])} cleaned columns -> {len(names)} model features")
+    write_json(report, paths.FEATURES_REPORT)
+    extra = ""
+    if report["dropped_by_selection"]:
+        extra += f"; selection dropped {len(report['dropped_by_selection'])}"
+    if "pca_components" in report:
+        extra += f"; PCA kept {report['pca_components']} components ({report['pca_explained_variance_total']:.1%})"
+    print(f"features: {len(contract['cleaned'])} cleaned columns -> {len(names)} model features{extra}")
 
 
 if __name__ == "__main__":

@@ -1,46 +1,64 @@
-"""train: K-fold cross-validation of the configured model on the training split."""
+"""train: the leaderboard. Every candidate family, K-fold cross-validated on the same folds."""
 
 import joblib
 import pandas as pd
 
-from autotab import paths
+from autotab import leaderboard, paths
 from autotab.config import load_config
 from autotab.errors import run_stage
-from autotab.models import build_estimator
-from autotab.tables import read_json, write_json
-from autotab.training import (
-    check_folds,
-    cross_validate_pipeline,
-    make_folds,
-    primary_metric,
-    split_xy,
-    whole_pipeline,
-)
+from autotab.evaluation import positive_class
+from autotab.models import build_estimator, supports
+from autotab.tables import read_json, write_atomic, write_csv, write_json, write_parquet
+from autotab.training import check_folds, make_folds, primary_metric, split_xy
 
 
 def main() -> None:
     config = load_config()
-    data, model, train_config = config.data, config.model, config.train
-    contract = read_json(paths.contract(config.data.name))
+    data, train_config = config.data, config.train
+    contract = read_json(paths.contract(data.name))
     task = contract["task"]
     metric = primary_metric(task, train_config.metric)
-    estimator = build_estimator(model, task, data.seed)
 
-    train_rows = pd.read_parquet(paths.CLEAN_TRAIN)
-    X, y = split_xy(train_rows, contract["target"])
+    names = list(
+        dict.fromkeys([*train_config.candidates, *([config.model.name] if config.model.name != "auto" else [])])
+    )
+    skipped = [name for name in names if not supports(name, task)]
+    candidates = {
+        name: build_estimator(config.family(name), task, data.seed, class_weight=train_config.class_weight)
+        for name in names
+        if name not in skipped
+    }
+
+    rows = pd.read_parquet(paths.CLEAN_TRAIN)
+    X, y = split_xy(rows, contract["target"])
     check_folds(y, task, train_config.folds)
-    pipeline = whole_pipeline(joblib.load(paths.PREPROCESSOR_RECIPE), estimator)
-    groups = train_rows[data.group] if data.group else None
+    groups = rows[data.group] if data.group else None
     folds = make_folds(task, train_config.folds, data.seed, grouped=groups is not None)
-    scores = cross_validate_pipeline(
-        pipeline, X, y, task, folds, train_config.n_jobs, groups=groups
-    )
+    positive = None
+    if task == "binary":
+        positive = positive_class(pd.Series(sorted(y.unique())).to_numpy(), contract["positive_label"])
+    table, results = leaderboard.rank(
+        candidates, joblib.load(paths.PREPROCESSOR_RECIPE), X, y, task, folds, metric,
+        groups=groups, positive=positive, n_jobs=train_config.n_jobs,
+    )  # fmt: skip
 
-    write_json({"model": model.name, "primary_metric": metric, **scores}, paths.CV_METRICS)
-    print(
-        f"train: {model.name} {train_config.folds}-fold CV {metric} = "
-        f"{scores[metric]['mean']:.4f} ± {scores[metric]['std']:.4f}"
-    )
+    best = table.iloc[0]
+    write_csv(table, paths.LEADERBOARD)
+    text = leaderboard.markdown(table, task, metric)
+    write_atomic(paths.LEADERBOARD_MD, lambda tmp: tmp.write_text(text))
+    write_parquet(leaderboard.oof_frame(results, y), paths.OOF_PREDICTIONS)
+    write_json(
+        {"primary_metric": metric, "best_model": best["model"], f"best_{metric}": float(best[f"{metric}_mean"]),
+         "models_ok": len(results), "models_failed": int((table["status"] != "ok").sum())},
+        paths.CV_METRICS,
+    )  # fmt: skip
+    # Times vary run to run, so they are printed, never written into a tracked output.
+    print(f"train: {train_config.folds}-fold CV leaderboard, {metric} is the primary metric")
+    if skipped:
+        print(f"  skipped (they do not do {task}): {', '.join(skipped)}")
+    print(text.rstrip())
+    for name, result in results.items():
+        print(f"  {name}: fit {result.fit_seconds:.2f} s, predict {result.predict_seconds:.2f} s over the folds")
 
 
 if __name__ == "__main__":

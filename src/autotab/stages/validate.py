@@ -13,9 +13,7 @@ from autotab.errors import UserError, run_stage
 def main() -> None:
     config = load_config()
     if not Path(config.data.path).is_file():
-        raise UserError(
-            f"data.path: {config.data.path} not found; check your conf/data/{config.data.name}.yaml"
-        )
+        raise UserError(f"data.path: {config.data.path} not found; check your conf/data/{config.data.name}.yaml")
     print(f"validate: params.yaml is valid (data {config.data.name}, model {config.model.name})")
 
 
