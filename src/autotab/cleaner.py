@@ -20,6 +20,7 @@ TRUE_WORDS = frozenset({"true", "yes", "y", "t"})
 FALSE_WORDS = frozenset({"false", "no", "n", "f"})
 DEFAULT_MARKERS = ("", "?", "NA", "N/A", "n/a", "null", "None", "-")
 DATE_PARTS = ("year", "month", "day", "dayofweek")
+DATE_ATTRIBUTES = {"dayofweek": "day_of_week"}  # config names -> pandas accessors
 # Plain strings with explicit classes (not compiled, no \d or \s): pyarrow runs them vectorised.
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
 THOUSANDS = r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$"
@@ -269,7 +270,8 @@ class TableCleaner(TransformerMixin, BaseEstimator):
             elif kind == "datetime":
                 dates = parse_dates(values)
                 for part in self.date_parts:
-                    out[f"{safe}_{part}"] = getattr(dates.dt, part).astype("float64")
+                    attribute = DATE_ATTRIBUTES.get(part, part)
+                    out[f"{safe}_{part}"] = getattr(dates.dt, attribute).astype("float64")
             else:
                 categories = self._categories(values)
                 out[safe] = categories.astype(object).where(categories.notna(), np.nan)

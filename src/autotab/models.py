@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
@@ -19,6 +20,7 @@ from sklearn.ensemble import (
 from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -62,6 +64,9 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
 class Family:
     classifier: type[BaseEstimator] | None
     regressor: type[BaseEstimator] | None
+    # Regressors whose fit depends on the target's scale (a network's loss, SVR's epsilon) learn a
+    # standardised target, inside the estimator so that predictions come back in the original units.
+    scale_target: bool = False
 
     def estimator_class(self, task: str) -> type[BaseEstimator] | None:
         return self.classifier if task in CLASSIFICATION else self.regressor
@@ -73,11 +78,11 @@ FAMILIES: dict[str, Family] = {
     "lasso": Family(None, Lasso),
     "elastic_net": Family(None, ElasticNet),
     "knn": Family(KNeighborsClassifier, KNeighborsRegressor),
-    "svm": Family(CalibratedSVC, SVR),
+    "svm": Family(CalibratedSVC, SVR, scale_target=True),
     "random_forest": Family(RandomForestClassifier, RandomForestRegressor),
     "extra_trees": Family(ExtraTreesClassifier, ExtraTreesRegressor),
     "hist_gradient_boosting": Family(HistGradientBoostingClassifier, HistGradientBoostingRegressor),
-    "mlp": Family(MLPClassifier, MLPRegressor),
+    "mlp": Family(MLPClassifier, MLPRegressor, scale_target=True),
 }
 
 # Set from data.seed, never from the model group, so one seed governs a whole run.
@@ -133,4 +138,6 @@ def build_estimator(
         key = next((k for k in hyperparameters if f"'{k}'" in str(error)), None)
         prefix = f"model.{key}: " if key else "model: "
         raise UserError(prefix + str(error)) from None
+    if family.scale_target and task not in CLASSIFICATION:
+        return TransformedTargetRegressor(regressor=estimator, transformer=StandardScaler())
     return estimator
