@@ -1,34 +1,61 @@
+import optuna
 import pandas as pd
-from sklearn.datasets import make_classification
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import cross_val_score
+import pytest
 
 from autotab.config import ModelConfig
-from autotab.training import make_folds
-from autotab.tuning import run_study, trials_table
+from autotab.tuning import open_study, params_of, run_study, trials_table
 
-MODEL = ModelConfig(name="logistic_regression", C=1.0, search_space={"C": {"low": 0.001, "high": 100.0, "log": True}})
-
-
-def scorer():
-    X, y = make_classification(n_samples=120, n_features=6, random_state=0)
-    folds = make_folds("binary", 3, seed=0)
-
-    def score(params):
-        return cross_val_score(LogisticRegression(**params), X, y, cv=folds, scoring="roc_auc").mean()
-
-    return score
+FAMILIES = {
+    "a": ModelConfig(name="a", x=0.5, search_space={"x": {"low": 0.0, "high": 1.0}}),
+    "b": ModelConfig(name="b", k=3, search_space={"k": {"low": 1, "high": 10}}),
+}
 
 
-def test_the_defaults_are_the_first_trial_and_the_study_is_deterministic():
-    first = run_study(MODEL, scorer(), n_trials=6, seed=11)
-    second = run_study(MODEL, scorer(), n_trials=6, seed=11)
-    assert first.trials[0].params == {"C": 1.0}
-    assert first.best_params == second.best_params
-    pd.testing.assert_frame_equal(trials_table(first), trials_table(second))
+def score(family, params, trial):
+    """A stand-in for cross-validation: three 'folds' reported as the trial goes."""
+    value = params["x"] if family == "a" else params["k"] / 20
+    for fold in range(3):
+        trial.report(value, fold)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return value
 
 
-def test_trials_table_has_no_time_columns():
-    table = trials_table(run_study(MODEL, scorer(), n_trials=3, seed=0))
-    assert list(table.columns) == ["number", "state", "value", "C"]
-    assert len(table) == 3
+def test_a_tiny_study_is_deterministic_and_starts_from_the_defaults():
+    tables = []
+    for _ in range(2):
+        study = open_study("s", None, seed=3, pruner="none")
+        run_study(study, FAMILIES, score, n_trials=8)
+        tables.append(trials_table(study))
+    pd.testing.assert_frame_equal(*tables)
+    first_two = tables[0].head(2)
+    assert first_two["family"].tolist() == ["a", "b"] and first_two["a.x"].iloc[0] == 0.5
+    assert params_of(study.trials[1]) == ("b", {"k": 3})
+    assert {"number", "state", "value", "family"} <= set(tables[0].columns)  # and no times
+
+
+def test_an_interrupted_study_resumes_from_its_storage(tmp_path):
+    storage = f"sqlite:///{tmp_path}/studies/s.db"
+    calls = []
+
+    def flaky(family, params, trial):
+        calls.append(trial.number)
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # the machine went down mid-trial
+        return score(family, params, trial)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_study(open_study("s", storage, seed=0, pruner="none"), FAMILIES, flaky, n_trials=6)
+    resumed = open_study("s", storage, seed=0, pruner="none")
+    assert len([t for t in resumed.trials if t.state.name == "COMPLETE"]) == 3
+    ran = run_study(resumed, FAMILIES, score, n_trials=6)
+    assert ran == 3
+    states = [t.state.name for t in resumed.trials]
+    assert states.count("COMPLETE") == 6 and states[3] == "FAIL"
+
+
+def test_hopeless_trials_are_pruned():
+    study = open_study("s", None, seed=1, pruner="median")
+    run_study(study, FAMILIES, score, n_trials=25)
+    assert any(t.state.name == "PRUNED" for t in study.trials)
+    assert study.best_value >= 0.5

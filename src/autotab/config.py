@@ -102,6 +102,12 @@ class TrainConfig(Section):
 
 class TuneConfig(Section):
     n_trials: int = Field(ge=1)
+    timeout_s: float | None = Field(default=None, gt=0)
+    top_families: int = Field(ge=1)
+    pruner: Literal["none", "median", "successive_halving"] = "median"
+    storage: str | None = None
+    ensemble: bool = True
+    ensemble_rounds: int = Field(default=20, ge=1)
 
 
 class ServeConfig(Section):

@@ -37,6 +37,8 @@ MODEL = Path("models/model.joblib")
 TUNING_DIR = Path("reports/tuning")
 BEST_PARAMS = TUNING_DIR / "best_params.json"
 TUNING_SUMMARY = TUNING_DIR / "summary.json"
+TUNING_HISTORY = TUNING_DIR / "history.csv"
+TUNING_IMPORTANCE = TUNING_DIR / "importance.csv"
 TRIALS = TUNING_DIR / "trials.csv"
 
 METRICS = Path("reports/metrics.json")

@@ -7,6 +7,7 @@ same metric code as evaluate, and it keeps the out-of-fold predictions for ensem
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,8 +101,10 @@ def cross_validate_pipeline(
     folds: BaseCrossValidator,
     groups: pd.Series | None = None,
     positive: Any = None,
+    on_fold: Callable[[int, list[dict[str, float]]], None] | None = None,
 ) -> CrossValidation:
-    """Fit a clone per fold, score its held-out rows with evaluate's metric code, keep the OOF."""
+    """Fit a clone per fold, score its held-out rows with evaluate's metric code, keep the OOF.
+    `on_fold(k, scores so far)` runs after each fold (a tuning trial reports and may prune there)."""
     classification = task != "regression"
     classes = np.unique(y) if classification else None
     oof = np.zeros((len(y), len(classes))) if classification else np.zeros(len(y))
@@ -126,6 +129,8 @@ def cross_validate_pipeline(
             scores.append(classification_metrics(y_test, proba, classes, positive))
         else:
             scores.append(regression_metrics(y_test, oof[test_rows]))
+        if on_fold is not None:
+            on_fold(len(scores) - 1, scores)
     summary = {
         metric: {
             "mean": round(float(np.mean([s[metric] for s in scores])), 6),

@@ -1,7 +1,10 @@
 """train: the leaderboard. Every candidate family, K-fold cross-validated on the same folds."""
 
+import warnings
+
 import joblib
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 
 from autotab import leaderboard, paths
 from autotab.config import load_config
@@ -13,6 +16,9 @@ from autotab.training import check_folds, make_folds, primary_metric, split_xy
 
 
 def main() -> None:
+    # A fit stopped at max_iter is scored as it is, so the CV score already tells its story; the
+    # hundreds of identical warnings would only bury the stage's own output.
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
     config = load_config()
     data, train_config = config.data, config.train
     contract = read_json(paths.contract(data.name))

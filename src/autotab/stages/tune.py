@@ -1,88 +1,101 @@
-"""tune: a seeded Optuna search of one family's hyperparameters, then a refit on the training split.
+"""tune: a seeded, pruned, resumable Optuna search, an optional greedy ensemble, and the refit.
 
-The family is the pinned `model` group, or with `model: auto` the leaderboard's winner.
+The search covers the pinned `model` family, or with `model: auto` the leaderboard's best
+`tune.top_families` families jointly (see `autotab.search`).
 """
 
+import hashlib
+import json
+import sys
+import warnings
+
 import joblib
+import optuna
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 
 from autotab import paths
 from autotab.config import load_config
 from autotab.errors import run_stage
 from autotab.evaluation import positive_class
-from autotab.models import build_estimator
+from autotab.models import supports
+from autotab.search import Problem, search
 from autotab.tables import read_json, write_csv, write_joblib, write_json
-from autotab.training import (
-    cross_validate_pipeline,
-    make_folds,
-    maximisable,
-    primary_metric,
-    split_xy,
-    to_plain,
-    whole_pipeline,
-)
-from autotab.tuning import run_study, trials_table
+from autotab.training import make_folds, maximisable, primary_metric, split_xy
+from autotab.tuning import history_table, importance_table, trials_table
+
+
+def file_digest(*files) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def main() -> None:
+    # A fit stopped at max_iter is scored as it is, so the CV score already tells its story; the
+    # hundreds of identical warnings would only bury the stage's own output.
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
     config = load_config()
     data, train_config, tune = config.data, config.train, config.tune
     contract = read_json(paths.contract(data.name))
     task = contract["task"]
     metric = primary_metric(task, train_config.metric)
     board = pd.read_csv(paths.LEADERBOARD)
-    passed = board[board["status"] == "ok"]
-    family = passed.iloc[0]["model"] if config.model.name == "auto" else config.model.name
-    model = config.family(family)
-    default_cv = float(passed.loc[passed["model"] == family, f"{metric}_mean"].iloc[0])
+    board = board[board["status"] == "ok"].reset_index(drop=True)
+    if config.model.name == "auto":
+        names = [n for n in board["model"] if supports(n, task)][: tune.top_families]
+    else:
+        names = [config.model.name]
+    families = {name: config.family(name) for name in names}
 
     rows = pd.read_parquet(paths.CLEAN_TRAIN)
     X, y = split_xy(rows, contract["target"])
     groups = rows[data.group] if data.group else None
-    folds = make_folds(task, train_config.folds, data.seed, grouped=groups is not None)
     positive = None
     if task == "binary":
         positive = positive_class(pd.Series(sorted(y.unique())).to_numpy(), contract["positive_label"])
-    preprocessor = joblib.load(paths.PREPROCESSOR_RECIPE)
-
-    def estimator(hyperparameters: dict):
-        return build_estimator(model, task, data.seed, hyperparameters, class_weight=train_config.class_weight)
-
-    def score(hyperparameters: dict) -> float:
-        result = cross_validate_pipeline(
-            whole_pipeline(preprocessor, estimator(hyperparameters)), X, y, task, folds, groups, positive
-        )
-        return maximisable(result.summary[metric]["mean"], metric)
-
-    def report(study, trial) -> None:
-        value, best = maximisable(trial.value, metric), maximisable(study.best_value, metric)
-        print(
-            f"tune: {family} trial {trial.number + 1}/{tune.n_trials} {metric}={value:.4f} best={best:.4f}",
-            flush=True,
-        )
-
-    study = run_study(model, score, tune.n_trials, data.seed, on_trial=report)
-    searched_cv = round(maximisable(study.best_value, metric), 6)
-    # The defaults were scored on the same folds by train: keep them unless the search beat them.
-    if study.best_value > maximisable(default_cv, metric):
-        chosen, chosen_cv, source = dict(study.best_params), searched_cv, "search"
-    else:
-        chosen, chosen_cv, source = {}, default_cv, "defaults"
-    chosen = {name: to_plain(value) for name, value in chosen.items()}
-    final = whole_pipeline(preprocessor, estimator(chosen)).fit(X, y)
-
-    write_joblib(final, paths.MODEL)
-    write_csv(trials_table(study), paths.TRIALS)
-    write_json(
-        {"primary_metric": metric, "cv_default": default_cv, "cv_search_best": searched_cv,
-         "cv_chosen": chosen_cv, "n_trials": len(study.trials)},
-        paths.TUNING_SUMMARY,
+    problem = Problem(
+        X, y, task, metric, make_folds(task, train_config.folds, data.seed, grouped=groups is not None),
+        joblib.load(paths.PREPROCESSOR_RECIPE), data.seed, groups, positive, train_config.class_weight,
     )  # fmt: skip
-    write_json(
-        {"model": family, "chosen_from": source, "params": {**model.hyperparameters, **chosen}},
-        paths.BEST_PARAMS,
-    )
-    print(f"tune: {family}: chose the {source} ({metric} {chosen_cv:.4f}; defaults {default_cv:.4f}): {chosen}")
+
+    def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        shown = "pruned" if trial.value is None else f"{maximisable(trial.value, metric):.4f}"
+        print(f"tune: trial {trial.number + 1}/{tune.n_trials} {trial.params.get('family')}: {metric}={shown} "
+              f"(best {maximisable(study.best_value, metric):.4f})", file=sys.stderr, flush=True)  # fmt: skip
+
+    # Everything that defines the search names the study: the same search resumes, a new one starts.
+    identity = {
+        "data": file_digest(paths.CLEAN_TRAIN, paths.PREPROCESSOR_RECIPE), "families": names,
+        "spaces": {n: f.model_dump() for n, f in families.items()}, "train": train_config.model_dump(),
+        "seed": data.seed, "group": data.group, "pruner": tune.pruner,
+    }  # fmt: skip
+    study_name = f"{data.name}-{hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]}"
+    oof = pd.read_parquet(paths.OOF_PREDICTIONS)
+    outcome = search(problem, families, config.family, board, oof, tune, study_name, on_trial=progress)
+    final = outcome.model.fit(X, y)
+
+    sign = 1 if maximisable(1.0, metric) > 0 else -1
+    write_joblib(final, paths.MODEL)
+    write_csv(trials_table(outcome.study), paths.TRIALS)
+    write_csv(history_table(outcome.study, sign), paths.TUNING_HISTORY)
+    write_csv(importance_table(outcome.study, data.seed), paths.TUNING_IMPORTANCE)
+    write_json(outcome.summary, paths.TUNING_SUMMARY)
+    chosen = {
+        "model": outcome.single if len(outcome.weights) == 1 else "ensemble",
+        "best_single": outcome.single,
+        "chosen_from": outcome.source,
+        "params": {**config.family(outcome.single).hyperparameters, **outcome.single_params},
+        "ensemble_weights": outcome.weights,
+    }
+    write_json(chosen, paths.BEST_PARAMS)
+    s = outcome.summary
+    print(f"tune: {s['n_trials']} trials in study {study_name} ({outcome.ran} run now, {s['n_pruned']} pruned); "
+          f"best single: {outcome.single} from the {outcome.source}, {metric} {s['cv_single_chosen']:.4f} "
+          f"(best defaults {s['cv_default_best']:.4f})")  # fmt: skip
+    if len(outcome.weights) > 1:
+        print(f"tune: ensemble {outcome.weights}: OOF {metric} {s['oof_ensemble']:.4f} vs {s['oof_single']:.4f} single")
 
 
 if __name__ == "__main__":

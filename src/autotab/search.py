@@ -1,0 +1,132 @@
+"""The search behind the tune stage: a study over the chosen families, then the choice between the
+best tuned configuration, the best defaults and a greedy ensemble, all on the same folds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from sklearn.model_selection import BaseCrossValidator
+from sklearn.pipeline import Pipeline
+
+from autotab import ensemble
+from autotab.config import ModelConfig, TuneConfig
+from autotab.models import build_estimator
+from autotab.training import CrossValidation, cross_validate_pipeline, maximisable, to_plain, whole_pipeline
+from autotab.tuning import open_study, params_of, run_study
+
+
+@dataclass
+class Problem:
+    """The training data and how it is scored: what every candidate and trial shares."""
+
+    X: pd.DataFrame
+    y: pd.Series
+    task: str
+    metric: str
+    folds: BaseCrossValidator
+    preprocessor: Pipeline
+    seed: int
+    groups: pd.Series | None = None
+    positive: Any = None
+    class_weight: str | None = None
+
+    def estimator(self, family: ModelConfig, params: dict):
+        return build_estimator(family, self.task, self.seed, params, class_weight=self.class_weight)
+
+    def cross_validate(self, family: ModelConfig, params: dict, on_fold=None) -> CrossValidation:
+        pipeline = whole_pipeline(self.preprocessor, self.estimator(family, params))
+        return cross_validate_pipeline(
+            pipeline, self.X, self.y, self.task, self.folds, self.groups, self.positive, on_fold
+        )
+
+
+@dataclass
+class Outcome:
+    model: Pipeline  # unfitted
+    study: optuna.Study
+    ran: int
+    single: str
+    single_params: dict
+    source: str
+    summary: dict = field(default_factory=dict)
+    weights: dict = field(default_factory=dict)
+
+
+def search(
+    problem: Problem,
+    families: dict[str, ModelConfig],
+    zoo: Callable[[str], ModelConfig],
+    board: pd.DataFrame,
+    oof: pd.DataFrame,
+    tune: TuneConfig,
+    study_name: str,
+    on_trial: Callable | None = None,
+) -> Outcome:
+    """`board` is the leaderboard's passing rows (best first) and `oof` its out-of-fold predictions;
+    `zoo(name)` gives any family's config, for ensemble members outside the searched families."""
+    metric = problem.metric
+
+    def score(family: str, params: dict, trial: optuna.Trial) -> float:
+        def report(fold: int, scores: list[dict]) -> None:
+            trial.report(maximisable(float(np.mean([s[metric] for s in scores])), metric), fold)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+
+        return maximisable(problem.cross_validate(families[family], params, report).summary[metric]["mean"], metric)
+
+    study = open_study(study_name, tune.storage, problem.seed, tune.pruner)
+    ran = run_study(study, families, score, tune.n_trials, tune.timeout_s, on_trial=on_trial)
+
+    best_family, best_params = params_of(study.best_trial)
+    searched_cv = round(maximisable(study.best_value, metric), 6)
+    default_cv = float(board.iloc[0][f"{metric}_mean"])
+    if study.best_value > maximisable(default_cv, metric):
+        single, single_params, single_cv, source = best_family, best_params, searched_cv, "search"
+    else:
+        single, single_params, single_cv, source = board.iloc[0]["model"], {}, default_cv, "defaults"
+    single_params = {k: to_plain(v) for k, v in single_params.items()}
+    configs = {**{name: zoo(name) for name in board["model"]}, **families}
+
+    outcome = Outcome(
+        whole_pipeline(problem.preprocessor, problem.estimator(configs[single], single_params)),
+        study, ran, single, single_params, source, weights={single: 1},
+    )  # fmt: skip
+    states = pd.Series([t.state.name for t in study.trials]).value_counts().to_dict()
+    outcome.summary = {
+        "primary_metric": metric, "cv_default_best": default_cv, "cv_search_best": searched_cv,
+        "cv_single_chosen": single_cv, "n_trials": len(study.trials), "n_pruned": int(states.get("PRUNED", 0)),
+        "ensemble_members": 1,
+    }  # fmt: skip
+    if not tune.ensemble:
+        return outcome
+
+    classes = np.unique(problem.y) if problem.task != "regression" else None
+    predictions = {}
+    for name in board["model"]:
+        columns = [name] if classes is None else [f"{name}__{c}" for c in classes]
+        predictions[f"default_{name}"] = oof[columns].to_numpy().squeeze()
+    tuned_key = f"tuned_{single}"
+    predictions[tuned_key] = problem.cross_validate(configs[single], single_params).oof
+    weights, ensemble_score = ensemble.greedy_selection(
+        predictions, problem.y, problem.task, metric, classes, problem.positive, tune.ensemble_rounds
+    )
+    single_score = ensemble.oof_score(
+        predictions[tuned_key], problem.y, problem.task, metric, classes, problem.positive
+    )
+    sign = 1 if maximisable(1.0, metric) > 0 else -1
+    outcome.summary |= {"oof_single": round(sign * single_score, 6), "oof_ensemble": round(sign * ensemble_score, 6)}
+    if len(weights) > 1 and ensemble_score > single_score:
+        members = {
+            key: problem.estimator(configs[key.split("_", 1)[1]], single_params if key == tuned_key else {})
+            for key in weights
+        }
+        ordered = dict(sorted(weights.items()))
+        outcome.model = ensemble.soft_vote(problem.preprocessor, members, ordered, problem.task)
+        outcome.weights = ordered
+        outcome.summary["ensemble_members"] = len(ordered)
+    return outcome
