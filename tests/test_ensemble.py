@@ -44,7 +44,7 @@ def test_the_soft_vote_is_one_fitted_pipeline_with_the_cleaner_first():
     config = FeaturesConfig(numeric_imputer="median", missing_indicator=False, scaler="standard",
                             categorical_imputer="most_frequent")  # fmt: skip
     preprocessor = build_preprocessor(TableCleaner(), config, "binary", 0)
-    members = {"logistic": LogisticRegression(), "knn": KNeighborsClassifier()}
-    model = soft_vote(preprocessor, members, {"logistic": 3, "knn": 1}, "binary").fit(X, y)
+    members = {"logistic": (preprocessor, LogisticRegression()), "knn": (preprocessor, KNeighborsClassifier())}
+    model = soft_vote(members, {"logistic": 3, "knn": 1}, "binary").fit(X, y)
     assert list(model.named_steps) == ["clean", "model"]
     assert model.predict_proba(X).shape == (80, 2) and list(model.classes_) == ["neg", "pos"]

@@ -100,16 +100,6 @@ class TrainConfig(Section):
     n_jobs: int = Field(ge=1)
 
 
-class TuneConfig(Section):
-    n_trials: int = Field(ge=1)
-    timeout_s: float | None = Field(default=None, gt=0)
-    top_families: int = Field(ge=1)
-    pruner: Literal["none", "median", "successive_halving"] = "median"
-    storage: str | None = None
-    ensemble: bool = True
-    ensemble_rounds: int = Field(default=20, ge=1)
-
-
 class ServeConfig(Section):
     host: str
     port: int = Field(ge=1, le=65535)
@@ -143,6 +133,17 @@ class SearchDimension(Section):
     @property
     def is_int(self) -> bool:
         return isinstance(self.low, int) and isinstance(self.high, int)
+
+
+class TuneConfig(Section):
+    n_trials: int = Field(ge=1)
+    timeout_s: float | None = Field(default=None, gt=0)
+    top_families: int = Field(ge=1)
+    pruner: Literal["none", "median", "successive_halving"] = "median"
+    storage: str | None = None
+    ensemble: bool = True
+    ensemble_rounds: int = Field(default=20, ge=1)
+    feature_space: dict[str, SearchDimension] = {}
 
 
 class ModelConfig(Section):
@@ -183,6 +184,17 @@ class Config(Section):
         unknown = [name for name in self.train.candidates if name not in self.zoo]
         if unknown:
             raise ValueError(f"train.candidates: not in the zoo: {', '.join(unknown)}; zoo: {', '.join(self.zoo)}")
+        for key, dimension in self.tune.feature_space.items():
+            if key not in FeaturesConfig.model_fields:
+                raise ValueError(
+                    f"tune.feature_space.{key}: not a features key; accepted: {', '.join(FeaturesConfig.model_fields)}"
+                )
+            for value in dimension.choices or [dimension.low, dimension.high]:
+                try:
+                    FeaturesConfig.model_validate({**self.features.model_dump(), key: value})
+                except ValidationError as error:
+                    raise ValueError(f"tune.feature_space.{key}: {value!r} is not a valid value: "
+                                     f"{error.errors()[0]['msg']}") from None  # fmt: skip
         if self.model.name not in ("auto", *self.zoo):
             raise ValueError(f"model.name: unknown model {self.model.name!r}; accepted: auto, {', '.join(self.zoo)}")
         return self

@@ -55,18 +55,17 @@ def greedy_selection(
     return dict(Counter(best[1])), best[0]
 
 
-def soft_vote(
-    preprocessor: Pipeline, members: dict[str, BaseEstimator], weights: dict[str, int], task: str
-) -> Pipeline:
-    """One estimator: the shared cleaner, then a weighted soft vote of each member's own
+def soft_vote(members: dict[str, tuple[Pipeline, BaseEstimator]], weights: dict[str, int], task: str) -> Pipeline:
+    """One estimator: the cleaner the members share, then a weighted soft vote of each member's own
     features-and-model pipeline. It pickles and predicts probabilities like any Pipeline."""
-    clean, *feature_steps = clone(preprocessor).steps
-    voters = [
-        (name, Pipeline([*clone(Pipeline(feature_steps)).steps, ("model", clone(members[name]))])) for name in weights
-    ]
+    voters = []
+    for name in weights:
+        recipe, model = members[name]
+        clean, *feature_steps = clone(recipe).steps
+        voters.append((name, Pipeline([*feature_steps, ("model", clone(model))])))
     vote_weights = [weights[name] for name in weights]
     if task == "regression":
-        model = VotingRegressor(voters, weights=vote_weights)
+        vote = VotingRegressor(voters, weights=vote_weights)
     else:
-        model = VotingClassifier(voters, voting="soft", weights=vote_weights)
-    return Pipeline([clean, ("model", model)])
+        vote = VotingClassifier(voters, voting="soft", weights=vote_weights)
+    return Pipeline([clean, ("model", vote)])

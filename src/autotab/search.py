@@ -29,17 +29,25 @@ class Problem:
     task: str
     metric: str
     folds: BaseCrossValidator
-    preprocessor: Pipeline
+    preprocessor: Pipeline  # the features stage's recipe
     seed: int
     groups: pd.Series | None = None
     positive: Any = None
     class_weight: str | None = None
+    # The recipe with some feature settings changed, for searched feature choices.
+    recipe_with: Callable[[dict], Pipeline] | None = None
+
+    def recipe(self, features: dict) -> Pipeline:
+        return self.recipe_with(features) if features and self.recipe_with else self.preprocessor
 
     def estimator(self, family: ModelConfig, params: dict):
         return build_estimator(family, self.task, self.seed, params, class_weight=self.class_weight)
 
-    def cross_validate(self, family: ModelConfig, params: dict, on_fold=None) -> CrossValidation:
-        pipeline = whole_pipeline(self.preprocessor, self.estimator(family, params))
+    def pipeline(self, family: ModelConfig, params: dict, features: dict) -> Pipeline:
+        return whole_pipeline(self.recipe(features), self.estimator(family, params))
+
+    def cross_validate(self, family: ModelConfig, params: dict, features: dict, on_fold=None) -> CrossValidation:
+        pipeline = self.pipeline(family, params, features)
         return cross_validate_pipeline(
             pipeline, self.X, self.y, self.task, self.folds, self.groups, self.positive, on_fold
         )
@@ -52,6 +60,7 @@ class Outcome:
     ran: int
     single: str
     single_params: dict
+    single_features: dict
     source: str
     summary: dict = field(default_factory=dict)
     weights: dict = field(default_factory=dict)
@@ -66,35 +75,42 @@ def search(
     tune: TuneConfig,
     study_name: str,
     on_trial: Callable | None = None,
+    feature_defaults: dict | None = None,
 ) -> Outcome:
     """`board` is the leaderboard's passing rows (best first) and `oof` its out-of-fold predictions;
     `zoo(name)` gives any family's config, for ensemble members outside the searched families."""
     metric = problem.metric
 
-    def score(family: str, params: dict, trial: optuna.Trial) -> float:
+    def score(family: str, params: dict, features: dict, trial: optuna.Trial) -> float:
         def report(fold: int, scores: list[dict]) -> None:
             trial.report(maximisable(float(np.mean([s[metric] for s in scores])), metric), fold)
             if trial.should_prune():
                 raise optuna.TrialPruned()
 
-        return maximisable(problem.cross_validate(families[family], params, report).summary[metric]["mean"], metric)
+        result = problem.cross_validate(families[family], params, features, report)
+        return maximisable(result.summary[metric]["mean"], metric)
 
     study = open_study(study_name, tune.storage, problem.seed, tune.pruner)
-    ran = run_study(study, families, score, tune.n_trials, tune.timeout_s, on_trial=on_trial)
+    ran = run_study(
+        study, families, score, tune.n_trials, tune.timeout_s, on_trial, tune.feature_space, feature_defaults
+    )
 
-    best_family, best_params = params_of(study.best_trial)
+    best_family, best_params, best_features = params_of(study.best_trial)
     searched_cv = round(maximisable(study.best_value, metric), 6)
     default_cv = float(board.iloc[0][f"{metric}_mean"])
     if study.best_value > maximisable(default_cv, metric):
         single, single_params, single_cv, source = best_family, best_params, searched_cv, "search"
+        single_features = best_features
     else:
         single, single_params, single_cv, source = board.iloc[0]["model"], {}, default_cv, "defaults"
+        single_features = {}
     single_params = {k: to_plain(v) for k, v in single_params.items()}
+    single_features = {k: to_plain(v) for k, v in single_features.items()}
     configs = {**{name: zoo(name) for name in board["model"]}, **families}
 
     outcome = Outcome(
-        whole_pipeline(problem.preprocessor, problem.estimator(configs[single], single_params)),
-        study, ran, single, single_params, source, weights={single: 1},
+        problem.pipeline(configs[single], single_params, single_features),
+        study, ran, single, single_params, single_features, source, weights={single: 1},
     )  # fmt: skip
     states = pd.Series([t.state.name for t in study.trials]).value_counts().to_dict()
     outcome.summary = {
@@ -111,7 +127,7 @@ def search(
         columns = [name] if classes is None else [f"{name}__{c}" for c in classes]
         predictions[f"default_{name}"] = oof[columns].to_numpy().squeeze()
     tuned_key = f"tuned_{single}"
-    predictions[tuned_key] = problem.cross_validate(configs[single], single_params).oof
+    predictions[tuned_key] = problem.cross_validate(configs[single], single_params, single_features).oof
     weights, ensemble_score = ensemble.greedy_selection(
         predictions, problem.y, problem.task, metric, classes, problem.positive, tune.ensemble_rounds
     )
@@ -121,12 +137,13 @@ def search(
     sign = 1 if maximisable(1.0, metric) > 0 else -1
     outcome.summary |= {"oof_single": round(sign * single_score, 6), "oof_ensemble": round(sign * ensemble_score, 6)}
     if len(weights) > 1 and ensemble_score > single_score:
-        members = {
-            key: problem.estimator(configs[key.split("_", 1)[1]], single_params if key == tuned_key else {})
-            for key in weights
-        }
+        members = {}
+        for key in weights:
+            family, tuned = configs[key.split("_", 1)[1]], key == tuned_key
+            recipe = problem.recipe(single_features if tuned else {})
+            members[key] = (recipe, problem.estimator(family, single_params if tuned else {}))
         ordered = dict(sorted(weights.items()))
-        outcome.model = ensemble.soft_vote(problem.preprocessor, members, ordered, problem.task)
+        outcome.model = ensemble.soft_vote(members, ordered, problem.task)
         outcome.weights = ordered
         outcome.summary["ensemble_members"] = len(ordered)
     return outcome

@@ -17,6 +17,7 @@ import pandas as pd
 from autotab.config import ModelConfig, SearchDimension
 
 FAMILY = "family"
+FEATURES = "features."
 
 
 def suggest(trial: optuna.Trial, name: str, dimension: SearchDimension) -> Any:
@@ -53,53 +54,75 @@ def open_study(name: str, storage: str | None, seed: int, pruner: str) -> optuna
 def within(dimension: SearchDimension, value: Any) -> bool:
     if dimension.choices is not None:
         return value in dimension.choices
-    return isinstance(value, int | float) and dimension.low <= value <= dimension.high
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    return is_number and dimension.low <= value <= dimension.high
 
 
-def enqueue_defaults(study: optuna.Study, families: dict[str, ModelConfig]) -> None:
-    """Each family's configured defaults (those inside its space) as a first trial: a good start."""
+def enqueue_defaults(
+    study: optuna.Study,
+    families: dict[str, ModelConfig],
+    feature_space: dict[str, SearchDimension],
+    feature_defaults: dict[str, Any],
+) -> None:
+    """Each family's configured defaults (those inside its space) with the configured features, as
+    first trials: a good start for the sampler."""
+    features = {
+        f"{FEATURES}{name}": feature_defaults[name]
+        for name, dim in feature_space.items()
+        if within(dim, feature_defaults.get(name))
+    }
     for family, model in families.items():
         params = {
             f"{family}.{name}": model.hyperparameters[name]
             for name, dim in model.search_space.items()
             if name in model.hyperparameters and within(dim, model.hyperparameters[name])
         }
-        study.enqueue_trial({FAMILY: family, **params}, skip_if_exists=True)
+        study.enqueue_trial({FAMILY: family, **params, **features}, skip_if_exists=True)
 
 
-def sample(trial: optuna.Trial, families: dict[str, ModelConfig]) -> tuple[str, dict[str, Any]]:
-    """A family, then that family's hyperparameters (named `<family>.<name>` in the study)."""
+def sample(
+    trial: optuna.Trial, families: dict[str, ModelConfig], feature_space: dict[str, SearchDimension]
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A family, that family's hyperparameters (named `<family>.<name>` in the study), and the
+    feature choices (named `features.<key>`)."""
     family = trial.suggest_categorical(FAMILY, list(families))
     space = families[family].search_space
-    return family, {name: suggest(trial, f"{family}.{name}", dim) for name, dim in space.items()}
+    params = {name: suggest(trial, f"{family}.{name}", dim) for name, dim in space.items()}
+    features = {name: suggest(trial, f"{FEATURES}{name}", dim) for name, dim in feature_space.items()}
+    return family, params, features
 
 
-def params_of(trial: optuna.trial.FrozenTrial) -> tuple[str, dict[str, Any]]:
+def params_of(trial: optuna.trial.FrozenTrial) -> tuple[str, dict[str, Any], dict[str, Any]]:
     family = trial.params[FAMILY]
     prefix = f"{family}."
-    return family, {k.removeprefix(prefix): v for k, v in trial.params.items() if k.startswith(prefix)}
+    params = {k.removeprefix(prefix): v for k, v in trial.params.items() if k.startswith(prefix)}
+    features = {k.removeprefix(FEATURES): v for k, v in trial.params.items() if k.startswith(FEATURES)}
+    return family, params, features
 
 
 def run_study(
     study: optuna.Study,
     families: dict[str, ModelConfig],
-    score: Callable[[str, dict[str, Any], optuna.Trial], float],
+    score: Callable[[str, dict[str, Any], dict[str, Any], optuna.Trial], float],
     n_trials: int,
     timeout_s: float | None = None,
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
+    feature_space: dict[str, SearchDimension] | None = None,
+    feature_defaults: dict[str, Any] | None = None,
 ) -> int:
     """Run trials until the study holds `n_trials` finished ones (or the timeout); returns how many
     ran now. Trials run one after another: parallel TPE would make results depend on timing."""
+    feature_space = feature_space or {}
     if not study.trials:
-        enqueue_defaults(study, families)
+        enqueue_defaults(study, families, feature_space, feature_defaults or {})
     done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     finished = [t for t in study.trials if t.state in done]  # a failed trial is retried, not counted
     remaining = max(0, n_trials - len(finished))
     if remaining:
 
         def objective(trial: optuna.Trial) -> float:
-            family, params = sample(trial, families)
-            return score(family, params, trial)
+            family, params, features = sample(trial, families, feature_space)
+            return score(family, params, features, trial)
 
         callbacks = [on_trial] if on_trial else None
         study.optimize(objective, n_trials=remaining, timeout=timeout_s, callbacks=callbacks, gc_after_trial=False)

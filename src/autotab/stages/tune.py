@@ -15,9 +15,10 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
 from autotab import paths
-from autotab.config import load_config
+from autotab.config import FeaturesConfig, load_config
 from autotab.errors import run_stage
 from autotab.evaluation import positive_class
+from autotab.features import build_preprocessor
 from autotab.models import supports
 from autotab.search import Problem, search
 from autotab.tables import read_json, write_csv, write_joblib, write_json
@@ -55,9 +56,16 @@ def main() -> None:
     positive = None
     if task == "binary":
         positive = positive_class(pd.Series(sorted(y.unique())).to_numpy(), contract["positive_label"])
+    cleaner = joblib.load(paths.CLEANER_RECIPE)
+
+    def recipe_with(features: dict):
+        settings = FeaturesConfig.model_validate({**config.features.model_dump(), **features})
+        return build_preprocessor(cleaner, settings, task, data.seed)
+
     problem = Problem(
         X, y, task, metric, make_folds(task, train_config.folds, data.seed, grouped=groups is not None),
         joblib.load(paths.PREPROCESSOR_RECIPE), data.seed, groups, positive, train_config.class_weight,
+        recipe_with,
     )  # fmt: skip
 
     def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -70,10 +78,14 @@ def main() -> None:
         "data": file_digest(paths.CLEAN_TRAIN, paths.PREPROCESSOR_RECIPE), "families": names,
         "spaces": {n: f.model_dump() for n, f in families.items()}, "train": train_config.model_dump(),
         "seed": data.seed, "group": data.group, "pruner": tune.pruner,
+        "features": config.features.model_dump(),
+        "feature_space": {k: v.model_dump() for k, v in tune.feature_space.items()},
     }  # fmt: skip
     study_name = f"{data.name}-{hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]}"
     oof = pd.read_parquet(paths.OOF_PREDICTIONS)
-    outcome = search(problem, families, config.family, board, oof, tune, study_name, on_trial=progress)
+    outcome = search(
+        problem, families, config.family, board, oof, tune, study_name, progress, config.features.model_dump()
+    )
     final = outcome.model.fit(X, y)
 
     sign = 1 if maximisable(1.0, metric) > 0 else -1
@@ -87,6 +99,7 @@ def main() -> None:
         "best_single": outcome.single,
         "chosen_from": outcome.source,
         "params": {**config.family(outcome.single).hyperparameters, **outcome.single_params},
+        "features": {**config.features.model_dump(), **outcome.single_features},
         "ensemble_weights": outcome.weights,
     }
     write_json(chosen, paths.BEST_PARAMS)
