@@ -22,7 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 from autotab import leaderboard
 from autotab.cleaner import TableCleaner
 from autotab.cleaning import clean_rows, infer_task, split_rows
-from autotab.config import load_config
+from autotab.config import FeaturesConfig, load_config
 from autotab.evaluation import classification_metrics, positive_class, regression_metrics
 from autotab.features import build_preprocessor
 from autotab.models import build_estimator, supports
@@ -56,7 +56,12 @@ def compare(name, raw, target, drop, config, tune, seed) -> str:
     cleaner = TableCleaner(drop=tuple(drop), missing_markers=tuple(config.clean.missing_markers))
     preprocessor = build_preprocessor(cleaner, config.features, task, seed)
     folds = make_folds(task, 5, seed)
-    problem = Problem(X, y, task, metric, folds, preprocessor, seed, positive=positive)
+
+    def recipe_with(features: dict):
+        settings = FeaturesConfig.model_validate({**config.features.model_dump(), **features})
+        return build_preprocessor(cleaner, settings, task, seed)
+
+    problem = Problem(X, y, task, metric, folds, preprocessor, seed, positive=positive, recipe_with=recipe_with)
 
     linear = "logistic_regression" if task != "regression" else "ridge"
     scores, seconds = {}, {}
@@ -73,7 +78,10 @@ def compare(name, raw, target, drop, config, tune, seed) -> str:
         board = board[board["status"] == "ok"].reset_index(drop=True)
         oof = leaderboard.oof_frame(results, y)
         families = {f: config.zoo[f] for f in board["model"][: tune.top_families]}
-        outcome = search(problem, families, config.zoo.__getitem__, board, oof, tune, f"bench-{name}")
+        outcome = search(
+            problem, families, config.zoo.__getitem__, board, oof, tune, f"bench-{name}",
+            feature_defaults=config.features.model_dump(),
+        )  # fmt: skip
         return outcome.model.fit(X, y), outcome
 
     (model, outcome), seconds["autotab"] = timed(autotab)

@@ -69,7 +69,7 @@ def enqueue_defaults(
     features = {
         f"{FEATURES}{name}": feature_defaults[name]
         for name, dim in feature_space.items()
-        if within(dim, feature_defaults.get(name))
+        if name in feature_defaults and within(dim, feature_defaults[name])
     }
     for family, model in families.items():
         params = {
