@@ -90,6 +90,23 @@ def test_holdout_quality_on_the_built_in_data(repo):
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     assert metrics["task"] == "binary"
     assert metrics["roc_auc"] >= 0.98
+    assert metrics["roc_auc_ci95_low"] <= metrics["roc_auc"] <= metrics["roc_auc_ci95_high"]
+    assert metrics["baseline"]["roc_auc"] == 0.5
+    card = (repo / "reports/model_card.md").read_text()
+    assert "## Performance" in card and f"{metrics['roc_auc']:.4f}" in card
+
+
+def test_every_declared_plot_has_its_file_and_columns(repo):
+    declared = yaml.safe_load((repo / "dvc.yaml").read_text())["plots"]
+    for plot in declared:
+        ((name, spec),) = plot.items()
+        for path, y_column in spec["y"].items():
+            if "predicted_vs_actual" in path:
+                continue  # regression only
+            frame = pd.read_csv(repo / path)
+            columns = y_column if isinstance(y_column, list) else [y_column]
+            assert {spec["x"], *columns} <= set(frame.columns), (name, path)
+            assert len(frame) > 0, (name, path)
 
 
 def test_the_leaderboard_ranks_at_least_six_families(repo):

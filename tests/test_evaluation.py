@@ -47,3 +47,28 @@ def test_positive_class():
     assert positive_class(CLASSES, "benign") == "benign"
     with pytest.raises(UserError, match="data.positive_label 'cancer' is not a class"):
         positive_class(CLASSES, "cancer")
+
+
+def test_the_bootstrap_interval_is_seeded_and_brackets_the_estimate():
+    from autotab.evaluation import bootstrap_interval
+
+    rng = np.random.default_rng(0)
+    y = pd.Series(rng.choice(CLASSES, 200))
+    p = np.clip((y == "malignant") * 0.3 + rng.random(200) * 0.7, 0, 1).to_numpy()
+    proba = np.column_stack([1 - p, p])
+
+    def score(rows):
+        return classification_metrics(y.iloc[rows], proba[rows], CLASSES, "malignant")["roc_auc"]
+
+    low, high = bootstrap_interval(score, len(y), seed=1, resamples=300)
+    assert (low, high) == bootstrap_interval(score, len(y), seed=1, resamples=300)
+    assert low < score(np.arange(len(y))) < high
+
+
+def test_the_trivial_baseline_and_calibration_data():
+    from autotab.evaluation import calibration_points, prior_probabilities
+
+    prior = prior_probabilities(pd.Series(["benign"] * 3 + ["malignant"]), CLASSES, 2)
+    assert prior.tolist() == [[0.75, 0.25], [0.75, 0.25]]
+    points = calibration_points(Y, P_MALIGNANT, "malignant", bins=2)
+    assert list(points.columns) == ["mean_predicted", "fraction_positive"] and len(points) == 2

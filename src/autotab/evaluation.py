@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
+from sklearn.calibration import calibration_curve
 
 from autotab.errors import UserError
 
@@ -73,3 +76,33 @@ def confusion_rows(y_true: pd.Series, predicted: np.ndarray) -> pd.DataFrame:
 
 def prediction_rows(y_true: pd.Series, predicted: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"actual": y_true.to_numpy(), "predicted": predicted}).round(6)
+
+
+def bootstrap_interval(
+    score: Callable[[np.ndarray], float], n_rows: int, seed: int, resamples: int = 1000, level: float = 0.95
+) -> tuple[float, float]:
+    """A percentile bootstrap interval of `score(row indices)` over the holdout rows (seeded).
+    Resamples the metric cannot be computed on (say, a single class drawn) are skipped."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        rows = rng.integers(0, n_rows, n_rows)
+        try:
+            values.append(score(rows))
+        except ValueError:
+            continue
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return round(float(low), 6), round(float(high), 6)
+
+
+def prior_probabilities(y_train: pd.Series, classes: np.ndarray, n_rows: int) -> np.ndarray:
+    """The trivial classifier: every row gets the training class frequencies."""
+    frequencies = y_train.value_counts(normalize=True).reindex(classes, fill_value=0.0).to_numpy()
+    return np.tile(frequencies, (n_rows, 1))
+
+
+def calibration_points(y_true: pd.Series, p_positive: np.ndarray, positive: object, bins: int = 10) -> pd.DataFrame:
+    """Mean predicted probability against the observed share of positives, per quantile bin."""
+    observed, predicted = calibration_curve(y_true.to_numpy() == positive, p_positive, n_bins=bins, strategy="quantile")
+    return pd.DataFrame({"mean_predicted": predicted, "fraction_positive": observed}).round(6)

@@ -42,6 +42,7 @@ TUNING_IMPORTANCE = TUNING_DIR / "importance.csv"
 TRIALS = TUNING_DIR / "trials.csv"
 
 METRICS = Path("reports/metrics.json")
+MODEL_CARD = Path("reports/model_card.md")
 PLOTS_DIR = Path("reports/plots")
 
 BENTO_ARCHIVE = Path("models/autotab.bento")

@@ -1,4 +1,5 @@
-"""evaluate: the tuned Pipeline on the held-out split: metrics and the data behind the plots."""
+"""evaluate: the tuned Pipeline on the held-out split: metrics with a bootstrap interval for the
+primary one, the same metrics for a trivial baseline, the data behind the plots, and a model card."""
 
 import joblib
 import numpy as np
@@ -8,42 +9,59 @@ from autotab import evaluation, paths
 from autotab.config import load_config
 from autotab.contract import check_cleaned
 from autotab.errors import run_stage
-from autotab.tables import read_json, write_csv, write_json
-from autotab.training import split_xy
+from autotab.model_card import model_card
+from autotab.tables import read_json, write_atomic, write_csv, write_json
+from autotab.training import primary_metric, split_xy
 
 
 def main() -> None:
     config = load_config()
     contract = read_json(paths.contract(config.data.name))
     task = contract["task"]
+    metric = primary_metric(task, config.train.metric)
     pipeline = joblib.load(paths.MODEL)
     X, y = split_xy(pd.read_parquet(paths.CLEAN_TEST), contract["target"])
+    y_train = pd.read_parquet(paths.CLEAN_TRAIN)[contract["target"]]
     check_cleaned(pipeline.named_steps["clean"].transform(X), contract, "the cleaned holdout split")
     plots = paths.PLOTS_DIR
 
     if task == "regression":
         predicted = pipeline.predict(X)
         metrics = evaluation.regression_metrics(y, predicted)
+        baseline = evaluation.regression_metrics(y, np.full(len(y), y_train.mean()))
+
+        def score(rows):
+            return evaluation.regression_metrics(y.iloc[rows], predicted[rows])[metric]
+
         write_csv(evaluation.prediction_rows(y, predicted), plots / "predicted_vs_actual.csv")
     else:
         classes = pipeline.classes_
         proba = pipeline.predict_proba(X)
         predicted = classes[np.argmax(proba, axis=1)]
-        positive = contract.get("positive_label")
-        positive = next((c for c in classes if str(c) == positive), None)
+        positive = next((c for c in classes if str(c) == contract.get("positive_label")), None)
         metrics = evaluation.classification_metrics(y, proba, classes, positive)
+        prior = evaluation.prior_probabilities(y_train, classes, len(y))
+        baseline = evaluation.classification_metrics(y, prior, classes, positive)
+
+        def score(rows):
+            return evaluation.classification_metrics(y.iloc[rows], proba[rows], classes, positive)[metric]
+
         write_csv(evaluation.confusion_rows(y, predicted), plots / "confusion.csv")
         if task == "binary":
             p_positive = proba[:, list(classes).index(positive)]
             write_csv(evaluation.roc_points(y, p_positive, positive), plots / "roc.csv")
-            write_csv(
-                evaluation.precision_recall_points(y, p_positive, positive),
-                plots / "precision_recall.csv",
-            )
+            write_csv(evaluation.precision_recall_points(y, p_positive, positive), plots / "precision_recall.csv")
+            write_csv(evaluation.calibration_points(y, p_positive, positive), plots / "calibration.csv")
 
-    write_json({"task": task, "holdout_rows": len(y), **metrics}, paths.METRICS)
+    low, high = evaluation.bootstrap_interval(score, len(y), config.data.seed)
+    result = {"task": task, "holdout_rows": len(y), "primary_metric": metric, **metrics,
+              f"{metric}_ci95_low": low, f"{metric}_ci95_high": high, "baseline": baseline}  # fmt: skip
+    write_json(result, paths.METRICS)
+    card = model_card(config, contract, result)
+    write_atomic(paths.MODEL_CARD, lambda tmp: tmp.write_text(card))
     shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
     print(f"evaluate: holdout ({len(y)} rows): {shown}")
+    print(f"evaluate: {metric} 95% bootstrap interval [{low:.4f}, {high:.4f}]; trivial baseline {baseline[metric]:.4f}")
 
 
 if __name__ == "__main__":

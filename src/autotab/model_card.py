@@ -1,0 +1,66 @@
+"""The model card, `reports/model_card.md`: what the served model is, what it was trained on, how
+well it did, and what it does not know. Built from the pipeline's own reports, nothing typed twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autotab import paths
+from autotab.config import Config
+from autotab.tables import read_json
+
+
+def _table(rows: dict[str, Any]) -> str:
+    lines = ["| | |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in rows.items()]
+    return "\n".join(lines)
+
+
+def model_card(config: Config, contract: dict, metrics: dict) -> str:
+    raw = read_json(paths.RAW_SCHEMA)
+    clean = read_json(paths.CLEAN_REPORT)
+    chosen = read_json(paths.BEST_PARAMS)
+    tuning = read_json(paths.TUNING_SUMMARY)
+    metric = metrics["primary_metric"]
+    used = [f["name"] for f in contract["input"] if f["used"]]
+    model = chosen["model"]
+    if model == "ensemble":
+        model = "soft-voting ensemble of " + ", ".join(f"{k} (×{v})" for k, v in chosen["ensemble_weights"].items())
+    holdout = {k: v for k, v in metrics.items() if isinstance(v, float) and not k.endswith(("_low", "_high"))}
+    return "\n".join([
+        f"# Model card: {config.data.name}",
+        "",
+        "## Data",
+        _table({
+            "source": f"`{raw['source']}`", "sha256": f"`{raw['sha256']}`", "rows in the file": raw["rows"],
+            "rows after cleaning": clean["rows_out"],
+            "training / holdout rows": f"{clean['train_rows']} / {clean['test_rows']}",
+            "target": f"`{contract['target']}` ({contract['task']}: {contract['task_reason']})",
+            "features used": ", ".join(f"`{n}`" for n in used),
+            "columns dropped": "; ".join(f"`{k}`: {v}" for k, v in clean["columns_dropped"].items()) or "none",
+        }),
+        "",
+        "## Model",
+        _table({
+            "model": model, "chosen from": chosen["chosen_from"], "best single family": chosen["best_single"],
+            "hyperparameters": f"`{chosen['params']}`", "features": f"`{chosen['features']}`",
+            "seed": config.data.seed, "trials": tuning["n_trials"],
+        }),
+        "",
+        "## Performance",
+        f"Cross-validated {metric} ({config.train.folds} folds on the training split): best defaults "
+        f"{tuning['cv_default_best']:.4f}, best tuned {tuning['cv_search_best']:.4f}.",
+        "",
+        f"Holdout ({metrics['holdout_rows']} rows): {metric} {metrics[metric]:.4f}, 95% bootstrap interval "
+        f"[{metrics[f'{metric}_ci95_low']:.4f}, {metrics[f'{metric}_ci95_high']:.4f}]; a trivial baseline "
+        f"(training class frequencies or mean) scores {metrics['baseline'][metric]:.4f}.",
+        "",
+        _table({name: f"{value:.4f} (baseline {metrics['baseline'][name]:.4f})" for name, value in holdout.items()}),
+        "",
+        "## Known limits",
+        "- Trained on the rows above only: values outside the training ranges (see the data contract) are "
+        "extrapolated, and categories never seen in training are encoded as unknown.",
+        "- The holdout is small; the interval above says how much the metric could move on new data.",
+        "- Probabilities are the model's own; they are not recalibrated after training.",
+        "",
+    ])  # fmt: skip
