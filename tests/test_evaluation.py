@@ -72,3 +72,14 @@ def test_the_trivial_baseline_and_calibration_data():
     assert prior.tolist() == [[0.75, 0.25], [0.75, 0.25]]
     points = calibration_points(Y, P_MALIGNANT, "malignant", bins=2)
     assert list(points.columns) == ["mean_predicted", "fraction_positive"] and len(points) == 2
+
+
+def test_the_decision_threshold_maximises_f1_out_of_fold():
+    from autotab.evaluation import best_threshold
+
+    y = pd.Series(["benign"] * 6 + ["malignant"] * 4)
+    p = np.array([0.05, 0.1, 0.2, 0.25, 0.3, 0.45, 0.35, 0.4, 0.8, 0.9])
+    threshold = best_threshold(y, p, "malignant")
+    assert threshold == 0.35  # everything from 0.35 up is malignant except one benign at 0.45
+    labels = np.where(p >= threshold, "malignant", "benign")
+    assert skm.f1_score(y, labels, pos_label="malignant") == pytest.approx(8 / 9)

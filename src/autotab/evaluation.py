@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,9 +28,11 @@ def _round(values: dict[str, float]) -> dict[str, float]:
 
 
 def classification_metrics(
-    y_true: pd.Series, proba: np.ndarray, classes: np.ndarray, positive: object | None
+    y_true: pd.Series, proba: np.ndarray, classes: np.ndarray, positive: object | None, predicted: Any = None
 ) -> dict[str, float]:
-    predicted = classes[np.argmax(proba, axis=1)]
+    """Every classification metric; labels are `predicted` if given (a tuned threshold), else argmax."""
+    if predicted is None:
+        predicted = classes[np.argmax(proba, axis=1)]
     scores = {
         "accuracy": skm.accuracy_score(y_true, predicted),
         "balanced_accuracy": skm.balanced_accuracy_score(y_true, predicted),
@@ -106,3 +109,19 @@ def calibration_points(y_true: pd.Series, p_positive: np.ndarray, positive: obje
     """Mean predicted probability against the observed share of positives, per quantile bin."""
     observed, predicted = calibration_curve(y_true.to_numpy() == positive, p_positive, n_bins=bins, strategy="quantile")
     return pd.DataFrame({"mean_predicted": predicted, "fraction_positive": observed}).round(6)
+
+
+def best_threshold(y_true: pd.Series, p_positive: np.ndarray, positive: object) -> float:
+    """The probability cut that maximises F1 of the positive class on out-of-fold predictions
+    (the lowest such cut on ties, so the choice is deterministic)."""
+    is_positive = y_true.to_numpy() == positive
+    precision, recall, thresholds = skm.precision_recall_curve(is_positive, p_positive)
+    f1 = np.divide(
+        2 * precision * recall, precision + recall, out=np.zeros_like(precision), where=precision + recall > 0
+    )
+    return round(float(thresholds[int(np.argmax(f1[:-1]))]), 6)
+
+
+def fitted_pipeline(model: Any) -> Any:
+    """The Pipeline inside a model that may be wrapped with a fixed decision threshold."""
+    return getattr(model, "estimator_", getattr(model, "estimator", model)) if hasattr(model, "threshold") else model

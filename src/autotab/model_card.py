@@ -26,7 +26,7 @@ def model_card(config: Config, contract: dict, metrics: dict) -> str:
     model = chosen["model"]
     if model == "ensemble":
         model = "soft-voting ensemble of " + ", ".join(f"{k} (×{v})" for k, v in chosen["ensemble_weights"].items())
-    holdout = {k: v for k, v in metrics.items() if isinstance(v, float) and not k.endswith(("_low", "_high"))}
+    holdout = {k: v for k, v in metrics.items() if k in metrics["baseline"]}
     return "\n".join([
         f"# Model card: {config.data.name}",
         "",
@@ -44,6 +44,7 @@ def model_card(config: Config, contract: dict, metrics: dict) -> str:
         _table({
             "model": model, "chosen from": chosen["chosen_from"], "best single family": chosen["best_single"],
             "hyperparameters": f"`{chosen['params']}`", "features": f"`{chosen['features']}`",
+            "decision threshold": metrics.get("decision_threshold", "argmax (not binary)"),
             "seed": config.data.seed, "trials": tuning["n_trials"],
         }),
         "",

@@ -64,6 +64,7 @@ class Outcome:
     source: str
     summary: dict = field(default_factory=dict)
     weights: dict = field(default_factory=dict)
+    oof: np.ndarray | None = None  # the final model's out-of-fold predictions
 
 
 def search(
@@ -119,6 +120,7 @@ def search(
         "ensemble_members": 1,
     }  # fmt: skip
     if not tune.ensemble:
+        outcome.oof = problem.cross_validate(configs[single], single_params, single_features).oof
         return outcome
 
     classes = np.unique(problem.y) if problem.task != "regression" else None
@@ -128,6 +130,7 @@ def search(
         predictions[f"default_{name}"] = oof[columns].to_numpy().squeeze()
     tuned_key = f"tuned_{single}"
     predictions[tuned_key] = problem.cross_validate(configs[single], single_params, single_features).oof
+    outcome.oof = predictions[tuned_key]
     weights, ensemble_score = ensemble.greedy_selection(
         predictions, problem.y, problem.task, metric, classes, problem.positive, tune.ensemble_rounds
     )
@@ -145,5 +148,6 @@ def search(
         ordered = dict(sorted(weights.items()))
         outcome.model = ensemble.soft_vote(members, ordered, problem.task)
         outcome.weights = ordered
+        outcome.oof = sum(predictions[k] * n for k, n in ordered.items()) / sum(ordered.values())
         outcome.summary["ensemble_members"] = len(ordered)
     return outcome

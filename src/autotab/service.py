@@ -112,15 +112,16 @@ class AutotabService:
             if self.task == "regression":
                 return [{"prediction": float(v)} for v in self.pipeline.predict(frame)]
             proba = self.pipeline.predict_proba(frame)
+            labels = self.pipeline.predict(frame)  # a binary model's tuned threshold applies here
         except ValueError as error:  # what the schema let through but the model refuses
             raise InvalidArgument(str(error)) from error
         classes = [_plain(c) for c in self.pipeline.classes_]
         return [
             {
-                "label": classes[int(np.argmax(row))],
+                "label": _plain(label),
                 "probabilities": {str(c): round(float(p), 6) for c, p in zip(classes, row, strict=True)},
             }
-            for row in proba
+            for label, row in zip(labels, proba, strict=True)
         ]
 
 

@@ -22,7 +22,8 @@ def main() -> None:
     pipeline = joblib.load(paths.MODEL)
     X, y = split_xy(pd.read_parquet(paths.CLEAN_TEST), contract["target"])
     y_train = pd.read_parquet(paths.CLEAN_TRAIN)[contract["target"]]
-    check_cleaned(pipeline.named_steps["clean"].transform(X), contract, "the cleaned holdout split")
+    cleaner = evaluation.fitted_pipeline(pipeline).named_steps["clean"]
+    check_cleaned(cleaner.transform(X), contract, "the cleaned holdout split")
     plots = paths.PLOTS_DIR
 
     if task == "regression":
@@ -37,14 +38,16 @@ def main() -> None:
     else:
         classes = pipeline.classes_
         proba = pipeline.predict_proba(X)
-        predicted = classes[np.argmax(proba, axis=1)]
+        predicted = pipeline.predict(X)  # with a binary model's tuned threshold
         positive = next((c for c in classes if str(c) == contract.get("positive_label")), None)
-        metrics = evaluation.classification_metrics(y, proba, classes, positive)
+        metrics = evaluation.classification_metrics(y, proba, classes, positive, predicted)
         prior = evaluation.prior_probabilities(y_train, classes, len(y))
         baseline = evaluation.classification_metrics(y, prior, classes, positive)
 
         def score(rows):
-            return evaluation.classification_metrics(y.iloc[rows], proba[rows], classes, positive)[metric]
+            return evaluation.classification_metrics(y.iloc[rows], proba[rows], classes, positive, predicted[rows])[
+                metric
+            ]
 
         write_csv(evaluation.confusion_rows(y, predicted), plots / "confusion.csv")
         if task == "binary":
@@ -56,6 +59,8 @@ def main() -> None:
     low, high = evaluation.bootstrap_interval(score, len(y), config.data.seed)
     result = {"task": task, "holdout_rows": len(y), "primary_metric": metric, **metrics,
               f"{metric}_ci95_low": low, f"{metric}_ci95_high": high, "baseline": baseline}  # fmt: skip
+    if getattr(pipeline, "threshold", None) is not None:
+        result["decision_threshold"] = pipeline.threshold  # tuned out of fold, used for the labels
     write_json(result, paths.METRICS)
     card = model_card(config, contract, result)
     write_atomic(paths.MODEL_CARD, lambda tmp: tmp.write_text(card))

@@ -13,11 +13,12 @@ import joblib
 import optuna
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import FixedThresholdClassifier
 
 from autotab import paths
 from autotab.config import FeaturesConfig, load_config
 from autotab.errors import run_stage
-from autotab.evaluation import positive_class
+from autotab.evaluation import best_threshold, positive_class
 from autotab.features import build_preprocessor
 from autotab.models import supports
 from autotab.search import Problem, search
@@ -86,7 +87,16 @@ def main() -> None:
     outcome = search(
         problem, families, config.family, board, oof, tune, study_name, progress, config.features.model_dump()
     )
-    final = outcome.model.fit(X, y)
+    final = outcome.model
+    threshold = None
+    if task == "binary":
+        # The label cut that maximises F1 out of fold: kept with the model, used by evaluate and the service.
+        p_positive = outcome.oof[:, list(sorted(y.unique())).index(positive)]
+        threshold = best_threshold(y, p_positive, positive)
+        final = FixedThresholdClassifier(
+            final, threshold=threshold, pos_label=positive, response_method="predict_proba"
+        )
+    final.fit(X, y)
 
     sign = 1 if maximisable(1.0, metric) > 0 else -1
     write_joblib(final, paths.MODEL)
@@ -101,6 +111,7 @@ def main() -> None:
         "params": {**config.family(outcome.single).hyperparameters, **outcome.single_params},
         "features": {**config.features.model_dump(), **outcome.single_features},
         "ensemble_weights": outcome.weights,
+        "decision_threshold": threshold,
     }
     write_json(chosen, paths.BEST_PARAMS)
     s = outcome.summary
