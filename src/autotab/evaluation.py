@@ -125,3 +125,15 @@ def best_threshold(y_true: pd.Series, p_positive: np.ndarray, positive: object) 
 def fitted_pipeline(model: Any) -> Any:
     """The Pipeline inside a model that may be wrapped with a fixed decision threshold."""
     return getattr(model, "estimator_", getattr(model, "estimator", model)) if hasattr(model, "threshold") else model
+
+
+def permutation_importance_rows(
+    model: Any, X: pd.DataFrame, y: pd.Series, scoring: str, seed: int, repeats: int = 5
+) -> pd.DataFrame:
+    """How much the holdout score drops when one raw input column is shuffled (seeded), per column
+    of the user's table: the whole Pipeline, cleaning included, is what is probed."""
+    from sklearn.inspection import permutation_importance
+
+    result = permutation_importance(model, X, y, scoring=scoring, n_repeats=repeats, random_state=seed)
+    table = pd.DataFrame({"feature": X.columns, "importance": result.importances_mean, "std": result.importances_std})
+    return table.sort_values(["importance", "feature"], ascending=[False, True]).round(6).reset_index(drop=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from autotab import paths
 from autotab.config import Config
 from autotab.tables import read_json
@@ -16,7 +18,7 @@ def _table(rows: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def model_card(config: Config, contract: dict, metrics: dict) -> str:
+def model_card(config: Config, contract: dict, metrics: dict, importance: pd.DataFrame) -> str:
     raw = read_json(paths.RAW_SCHEMA)
     clean = read_json(paths.CLEAN_REPORT)
     chosen = read_json(paths.BEST_PARAMS)
@@ -57,6 +59,11 @@ def model_card(config: Config, contract: dict, metrics: dict) -> str:
         f"(training class frequencies or mean) scores {metrics['baseline'][metric]:.4f}.",
         "",
         _table({name: f"{value:.4f} (baseline {metrics['baseline'][name]:.4f})" for name, value in holdout.items()}),
+        "",
+        "## What the model relies on",
+        "Permutation importance on the holdout (the drop in the score when one raw column is shuffled):",
+        "",
+        _table({f"`{r.feature}`": f"{r.importance:.4f} ± {r.std:.4f}" for r in importance.head(10).itertuples()}),
         "",
         "## Known limits",
         "- Trained on the rows above only: values outside the training ranges (see the data contract) are "

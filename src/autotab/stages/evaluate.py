@@ -56,13 +56,19 @@ def main() -> None:
             write_csv(evaluation.precision_recall_points(y, p_positive, positive), plots / "precision_recall.csv")
             write_csv(evaluation.calibration_points(y, p_positive, positive), plots / "calibration.csv")
 
+    # Probe only the columns the model uses: shuffling a dropped one cannot change anything.
+    used = [f["name"] for f in contract["input"] if f["used"]]
+    scoring = {"binary": "roc_auc", "multiclass": "neg_log_loss", "regression": "neg_root_mean_squared_error"}[task]
+    importance = evaluation.permutation_importance_rows(pipeline, X, y, scoring, config.data.seed)
+    importance = importance[importance["feature"].isin(used)].reset_index(drop=True)
+    write_csv(importance, plots / "permutation_importance.csv")
     low, high = evaluation.bootstrap_interval(score, len(y), config.data.seed)
     result = {"task": task, "holdout_rows": len(y), "primary_metric": metric, **metrics,
               f"{metric}_ci95_low": low, f"{metric}_ci95_high": high, "baseline": baseline}  # fmt: skip
     if getattr(pipeline, "threshold", None) is not None:
         result["decision_threshold"] = pipeline.threshold  # tuned out of fold, used for the labels
     write_json(result, paths.METRICS)
-    card = model_card(config, contract, result)
+    card = model_card(config, contract, result, importance)
     write_atomic(paths.MODEL_CARD, lambda tmp: tmp.write_text(card))
     shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
     print(f"evaluate: holdout ({len(y)} rows): {shown}")
