@@ -7,9 +7,9 @@ from autotab.errors import UserError
 from autotab.evaluation import (
     classification_metrics,
     confusion_rows,
+    plot_tables,
     positive_class,
     regression_metrics,
-    roc_points,
 )
 
 Y = pd.Series(["benign", "malignant", "malignant", "benign", "malignant"])
@@ -36,8 +36,14 @@ def test_regression_metrics_match_scikit_learn():
 
 
 def test_plot_data():
-    roc = roc_points(Y, P_MALIGNANT, "malignant")
+    tables = plot_tables("binary", Y, PROBA, CLASSES[(P_MALIGNANT > 0.5).astype(int)], CLASSES, "malignant")
+    roc = tables["roc.csv"]
     assert list(roc.columns) == ["fpr", "tpr"] and roc["tpr"].iloc[-1] == 1.0
+    assert tables["residuals.csv"].empty and list(tables["residuals.csv"].columns) == ["predicted", "residual"]
+    multiclass = plot_tables("multiclass", Y, PROBA, CLASSES[(P_MALIGNANT > 0.5).astype(int)], CLASSES)
+    assert not multiclass["roc.csv"].empty and multiclass["calibration.csv"].empty
+    regression = plot_tables("regression", pd.Series([1.0, 2.0]), np.array([1.5, 2.0]), np.array([1.5, 2.0]))
+    assert regression["residuals.csv"]["residual"].tolist() == [-0.5, 0.0] and regression["roc.csv"].empty
     confusion = confusion_rows(Y, CLASSES[(P_MALIGNANT > 0.5).astype(int)])
     assert len(confusion) == len(Y) and list(confusion.columns) == ["actual", "predicted"]
 

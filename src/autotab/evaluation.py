@@ -62,16 +62,6 @@ def regression_metrics(y_true: pd.Series, predicted: np.ndarray) -> dict[str, fl
     )
 
 
-def roc_points(y_true: pd.Series, p_positive: np.ndarray, positive: object) -> pd.DataFrame:
-    fpr, tpr, _ = skm.roc_curve(y_true.to_numpy() == positive, p_positive)
-    return pd.DataFrame({"fpr": fpr, "tpr": tpr}).round(6)
-
-
-def precision_recall_points(y_true: pd.Series, p_positive: np.ndarray, positive: object) -> pd.DataFrame:
-    precision, recall, _ = skm.precision_recall_curve(y_true.to_numpy() == positive, p_positive)
-    return pd.DataFrame({"recall": recall, "precision": precision}).round(6)
-
-
 def confusion_rows(y_true: pd.Series, predicted: np.ndarray) -> pd.DataFrame:
     """One row per holdout record, the form DVC's confusion template counts."""
     return pd.DataFrame({"actual": y_true.astype(str).to_numpy(), "predicted": predicted.astype(str)})
@@ -137,3 +127,41 @@ def permutation_importance_rows(
     result = permutation_importance(model, X, y, scoring=scoring, n_repeats=repeats, random_state=seed)
     table = pd.DataFrame({"feature": X.columns, "importance": result.importances_mean, "std": result.importances_std})
     return table.sort_values(["importance", "feature"], ascending=[False, True]).round(6).reset_index(drop=True)
+
+
+# Every plot declared in dvc.yaml, with its columns. A run writes all of them; those that do not
+# apply to its task are header-only, so `dvc plots show` draws them empty instead of failing.
+PLOT_COLUMNS = {
+    "roc.csv": ["fpr", "tpr"],
+    "precision_recall.csv": ["recall", "precision"],
+    "calibration.csv": ["mean_predicted", "fraction_positive"],
+    "confusion.csv": ["actual", "predicted"],
+    "predicted_vs_actual.csv": ["actual", "predicted"],
+    "residuals.csv": ["predicted", "residual"],
+}
+
+
+def plot_tables(
+    task: str, y_true: pd.Series, scores: np.ndarray, predicted: np.ndarray, classes: Any = None, positive: Any = None
+) -> dict[str, pd.DataFrame]:
+    """The data behind each declared plot. `scores` are class probabilities (classification) or
+    predictions (regression). Multiclass ROC and PR curves are micro-averaged one-vs-rest."""
+    tables = {name: pd.DataFrame(columns=columns) for name, columns in PLOT_COLUMNS.items()}
+    if task == "regression":
+        residual = y_true.to_numpy() - scores
+        tables["predicted_vs_actual.csv"] = prediction_rows(y_true, scores)
+        tables["residuals.csv"] = pd.DataFrame({"predicted": scores, "residual": residual}).round(6)
+        return tables
+    tables["confusion.csv"] = confusion_rows(y_true, predicted)
+    if task == "binary":
+        p_positive = scores[:, list(classes).index(positive)]
+        is_positive, flat_scores = y_true.to_numpy() == positive, p_positive
+        tables["calibration.csv"] = calibration_points(y_true, p_positive, positive)
+    else:
+        is_positive = (y_true.to_numpy()[:, None] == np.asarray(classes)[None, :]).ravel()
+        flat_scores = scores.ravel()
+    fpr, tpr, _ = skm.roc_curve(is_positive, flat_scores)
+    tables["roc.csv"] = pd.DataFrame({"fpr": fpr, "tpr": tpr}).round(6)
+    precision, recall, _ = skm.precision_recall_curve(is_positive, flat_scores)
+    tables["precision_recall.csv"] = pd.DataFrame({"recall": recall, "precision": precision}).round(6)
+    return tables

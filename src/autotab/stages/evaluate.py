@@ -26,6 +26,7 @@ def main() -> None:
     check_cleaned(cleaner.transform(X), contract, "the cleaned holdout split")
     plots = paths.PLOTS_DIR
 
+    classes = positive = None
     if task == "regression":
         predicted = pipeline.predict(X)
         metrics = evaluation.regression_metrics(y, predicted)
@@ -34,7 +35,7 @@ def main() -> None:
         def score(rows):
             return evaluation.regression_metrics(y.iloc[rows], predicted[rows])[metric]
 
-        write_csv(evaluation.prediction_rows(y, predicted), plots / "predicted_vs_actual.csv")
+        scores = predicted
     else:
         classes = pipeline.classes_
         proba = pipeline.predict_proba(X)
@@ -49,13 +50,10 @@ def main() -> None:
                 metric
             ]
 
-        write_csv(evaluation.confusion_rows(y, predicted), plots / "confusion.csv")
-        if task == "binary":
-            p_positive = proba[:, list(classes).index(positive)]
-            write_csv(evaluation.roc_points(y, p_positive, positive), plots / "roc.csv")
-            write_csv(evaluation.precision_recall_points(y, p_positive, positive), plots / "precision_recall.csv")
-            write_csv(evaluation.calibration_points(y, p_positive, positive), plots / "calibration.csv")
+        scores = proba
 
+    for name, table in evaluation.plot_tables(task, y, scores, predicted, classes, positive).items():
+        write_csv(table, plots / name)
     # Probe only the columns the model uses: shuffling a dropped one cannot change anything.
     used = [f["name"] for f in contract["input"] if f["used"]]
     scoring = {"binary": "roc_auc", "multiclass": "neg_log_loss", "regression": "neg_root_mean_squared_error"}[task]
