@@ -19,7 +19,6 @@ from sklearn.utils.validation import check_is_fitted
 TRUE_WORDS = frozenset({"true", "yes", "y", "t"})
 FALSE_WORDS = frozenset({"false", "no", "n", "f"})
 DEFAULT_MARKERS = ("", "?", "NA", "N/A", "n/a", "null", "None", "-")
-DATE_PARTS = ("year", "month", "day", "dayofweek")
 DATE_ATTRIBUTES = {"dayofweek": "day_of_week"}  # config names -> pandas accessors
 # Plain strings with explicit classes (not compiled, no \d or \s): pyarrow runs them vectorised.
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"

@@ -23,6 +23,13 @@ def positive_class(classes: np.ndarray, configured: str | None) -> object:
     return matches[0]
 
 
+def recorded_positive(classes: Any, contract: dict) -> object | None:
+    """The binary positive class the data contract recorded, as the class value itself (None for
+    other tasks)."""
+    label = contract.get("positive_label")
+    return next((c for c in classes if str(c) == label), None) if label is not None else None
+
+
 def _round(values: dict[str, float]) -> dict[str, float]:
     return {name: round(float(v), 6) for name, v in values.items()}
 

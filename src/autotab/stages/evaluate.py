@@ -40,7 +40,7 @@ def main() -> None:
         classes = pipeline.classes_
         proba = pipeline.predict_proba(X)
         predicted = pipeline.predict(X)  # with a binary model's tuned threshold
-        positive = next((c for c in classes if str(c) == contract.get("positive_label")), None)
+        positive = evaluation.recorded_positive(classes, contract)
         metrics = evaluation.classification_metrics(y, proba, classes, positive, predicted)
         prior = evaluation.prior_probabilities(y_train, classes, len(y))
         baseline = evaluation.classification_metrics(y, prior, classes, positive)

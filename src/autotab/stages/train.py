@@ -3,13 +3,14 @@
 import warnings
 
 import joblib
+import numpy as np
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
 from autotab import leaderboard, paths
 from autotab.config import load_config
 from autotab.errors import run_stage
-from autotab.evaluation import positive_class
+from autotab.evaluation import recorded_positive
 from autotab.models import build_estimator, supports
 from autotab.tables import read_json, write_atomic, write_csv, write_json, write_parquet
 from autotab.training import check_folds, make_folds, primary_metric, split_xy
@@ -40,9 +41,7 @@ def main() -> None:
     check_folds(y, task, train_config.folds)
     groups = rows[data.group] if data.group else None
     folds = make_folds(task, train_config.folds, data.seed, grouped=groups is not None)
-    positive = None
-    if task == "binary":
-        positive = positive_class(pd.Series(sorted(y.unique())).to_numpy(), contract["positive_label"])
+    positive = recorded_positive(np.unique(y), contract)
     table, results = leaderboard.rank(
         candidates, joblib.load(paths.PREPROCESSOR_RECIPE), X, y, task, folds, metric,
         groups=groups, positive=positive, n_jobs=train_config.n_jobs,

@@ -10,6 +10,7 @@ import sys
 import warnings
 
 import joblib
+import numpy as np
 import optuna
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
@@ -18,7 +19,7 @@ from sklearn.model_selection import FixedThresholdClassifier
 from autotab import paths
 from autotab.config import FeaturesConfig, load_config
 from autotab.errors import run_stage
-from autotab.evaluation import best_threshold, positive_class
+from autotab.evaluation import best_threshold, recorded_positive
 from autotab.features import build_preprocessor
 from autotab.models import supports
 from autotab.search import Problem, search
@@ -54,9 +55,7 @@ def main() -> None:
     rows = pd.read_parquet(paths.CLEAN_TRAIN)
     X, y = split_xy(rows, contract["target"])
     groups = rows[data.group] if data.group else None
-    positive = None
-    if task == "binary":
-        positive = positive_class(pd.Series(sorted(y.unique())).to_numpy(), contract["positive_label"])
+    positive = recorded_positive(np.unique(y), contract)
     cleaner = joblib.load(paths.CLEANER_RECIPE)
 
     def recipe_with(features: dict):
