@@ -8,14 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import joblib
@@ -24,66 +16,14 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
+from tests.support import BENTO_OUT, built_copy, post, run, served_bento
 
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
-BENTO_OUT = "models/autotab.bento"
-
-
-def environment(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BENTOML_", "DVC_"))}
-    env.update(
-        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-        DVC_NO_ANALYTICS="1",
-        BENTOML_DO_NOT_TRACK="true",
-        GIT_AUTHOR_NAME="test",
-        GIT_AUTHOR_EMAIL="test@example.invalid",
-        GIT_COMMITTER_NAME="test",
-        GIT_COMMITTER_EMAIL="test@example.invalid",
-    )
-    env.update(extra)
-    return env
-
-
-def run(args: list[str], cwd: Path, check: bool = True, **env: str) -> subprocess.CompletedProcess:
-    result = subprocess.run(args, cwd=cwd, env=environment(**env), capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def copy_repository(destination: Path) -> None:
-    """The files git would commit (tracked, plus new files not ignored), in a fresh git repo."""
-    listed = (
-        subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=REPO,
-            capture_output=True,
-            check=True,
-        )
-        .stdout.decode()
-        .split("\0")
-    )
-    for name in filter(None, listed):
-        source = REPO / name
-        if source.is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    run(["git", "init", "-q"], destination)
-    run(["git", "add", "-A"], destination)
-    run(["git", "commit", "-qm", "copy"], destination)
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("autotab")
-    copy_repository(path)
-    # --force: a fresh clone has the git-tracked metrics, so DVC would rightly skip the stages
-    # that write only those; forcing every stage makes the reproduction check cover them all.
-    result = run(["dvc", "repro", "--force"], path)
-    for stage in ("ingest", "clean", "features", "train", "tune", "evaluate", "package"):
-        assert f"Running stage '{stage}'" in result.stdout
-    return path
+    return built_copy(tmp_path_factory.mktemp("autotab"))
 
 
 def test_holdout_quality_on_the_built_in_data(repo):
@@ -146,54 +86,10 @@ def test_a_second_run_does_no_stage_work(repo):
     assert "up to date" in run(["autotab", "params", "--check"], repo).stdout
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, str]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
 @pytest.fixture(scope="module")
 def server(repo, tmp_path_factory):
-    """The exported Bento imported into an empty store and served on a free loopback port."""
-    store = tmp_path_factory.mktemp("store")
-    elsewhere = tmp_path_factory.mktemp("cwd")  # so autotab can only come from the Bento
-    tag = json.loads((repo / "models/bento.json").read_text())["tag"]
-    run(["bentoml", "import", str(repo / BENTO_OUT)], elsewhere, BENTOML_HOME=str(store))
-    port = free_port()
-    log = (elsewhere / "serve.log").open("w")
-    process = subprocess.Popen(
-        ["bentoml", "serve", tag, "--host", "127.0.0.1", "--port", str(port)],
-        cwd=elsewhere,
-        env=environment(BENTOML_HOME=str(store)),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert process.poll() is None, (elsewhere / "serve.log").read_text()
-        try:
-            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:  # refused, reset or timed out while the server starts
-            time.sleep(0.5)
-    else:
-        process.kill()
-        raise AssertionError("server not ready in 90 s:\n" + (elsewhere / "serve.log").read_text())
-    yield base
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    with served_bento(repo, tmp_path_factory.mktemp("serve")) as base:
+        yield base
 
 
 def holdout_records(repo: Path) -> tuple[list[dict], pd.DataFrame]:

@@ -1,0 +1,131 @@
+"""What the end-to-end tests share: a copy of the repository, commands run in it, a served Bento."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.conftest import REPO
+
+BIN = Path(sys.executable).parent
+BENTO_OUT = "models/autotab.bento"
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BENTOML_", "DVC_"))}
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        DVC_NO_ANALYTICS="1",
+        BENTOML_DO_NOT_TRACK="true",
+        GIT_AUTHOR_NAME="test",
+        GIT_AUTHOR_EMAIL="test@example.invalid",
+        GIT_COMMITTER_NAME="test",
+        GIT_COMMITTER_EMAIL="test@example.invalid",
+    )
+    env.update(extra)
+    return env
+
+
+def run(args: list[str], cwd: Path, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, cwd=cwd, env=environment(**env), capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def copy_repository(destination: Path) -> None:
+    """The files git would commit (tracked, plus new files not ignored), in a fresh git repo."""
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    run(["git", "init", "-q"], destination)
+    run(["git", "add", "-A"], destination)
+    run(["git", "commit", "-qm", "copy"], destination)
+
+
+def built_copy(destination: Path) -> Path:
+    """A copy of the repository with the whole pipeline run in it (`dvc repro --force`)."""
+    copy_repository(destination)
+    # --force: a fresh clone has the git-tracked metrics, so DVC would rightly skip the stages
+    # that write only those; forcing every stage makes the reproduction check cover them all.
+    result = run(["dvc", "repro", "--force"], destination)
+    for stage in ("ingest", "clean", "features", "train", "tune", "evaluate", "package"):
+        assert f"Running stage '{stage}'" in result.stdout
+    return destination
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, str]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@contextlib.contextmanager
+def served_bento(repo: Path, workdir: Path, *serve_args: str) -> Iterator[str]:
+    """The repo's exported Bento imported into an empty store under `workdir` and served on a free
+    loopback port; yields the base URL."""
+    store, elsewhere = workdir / "store", workdir / "cwd"  # elsewhere: autotab can only come from the Bento
+    store.mkdir(parents=True), elsewhere.mkdir(parents=True)
+    tag = json.loads((repo / "models/bento.json").read_text())["tag"]
+    run(["bentoml", "import", str(repo / BENTO_OUT)], elsewhere, BENTOML_HOME=str(store))
+    port = free_port()
+    log_path = elsewhere / "serve.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            ["bentoml", "serve", tag, "--host", "127.0.0.1", "--port", str(port), *serve_args],
+            cwd=elsewhere,
+            env=environment(BENTOML_HOME=str(store)),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                assert process.poll() is None, log_path.read_text()
+                try:
+                    with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:  # refused, reset or timed out while the server starts
+                    time.sleep(0.5)
+            else:
+                raise AssertionError("server not ready in 90 s:\n" + log_path.read_text())
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
