@@ -37,6 +37,7 @@ def tables() -> dict[str, tuple[pd.DataFrame, str, list[str]]]:
     return {
         "breast_cancer": (*bundled(datasets.load_breast_cancer), []),
         "wine": (*bundled(datasets.load_wine), []),
+        "digits": (*bundled(datasets.load_digits), []),
         "diabetes": (*bundled(datasets.load_diabetes), []),
         "breast_biopsy": (read_table(ROOT / "data/raw/breast_biopsy.csv"), "diagnosis", ["sample_id"]),
         "penguins": (read_table(ROOT / "data/raw/penguins_raw.csv"), "Species", ["Sample Number"]),

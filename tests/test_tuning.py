@@ -1,4 +1,5 @@
-import optuna
+from concurrent.futures import ThreadPoolExecutor
+
 import pandas as pd
 import pytest
 
@@ -11,21 +12,26 @@ FAMILIES = {
 }
 
 
-def score(family, params, features, trial):
-    """A stand-in for cross-validation: three 'folds' reported as the trial goes."""
-    value = params["x"] if family == "a" else params["k"] / 20
-    for fold in range(3):
-        trial.report(value, fold)
-        if trial.should_prune():
-            raise optuna.TrialPruned()
-    return value
+def score(family, params, features, fold):
+    """A stand-in for one fold of cross-validation."""
+    return params["x"] if family == "a" else params["k"] / 20
+
+
+def study_run(study, fold_score, n_trials, folds=3, **options):
+    """run_study with each fold a task on a real (thread) executor, as the backends give."""
+    with ThreadPoolExecutor(options.get("parallelism", 1)) as pool:
+
+        def submit(family, params, features, fold):
+            return pool.submit(fold_score, family, params, features, fold)
+
+        return run_study(study, FAMILIES, submit, folds, n_trials, **options)
 
 
 def test_a_tiny_study_is_deterministic_and_starts_from_the_defaults():
     tables = []
     for _ in range(2):
         study = open_study("s", None, seed=3, pruner="none")
-        run_study(study, FAMILIES, score, n_trials=8)
+        study_run(study, score, n_trials=8)
         tables.append(trials_table(study))
     pd.testing.assert_frame_equal(*tables)
     first_two = tables[0].head(2)
@@ -38,17 +44,17 @@ def test_an_interrupted_study_resumes_from_its_storage(tmp_path):
     storage = f"sqlite:///{tmp_path}/studies/s.db"
     calls = []
 
-    def flaky(family, params, features, trial):
-        calls.append(trial.number)
-        if len(calls) == 4:
-            raise KeyboardInterrupt  # the machine went down mid-trial
-        return score(family, params, features, trial)
+    def flaky(family, params, features, fold):
+        calls.append(fold)
+        if len(calls) == 3 * 3 + 2:
+            raise KeyboardInterrupt  # the machine went down in the fourth trial's third fold
+        return score(family, params, features, fold)
 
     with pytest.raises(KeyboardInterrupt):
-        run_study(open_study("s", storage, seed=0, pruner="none"), FAMILIES, flaky, n_trials=6)
+        study_run(open_study("s", storage, seed=0, pruner="none"), flaky, n_trials=6)
     resumed = open_study("s", storage, seed=0, pruner="none")
     assert len([t for t in resumed.trials if t.state.name == "COMPLETE"]) == 3
-    ran = run_study(resumed, FAMILIES, score, n_trials=6)
+    ran = study_run(resumed, score, n_trials=6)
     assert ran == 3
     states = [t.state.name for t in resumed.trials]
     assert states.count("COMPLETE") == 6 and states[3] == "FAIL"
@@ -56,7 +62,7 @@ def test_an_interrupted_study_resumes_from_its_storage(tmp_path):
 
 def test_hopeless_trials_are_pruned():
     study = open_study("s", None, seed=1, pruner="median")
-    run_study(study, FAMILIES, score, n_trials=25)
+    study_run(study, score, n_trials=25)
     assert any(t.state.name == "PRUNED" for t in study.trials)
     assert study.best_value >= 0.5
 
@@ -68,11 +74,43 @@ def test_feature_choices_are_searched_with_the_model_and_start_from_the_preset()
     dims = {k: SearchDimension(**v) for k, v in space.items()}
     seen = []
 
-    def record(family, params, features, trial):
-        seen.append(features["scaler"])
-        return score(family, params, features, trial)
+    def record(family, params, features, fold):
+        if fold == 0:
+            seen.append(features["scaler"])
+        return score(family, params, features, fold)
 
     study = open_study("s", None, seed=0, pruner="none")
-    run_study(study, FAMILIES, record, n_trials=10, feature_space=dims, feature_defaults={"scaler": "robust"})
+    study_run(study, record, n_trials=10, feature_space=dims, feature_defaults={"scaler": "robust"})
     assert seen[:2] == ["robust", "robust"] and set(seen) == {"standard", "robust"}
     assert params_of(study.best_trial)[2]["scaler"] in ("standard", "robust")
+
+
+def test_a_failing_trial_is_marked_failed_and_the_study_completes():
+    def fragile(family, params, features, fold):
+        if family == "b" and params["k"] > 7:
+            raise ValueError("k too large for this fold")
+        return score(family, params, features, fold)
+
+    study = open_study("s", None, seed=0, pruner="none")
+    ran = study_run(study, fragile, n_trials=15)
+    states = [t.state.name for t in study.trials]
+    assert ran == 15 and states.count("COMPLETE") == 15 and "FAIL" in states
+
+
+def test_trials_run_in_parallel_and_the_budget_holds():
+    in_flight, most = set(), [0]
+
+    def slow(family, params, features, fold):
+        import threading
+        import time
+
+        in_flight.add(threading.get_ident())
+        most[0] = max(most[0], len(in_flight))
+        time.sleep(0.01)
+        in_flight.discard(threading.get_ident())
+        return score(family, params, features, fold)
+
+    study = open_study("s", None, seed=0, pruner="median")
+    ran = study_run(study, slow, n_trials=12, parallelism=3)
+    finished = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert ran == len(finished) == 12 and most[0] > 1

@@ -146,6 +146,16 @@ class TuneConfig(Section):
     feature_space: dict[str, SearchDimension] = {}
 
 
+class BackendConfig(Section):
+    """Where tuning trials run (see `autotab.backends`)."""
+
+    name: Literal["local", "dask_local", "dask"] = "local"
+    parallelism: int = Field(default=1, ge=1)  # trials in flight (and local workers)
+    # An existing scheduler (backend dask); the AUTOTAB_DASK_ADDRESS environment variable wins.
+    # Not a tracked param of the tune stage: where trials run must not change what they find.
+    address: str | None = None
+
+
 class ModelConfig(Section):
     """A model family: its name, default hyperparameters and search space (one file, one truth).
 
@@ -173,6 +183,7 @@ class Config(Section):
     model: ModelConfig
     train: TrainConfig
     tune: TuneConfig
+    backend: BackendConfig = BackendConfig()
     serve: ServeConfig
     zoo: dict[str, ModelConfig]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -14,9 +15,18 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.pipeline import Pipeline
 
 from autotab import ensemble
-from autotab.config import ModelConfig, TuneConfig
+from autotab.backends import trial_runner
+from autotab.config import BackendConfig, FeaturesConfig, ModelConfig, TuneConfig
+from autotab.features import build_preprocessor
 from autotab.models import build_estimator
-from autotab.training import CrossValidation, cross_validate_pipeline, maximisable, to_plain, whole_pipeline
+from autotab.training import (
+    CrossValidation,
+    cross_validate_pipeline,
+    fit_and_score_fold,
+    maximisable,
+    to_plain,
+    whole_pipeline,
+)
 from autotab.tuning import open_study, params_of, run_study
 
 
@@ -34,11 +44,14 @@ class Problem:
     groups: pd.Series | None = None
     positive: Any = None
     class_weight: str | None = None
-    # The recipe with some feature settings changed, for searched feature choices.
-    recipe_with: Callable[[dict], Pipeline] | None = None
+    # The features preset the recipe was built from; searched feature choices change some of it.
+    feature_settings: dict | None = None
 
     def recipe(self, features: dict) -> Pipeline:
-        return self.recipe_with(features) if features and self.recipe_with else self.preprocessor
+        if not features or self.feature_settings is None:
+            return self.preprocessor
+        settings = FeaturesConfig.model_validate({**self.feature_settings, **features})
+        return build_preprocessor(self.preprocessor.named_steps["clean"], settings, self.task, self.seed)
 
     def estimator(self, family: ModelConfig, params: dict):
         return build_estimator(family, self.task, self.seed, params, class_weight=self.class_weight)
@@ -46,11 +59,21 @@ class Problem:
     def pipeline(self, family: ModelConfig, params: dict, features: dict) -> Pipeline:
         return whole_pipeline(self.recipe(features), self.estimator(family, params))
 
-    def cross_validate(self, family: ModelConfig, params: dict, features: dict, on_fold=None) -> CrossValidation:
+    def cross_validate(self, family: ModelConfig, params: dict, features: dict) -> CrossValidation:
         pipeline = self.pipeline(family, params, features)
-        return cross_validate_pipeline(
-            pipeline, self.X, self.y, self.task, self.folds, self.groups, self.positive, on_fold
-        )
+        return cross_validate_pipeline(pipeline, self.X, self.y, self.task, self.folds, self.groups, self.positive)
+
+    @cached_property
+    def fold_rows(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return list(self.folds.split(self.X, self.y, self.groups))
+
+    def fold_score(self, family: ModelConfig, params: dict, features: dict, fold: int) -> float:
+        """One fold of one configuration: the primary metric on its held-out rows, larger is better."""
+        train_rows, test_rows = self.fold_rows[fold]
+        classes = np.unique(self.y) if self.task != "regression" else None
+        pipeline = self.pipeline(family, params, features)
+        result = fit_and_score_fold(pipeline, self.X, self.y, self.task, classes, train_rows, test_rows, self.positive)
+        return maximisable(result.scores[self.metric], self.metric)
 
 
 @dataclass
@@ -77,24 +100,18 @@ def search(
     study_name: str,
     on_trial: Callable | None = None,
     feature_defaults: dict | None = None,
+    backend: BackendConfig | None = None,
 ) -> Outcome:
     """`board` is the leaderboard's passing rows (best first) and `oof` its out-of-fold predictions;
     `zoo(name)` gives any family's config, for ensemble members outside the searched families."""
     metric = problem.metric
-
-    def score(family: str, params: dict, features: dict, trial: optuna.Trial) -> float:
-        def report(fold: int, scores: list[dict]) -> None:
-            trial.report(maximisable(float(np.mean([s[metric] for s in scores])), metric), fold)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-
-        result = problem.cross_validate(families[family], params, features, report)
-        return maximisable(result.summary[metric]["mean"], metric)
-
+    backend = backend or BackendConfig()
     study = open_study(study_name, tune.storage, problem.seed, tune.pruner)
-    ran = run_study(
-        study, families, score, tune.n_trials, tune.timeout_s, on_trial, tune.feature_space, feature_defaults
-    )
+    with trial_runner(backend, problem, families) as submit_fold:
+        ran = run_study(
+            study, families, submit_fold, problem.folds.get_n_splits(), tune.n_trials, tune.timeout_s,
+            backend.parallelism, on_trial, tune.feature_space, feature_defaults,
+        )  # fmt: skip
 
     best_family, best_params, best_features = params_of(study.best_trial)
     searched_cv = round(maximisable(study.best_value, metric), 6)

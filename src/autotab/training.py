@@ -7,7 +7,6 @@ same metric code as evaluate, and it keeps the out-of-fold predictions for ensem
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +92,43 @@ class CrossValidation:
     predict_seconds: float
 
 
+@dataclass
+class FoldResult:
+    prediction: np.ndarray  # the held-out rows' class probabilities (rows x classes) or predictions
+    scores: dict[str, float]  # every metric of the task on the held-out rows
+    fit_seconds: float
+    predict_seconds: float
+
+
+def fit_and_score_fold(
+    pipeline: Pipeline,
+    X: pd.DataFrame,
+    y: pd.Series,
+    task: str,
+    classes: np.ndarray | None,
+    train_rows: np.ndarray,
+    test_rows: np.ndarray,
+    positive: Any = None,
+) -> FoldResult:
+    """Fit a clone on one fold's training rows and score its held-out rows with evaluate's metric
+    code. `classes` are all of y's classes (a fold may lack one): probabilities align to them."""
+    model = clone(pipeline)
+    start = time.perf_counter()
+    model.fit(X.iloc[train_rows], y.iloc[train_rows])
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    y_test = y.iloc[test_rows]
+    if classes is None:
+        prediction = model.predict(X.iloc[test_rows])
+        predict_seconds = time.perf_counter() - start
+        return FoldResult(prediction, regression_metrics(y_test, prediction), fit_seconds, predict_seconds)
+    prediction = np.zeros((len(test_rows), len(classes)))
+    prediction[:, np.searchsorted(classes, model.classes_)] = model.predict_proba(X.iloc[test_rows])
+    predict_seconds = time.perf_counter() - start
+    scores = classification_metrics(y_test, prediction, classes, positive)
+    return FoldResult(prediction, scores, fit_seconds, predict_seconds)
+
+
 def cross_validate_pipeline(
     pipeline: Pipeline,
     X: pd.DataFrame,
@@ -101,36 +137,18 @@ def cross_validate_pipeline(
     folds: BaseCrossValidator,
     groups: pd.Series | None = None,
     positive: Any = None,
-    on_fold: Callable[[int, list[dict[str, float]]], None] | None = None,
 ) -> CrossValidation:
-    """Fit a clone per fold, score its held-out rows with evaluate's metric code, keep the OOF.
-    `on_fold(k, scores so far)` runs after each fold (a tuning trial reports and may prune there)."""
-    classification = task != "regression"
-    classes = np.unique(y) if classification else None
-    oof = np.zeros((len(y), len(classes))) if classification else np.zeros(len(y))
+    """Fit a clone per fold, score its held-out rows with evaluate's metric code, keep the OOF."""
+    classes = np.unique(y) if task != "regression" else None
+    oof = np.zeros((len(y), len(classes))) if classes is not None else np.zeros(len(y))
     scores: list[dict[str, float]] = []
     fit_seconds = predict_seconds = 0.0
     for train_rows, test_rows in folds.split(X, y, groups):
-        model = clone(pipeline)
-        start = time.perf_counter()
-        model.fit(X.iloc[train_rows], y.iloc[train_rows])
-        fit_seconds += time.perf_counter() - start
-        start = time.perf_counter()
-        if classification:
-            proba = np.zeros((len(test_rows), len(classes)))
-            columns = np.searchsorted(classes, model.classes_)
-            proba[:, columns] = model.predict_proba(X.iloc[test_rows])
-            oof[test_rows] = proba
-        else:
-            oof[test_rows] = model.predict(X.iloc[test_rows])
-        predict_seconds += time.perf_counter() - start
-        y_test = y.iloc[test_rows]
-        if classification:
-            scores.append(classification_metrics(y_test, proba, classes, positive))
-        else:
-            scores.append(regression_metrics(y_test, oof[test_rows]))
-        if on_fold is not None:
-            on_fold(len(scores) - 1, scores)
+        fold = fit_and_score_fold(pipeline, X, y, task, classes, train_rows, test_rows, positive)
+        oof[test_rows] = fold.prediction
+        scores.append(fold.scores)
+        fit_seconds += fold.fit_seconds
+        predict_seconds += fold.predict_seconds
     summary = {
         metric: {
             "mean": round(float(np.mean([s[metric] for s in scores])), 6),

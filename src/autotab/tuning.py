@@ -7,14 +7,20 @@ report their running cross-validated score after each fold, so a pruner can stop
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import pandas as pd
 
 from autotab.config import ModelConfig, SearchDimension
+from autotab.errors import UserError
 
 FAMILY = "family"
 FEATURES = "features."
@@ -100,33 +106,94 @@ def params_of(trial: optuna.trial.FrozenTrial) -> tuple[str, dict[str, Any], dic
     return family, params, features
 
 
+@dataclass
+class RunningTrial:
+    trial: optuna.Trial
+    family: str
+    params: dict[str, Any]
+    features: dict[str, Any]
+    fold_scores: list[float] = field(default_factory=list)
+
+
 def run_study(
     study: optuna.Study,
     families: dict[str, ModelConfig],
-    score: Callable[[str, dict[str, Any], dict[str, Any], optuna.Trial], float],
+    submit_fold: Callable[[str, dict[str, Any], dict[str, Any], int], Future],
+    n_folds: int,
     n_trials: int,
     timeout_s: float | None = None,
+    parallelism: int = 1,
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
     feature_space: dict[str, SearchDimension] | None = None,
     feature_defaults: dict[str, Any] | None = None,
 ) -> int:
-    """Run trials until the study holds `n_trials` finished ones (or the timeout); returns how many
-    ran now. Trials run one after another: parallel TPE would make results depend on timing."""
+    """Run trials until the study holds `n_trials` finished ones (or the timeout stops new ones);
+    returns how many finished now.
+
+    Optuna stays on this side: it asks for a trial, and each of the trial's folds is one task,
+    `submit_fold(family, params, features, fold)`, a future of the fold's score (larger is better),
+    on whatever engine the backend runs. After each fold the running mean is reported, so the
+    pruner stops hopeless trials between folds. With `parallelism` 1 the trials run one after
+    another, exactly as in-process; more trials in flight make results depend on timing. A trial
+    whose task fails (a bad combination of settings, a lost worker) is marked failed and not counted.
+    """
     feature_space = feature_space or {}
     if not study.trials:
         enqueue_defaults(study, families, feature_space, feature_defaults or {})
     done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    finished = [t for t in study.trials if t.state in done]  # a failed trial is retried, not counted
-    remaining = max(0, n_trials - len(finished))
-    if remaining:
+    remaining = max(0, n_trials - len([t for t in study.trials if t.state in done]))
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    finished = failed = 0
+    running: dict[Future, RunningTrial] = {}
 
-        def objective(trial: optuna.Trial) -> float:
-            family, params, features = sample(trial, families, feature_space)
-            return score(family, params, features, trial)
+    def start_trial() -> None:
+        trial = study.ask()
+        family, params, features = sample(trial, families, feature_space)
+        running[submit_fold(family, params, features, 0)] = RunningTrial(trial, family, params, features)
 
-        callbacks = [on_trial] if on_trial else None
-        study.optimize(objective, n_trials=remaining, timeout=timeout_s, callbacks=callbacks, gc_after_trial=False)
-    return remaining
+    def within_budget() -> bool:
+        return finished + len(running) < remaining and (deadline is None or time.monotonic() < deadline)
+
+    try:
+        while True:
+            while len(running) < parallelism and within_budget():
+                start_trial()
+            if not running:
+                return finished
+            completed, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(completed, key=lambda f: running[f].trial.number):
+                current = running[future]
+                try:
+                    current.fold_scores.append(float(future.result()))
+                except Exception as error:  # any failure of one trial's task fails that trial
+                    del running[future]
+                    study.tell(current.trial, state=optuna.trial.TrialState.FAIL)
+                    failed += 1
+                    print(f"tune: trial {current.trial.number} ({current.family}) failed: "
+                          f"{type(error).__name__}: {error}", file=sys.stderr)  # fmt: skip
+                    if failed > max(remaining, 10):
+                        raise UserError(
+                            f"tune: {failed} trials failed, the last with {type(error).__name__}: {error}; "
+                            "check the search spaces in conf/model/ and tune.feature_space"
+                        ) from error
+                    continue
+                del running[future]
+                fold = len(current.fold_scores) - 1
+                current.trial.report(float(np.mean(current.fold_scores)), fold)
+                if current.trial.should_prune():
+                    frozen = study.tell(current.trial, state=optuna.trial.TrialState.PRUNED)
+                elif fold + 1 < n_folds:
+                    running[submit_fold(current.family, current.params, current.features, fold + 1)] = current
+                    continue
+                else:
+                    frozen = study.tell(current.trial, round(float(np.mean(current.fold_scores)), 6))
+                finished += 1
+                if on_trial is not None:
+                    on_trial(study, frozen)
+    except BaseException:
+        for current in running.values():  # interrupted: what was running is not finished
+            study.tell(current.trial, state=optuna.trial.TrialState.FAIL)
+        raise
 
 
 def trials_table(study: optuna.Study) -> pd.DataFrame:

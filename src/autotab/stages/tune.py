@@ -17,10 +17,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import FixedThresholdClassifier
 
 from autotab import paths
-from autotab.config import FeaturesConfig, load_config
+from autotab.config import load_config
 from autotab.errors import run_stage
 from autotab.evaluation import best_threshold, recorded_positive
-from autotab.features import build_preprocessor
 from autotab.models import supports
 from autotab.search import Problem, search
 from autotab.tables import read_json, write_csv, write_joblib, write_json
@@ -56,16 +55,10 @@ def main() -> None:
     X, y = split_xy(rows, contract["target"])
     groups = rows[data.group] if data.group else None
     positive = recorded_positive(np.unique(y), contract)
-    cleaner = joblib.load(paths.CLEANER_RECIPE)
-
-    def recipe_with(features: dict):
-        settings = FeaturesConfig.model_validate({**config.features.model_dump(), **features})
-        return build_preprocessor(cleaner, settings, task, data.seed)
-
     problem = Problem(
         X, y, task, metric, make_folds(task, train_config.folds, data.seed, grouped=groups is not None),
         joblib.load(paths.PREPROCESSOR_RECIPE), data.seed, groups, positive, train_config.class_weight,
-        recipe_with,
+        config.features.model_dump(),
     )  # fmt: skip
 
     def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -84,8 +77,9 @@ def main() -> None:
     study_name = f"{data.name}-{hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]}"
     oof = pd.read_parquet(paths.OOF_PREDICTIONS)
     outcome = search(
-        problem, families, config.family, board, oof, tune, study_name, progress, config.features.model_dump()
-    )
+        problem, families, config.family, board, oof, tune, study_name, progress, config.features.model_dump(),
+        config.backend,
+    )  # fmt: skip
     final = outcome.model
     threshold = None
     if task == "binary":

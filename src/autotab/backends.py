@@ -1,0 +1,103 @@
+"""Where tuning trials run: local worker processes, a private Dask cluster on 127.0.0.1, or an
+existing Dask scheduler. Every backend gives the same thing, `submit(family, params, features,
+fold)` returning a `concurrent.futures.Future` of one fold's score, so one ask/tell loop
+(`tuning.run_study`) serves them all; the problem (training rows, folds, recipe) reaches each
+worker once, not once per trial.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+
+from autotab.config import BackendConfig, ModelConfig
+from autotab.errors import UserError
+
+ADDRESS_VARIABLE = "AUTOTAB_DASK_ADDRESS"
+SubmitFold = Callable[[str, dict[str, Any], dict[str, Any], int], Future]
+
+
+def fold_score(problem, family: ModelConfig, params: dict, features: dict, fold: int) -> float:
+    # One BLAS/OpenMP thread per worker: workers are the parallelism, and nested threads
+    # oversubscribe the cores (measured here: many times slower). A fit stopped at max_iter is
+    # scored as it is; its warning, once per fold and worker, would bury the stage's output.
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return problem.fold_score(family, params, features, fold)
+
+
+_worker_problem = None
+
+
+def _receive_problem(problem) -> None:
+    global _worker_problem
+    _worker_problem = problem
+
+
+def _worker_fold_score(family: ModelConfig, params: dict, features: dict, fold: int) -> float:
+    return fold_score(_worker_problem, family, params, features, fold)
+
+
+def scheduler_address(backend: BackendConfig) -> str:
+    address = os.environ.get(ADDRESS_VARIABLE) or backend.address
+    if not address:
+        raise UserError(
+            f"backend=dask needs the scheduler's address: set {ADDRESS_VARIABLE}=tcp://HOST:8786 "
+            "(or backend.address), or use backend=dask_local for a private cluster on this machine"
+        )
+    return address
+
+
+@contextlib.contextmanager
+def trial_runner(backend: BackendConfig, problem, families: dict[str, ModelConfig]) -> Iterator[SubmitFold]:
+    """Start the backend's workers, hand them the problem, and yield `submit`; stop them after."""
+    if backend.name == "local":
+        # spawn, not fork: the driver may hold threads (pyarrow, BLAS) that a fork would copy mid-work.
+        with ProcessPoolExecutor(
+            backend.parallelism,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_receive_problem,
+            initargs=(problem,),
+        ) as pool:
+            yield lambda family, params, features, fold: pool.submit(
+                _worker_fold_score, families[family], params, features, fold
+            )
+        return
+
+    from distributed import Client, LocalCluster
+
+    with contextlib.ExitStack() as stack:
+        if backend.name == "dask_local":
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="autotab-dask-"))
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=backend.parallelism,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    local_directory=scratch,
+                )
+            )
+            client = stack.enter_context(Client(cluster))
+        else:
+            address = scheduler_address(backend)
+            try:
+                client = stack.enter_context(Client(address, timeout="10s"))
+            except OSError as error:
+                raise UserError(f"backend=dask: cannot reach the Dask scheduler at {address}: {error}") from None
+        problem_on_workers = client.scatter(problem, broadcast=True)
+        # A task lost with its worker is rerun elsewhere by Dask; one that fails again fails its trial.
+        executor = client.get_executor(pure=False, retries=1)
+        yield lambda family, params, features, fold: executor.submit(
+            fold_score, problem_on_workers, families[family], params, features, fold
+        )
