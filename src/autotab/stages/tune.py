@@ -67,12 +67,14 @@ def main() -> None:
               f"(best {maximisable(study.best_value, metric):.4f})", file=sys.stderr, flush=True)  # fmt: skip
 
     # Everything that defines the search names the study: the same search resumes, a new one starts.
+    # The budget is part of it: a study cut to fewer trials, or run further, would not be the study
+    # a fresh run with these params finds.
     identity = {
         "data": file_digest(paths.CLEAN_TRAIN, paths.PREPROCESSOR_RECIPE), "families": names,
         "spaces": {n: f.model_dump() for n, f in families.items()}, "train": train_config.model_dump(),
-        "seed": data.seed, "group": data.group, "pruner": tune.pruner,
-        "features": config.features.model_dump(),
-        "feature_space": {k: v.model_dump() for k, v in tune.feature_space.items()},
+        "seed": data.seed, "group": data.group, "features": config.features.model_dump(),
+        "tune": tune.model_dump(include={"n_trials", "timeout_s", "pruner", "feature_space"}),
+        "parallelism": config.backend.parallelism,
     }  # fmt: skip
     study_name = f"{data.name}-{hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]}"
     oof = pd.read_parquet(paths.OOF_PREDICTIONS)
