@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from autotab.config import ModelConfig
-from autotab.tuning import open_study, params_of, run_study, trials_table
+from autotab.tuning import fold_scores_of, open_study, params_of, run_study, trials_table
 
 FAMILIES = {
     "a": ModelConfig(name="a", x=0.5, search_space={"x": {"low": 0.0, "high": 1.0}}),
@@ -114,3 +114,15 @@ def test_trials_run_in_parallel_and_the_budget_holds():
     ran = study_run(study, slow, n_trials=12, parallelism=3)
     finished = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
     assert ran == len(finished) == 12 and most[0] > 1
+
+
+def test_each_folds_score_is_recovered_from_the_running_means():
+    fold_values = [0.9, 0.7, 0.8, 0.95]
+
+    def by_fold(family, params, features, fold):
+        return fold_values[fold]
+
+    study = open_study("s", None, seed=0, pruner="none")
+    study_run(study, by_fold, n_trials=1, folds=4)
+    assert fold_scores_of(study.trials[0]) == pytest.approx(fold_values)
+    assert study.trials[0].value == round(sum(fold_values) / 4, 6)

@@ -27,7 +27,7 @@ from autotab.training import (
     to_plain,
     whole_pipeline,
 )
-from autotab.tuning import open_study, params_of, run_study
+from autotab.tuning import fold_scores_of, open_study, params_of, run_study
 
 
 @dataclass
@@ -113,18 +113,26 @@ def search(
             backend.parallelism, on_trial, tune.feature_space, feature_defaults,
         )  # fmt: skip
 
+    configs = {**{name: zoo(name) for name in board["model"]}, **families}
     best_family, best_params, best_features = params_of(study.best_trial)
     searched_cv = round(maximisable(study.best_value, metric), 6)
-    default_cv = float(board.iloc[0][f"{metric}_mean"])
-    if study.best_value > maximisable(default_cv, metric):
+    default_name = board.iloc[0]["model"]
+    default_result = problem.cross_validate(configs[default_name], {}, {})
+    default_cv = default_result.summary[metric]["mean"]
+    # The best of hundreds of trials looks better in CV than it is (it was picked on those folds).
+    # It replaces the best defaults only if it wins fold by fold by more than one standard error
+    # of the paired differences; otherwise the simpler choice stands.
+    default_folds = [maximisable(scores[metric], metric) for scores in default_result.fold_scores]
+    gain = np.array(fold_scores_of(study.best_trial)) - np.array(default_folds)
+    margin = float(gain.std(ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else 0.0
+    if gain.mean() > margin:
         single, single_params, single_cv, source = best_family, best_params, searched_cv, "search"
         single_features = best_features
     else:
-        single, single_params, single_cv, source = board.iloc[0]["model"], {}, default_cv, "defaults"
+        single, single_params, single_cv, source = default_name, {}, default_cv, "defaults"
         single_features = {}
     single_params = {k: to_plain(v) for k, v in single_params.items()}
     single_features = {k: to_plain(v) for k, v in single_features.items()}
-    configs = {**{name: zoo(name) for name in board["model"]}, **families}
 
     outcome = Outcome(
         problem.pipeline(configs[single], single_params, single_features),
@@ -133,11 +141,14 @@ def search(
     states = pd.Series([t.state.name for t in study.trials]).value_counts().to_dict()
     outcome.summary = {
         "primary_metric": metric, "cv_default_best": default_cv, "cv_search_best": searched_cv,
-        "cv_single_chosen": single_cv, "n_trials": len(study.trials), "n_pruned": int(states.get("PRUNED", 0)),
+        "cv_single_chosen": single_cv, "search_gain": round(float(gain.mean()), 6),
+        "search_margin": round(margin, 6), "n_trials": len(study.trials), "n_pruned": int(states.get("PRUNED", 0)),
         "ensemble_members": 1,
     }  # fmt: skip
+    chosen_result = default_result if source == "defaults" else None
+    chosen_oof = (chosen_result or problem.cross_validate(configs[single], single_params, single_features)).oof
     if not tune.ensemble:
-        outcome.oof = problem.cross_validate(configs[single], single_params, single_features).oof
+        outcome.oof = chosen_oof
         return outcome
 
     classes = np.unique(problem.y) if problem.task != "regression" else None
@@ -145,9 +156,11 @@ def search(
     for name in board["model"]:
         columns = [name] if classes is None else [f"{name}__{c}" for c in classes]
         predictions[f"default_{name}"] = oof[columns].to_numpy().squeeze()
-    tuned_key = f"tuned_{single}"
-    predictions[tuned_key] = problem.cross_validate(configs[single], single_params, single_features).oof
-    outcome.oof = predictions[tuned_key]
+    # The tuned configuration joins the pool only if it earned its place above: its OOF score carries
+    # the same optimism, which greedy selection would otherwise reward.
+    tuned_key = f"tuned_{single}" if source == "search" else f"default_{single}"
+    predictions[tuned_key] = chosen_oof
+    outcome.oof = chosen_oof
     weights, ensemble_score = ensemble.greedy_selection(
         predictions, problem.y, problem.task, metric, classes, problem.positive, tune.ensemble_rounds
     )

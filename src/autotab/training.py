@@ -86,6 +86,7 @@ def whole_pipeline(preprocessor: Pipeline, estimator: BaseEstimator) -> Pipeline
 @dataclass
 class CrossValidation:
     summary: dict[str, dict[str, float]]  # metric -> mean and std over folds
+    fold_scores: list[dict[str, float]]  # every metric on each fold
     oof: np.ndarray  # out-of-fold class probabilities (rows x classes) or predictions (rows)
     classes: np.ndarray | None
     fit_seconds: float
@@ -156,7 +157,7 @@ def cross_validate_pipeline(
         }
         for metric in TASK_METRICS[task]
     }
-    return CrossValidation(summary, oof, classes, fit_seconds, predict_seconds)
+    return CrossValidation(summary, scores, oof, classes, fit_seconds, predict_seconds)
 
 
 def split_xy(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
