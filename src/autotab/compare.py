@@ -352,12 +352,12 @@ def write_report(out_dir: Path = REPORT_DIR, modules: Path = VEGA_MODULES) -> tu
     template = page_template(table, summary_line(rows, metric), revisions, scripts)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".tmp-") as tmp:
-        template_path = Path(tmp) / "template.html"
+        template_path = Path(tmp).resolve() / "template.html"
         template_path.write_text(template, encoding="utf8")
-        plots_dir = Path(tmp) / "plots"
-        # One revision alone would make `dvc plots diff` add the workspace; `plots show` is that one.
-        command = ["plots", "diff", *revisions] if len(revisions) > 1 else ["plots", "show"]
-        _dvc(*command, "--html-template", str(template_path.resolve()), "-o", str(plots_dir.resolve()))
+        plots_dir = Path(tmp).resolve() / "plots"
+        # Given one revision, `dvc plots diff` adds the workspace; given it twice, it shows it once.
+        compared = revisions * 2 if len(revisions) == 1 else revisions
+        _dvc("plots", "diff", *compared, "--html-template", str(template_path), "-o", str(plots_dir))
         index = out_dir / "index.html"
         os.replace(plots_dir / "index.html", index)
     return index, revisions
