@@ -165,3 +165,12 @@ def test_autotab_compare_without_vega_installed_exits_2_with_one_line(tmp_path):
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
     assert result.stderr.startswith("autotab compare: error: vega/node_modules/vega/build/vega.min.js not found")
     assert not (tmp_path / "reports").exists()
+
+
+def test_params_that_differ_come_shallow_keys_first():
+    rows = [
+        Row("a", "experiment", "success", {"model.name": "knn", "model.search_space.k.high": 30, "tune.n_trials": 3}),
+        Row("b", "experiment", "success", {"model.name": "svm", "model.search_space.C.high": 9, "tune.n_trials": 3}),
+    ]
+    labels = [column.label for column in compare.table_columns(rows)]
+    assert labels == ["model.name", "model.search_space.C.high", "model.search_space.k.high"]  # n_trials is equal
