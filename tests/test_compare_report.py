@@ -84,6 +84,13 @@ def test_the_workspace_is_compared_only_when_it_is_not_a_copy_of_a_revision():
     assert compare.plot_revisions(compare.compared_rows(edited)) == ["workspace", "main", "knn"]
 
 
+def test_a_workspace_that_does_not_load_is_listed_once_as_failed():
+    shown = exp_show(experiment("knn", "knn", 0.98))
+    shown[0]["error"] = {"msg": "params.yaml does not parse", "type": "YAMLError"}
+    rows = compare.compared_rows(compare.rows_from_exp_show(shown))
+    assert [(r.name, r.state) for r in rows] == [("main", "success"), ("knn", "success"), ("workspace", "failed")]
+
+
 def test_unfinished_experiments_are_listed_but_not_plotted():
     shown = exp_show(experiment("knn", "knn", 0.98), experiment("later", "svm", None, executor_state="queued"))
     rows = compare.compared_rows(compare.rows_from_exp_show(shown))

@@ -100,7 +100,7 @@ def compared_rows(rows: list[Row]) -> list[Row]:
     """The rows worth a table line and a plot line: every finished revision, the workspace only
     when it is not a copy of one of them (after `dvc exp run` it holds the last experiment)."""
     finished = [row for row in rows if row.state == SUCCESS and row.kind != "workspace"]
-    workspaces = [row for row in rows if row.kind == "workspace"]
+    workspaces = [row for row in rows if row.kind == "workspace" and row.state == SUCCESS]
     fresh = [w for w in workspaces if not any(_same_results(w, row) for row in finished)]
     unfinished = [row for row in rows if row.state != SUCCESS]
     return fresh + finished + unfinished
