@@ -12,7 +12,7 @@ UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup lock params run serve test test-fast lint format
+.PHONY: help setup lock params run compare vega serve test test-fast lint format
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +36,19 @@ run: setup ## run the whole pipeline on the configured data, print metrics and h
 	$(BIN)/autotab params
 	$(BIN)/dvc repro
 	@$(BIN)/autotab summary
+
+# The comparison report inlines vega's JS from npm (vega/package-lock.json): offline once installed.
+VEGA_INSTALLED := vega/node_modules/.installed
+
+$(VEGA_INSTALLED): vega/package.json vega/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make: error: npm not found: install Node.js with npm (Debian: apt-get install nodejs npm), then rerun" >&2; exit 2; }
+	npm ci --prefix vega --no-audit --no-fund --loglevel=error
+	@touch $@
+
+vega: $(VEGA_INSTALLED) ## install vega, vega-lite and vega-embed from npm into vega/node_modules
+
+compare: setup $(VEGA_INSTALLED) ## write reports/compare/index.html: all experiments, their params, metrics and plots (offline)
+	$(BIN)/autotab compare
 
 serve: setup ## serve the packaged model on 127.0.0.1 (port from conf/serve)
 	$(BIN)/autotab serve

@@ -1,4 +1,4 @@
-"""The `autotab` command: compose params, summarise a run, serve the packaged model."""
+"""The `autotab` command: compose params, summarise a run, compare experiments, serve the packaged model."""
 
 from __future__ import annotations
 
@@ -82,6 +82,13 @@ def serve_command(bento: dict) -> list[str]:
     ]
 
 
+def compare_command(args: argparse.Namespace) -> None:
+    from autotab.compare import write_report
+
+    index, revisions = write_report()
+    print(f"{index}: {len(revisions)} revision(s) compared: {', '.join(revisions)}")
+
+
 def serve(args: argparse.Namespace) -> None:
     """Import the exported Bento into the local store if needed, then `bentoml serve` it."""
     if not paths.BENTO_INFO.exists():
@@ -108,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     contract.add_argument("--reset", action="store_true", help="delete it so the next run records a new one")
     contract.set_defaults(run=contract_command)
     commands.add_parser("summary", help="print the holdout metrics and how to serve").set_defaults(run=summary_command)
+    commands.add_parser(
+        "compare", help="write the offline HTML comparison of all experiments to reports/compare/"
+    ).set_defaults(run=compare_command)
     serve_parser = commands.add_parser("serve", help="serve the packaged model on 127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=None)
     serve_parser.set_defaults(run=serve)

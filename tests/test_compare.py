@@ -1,0 +1,261 @@
+"""A queued sweep of two models in a temporary copy of the repository, then the comparison report
+opened in headless Chromium with the network off: every plot must render from the inlined vega.
+
+Needs /usr/bin/chromium (Debian's chromium) and vega/node_modules (`make vega`); `.ci/run` installs
+both. In CI (CI=true) a missing one fails the tests; elsewhere they are skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import subprocess
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+from dvc_render.base import Renderer
+
+from tests.conftest import REPO
+from tests.support import built_copy, run
+
+pytestmark = pytest.mark.slow
+
+SWEEP = ["logistic_regression", "random_forest"]
+CHROMIUM = Path("/usr/bin/chromium")
+VEGA_MODULES = REPO / "vega/node_modules"
+ARTIFACTS = REPO / "reports/compare"  # kept after the run: CI uploads them
+QUEUE_TIMEOUT_S = 1800
+
+
+def require(path: Path, how: str) -> None:
+    """CI installs it, so there a missing one is a failure; elsewhere a skip that says how to get it."""
+    if path.exists():
+        return
+    message = f"{path} not found: {how}"
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def wait_for_queue(repo: Path) -> None:
+    """Poll `dvc queue status` until nothing is queued or running; a failed task fails with its log."""
+    deadline = time.monotonic() + QUEUE_TIMEOUT_S
+    while True:
+        status = run(["dvc", "queue", "status"], repo).stdout
+        tasks = [line for line in status.splitlines()[1:] if line.strip() and not line.startswith("Worker")]
+        states = [line.split()[-1] for line in tasks]
+        if "Failed" in states:
+            name = next(line.split()[1] for line in status.splitlines() if line.endswith("Failed"))
+            raise AssertionError(f"{status}\n{run(['dvc', 'queue', 'logs', name], repo, check=False).stdout}")
+        if states and not {"Queued", "Running"} & set(states):
+            return
+        if time.monotonic() > deadline:
+            worker_logs = "\n".join(p.read_text() for p in (repo / ".dvc/tmp/exps/celery").glob("*.out"))
+            raise AssertionError(f"the queue did not finish in {QUEUE_TIMEOUT_S} s:\n{status}\n{worker_logs}")
+        time.sleep(5)
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory) -> Path:
+    """The built copy with a queued sweep of two models run by `dvc queue start`: 3 trials each, and
+    a leaderboard of those two families only, to keep the test short."""
+    repo = built_copy(tmp_path_factory.mktemp("compare"))
+    families = ",".join(SWEEP)
+    sweep = ["-S", f"model={families}", "-S", f"train.candidates=[{families}]", "-S", "tune.n_trials=3"]
+    run(["dvc", "exp", "run", "--queue", *sweep], repo)
+    run(["dvc", "queue", "start", "-j", "1"], repo)
+    wait_for_queue(repo)
+    return repo
+
+
+def experiments_of_head(repo: Path) -> tuple[dict, dict]:
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
+    baseline = next(commit for commit in shown if commit["rev"] != "workspace")
+    return baseline, {exp["name"]: exp for exp in baseline["experiments"] or []}
+
+
+def flat_keys(tree: dict, prefix: str = "") -> set[str]:
+    keys = set()
+    for key, value in tree.items():
+        keys |= flat_keys(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key}
+    return keys
+
+
+def test_a_queued_sweep_runs_both_models_and_exp_show_lists_them_with_every_metric(swept):
+    baseline, experiments = experiments_of_head(swept)
+    assert len(experiments) == 2, experiments.keys()
+    baseline_metrics = baseline["data"]["metrics"]
+    models = set()
+    for name, exp in experiments.items():
+        assert exp["executor"]["state"] == "success", name
+        (data,) = [rev["data"] for rev in exp["revs"]]
+        params = data["params"]["params.yaml"]["data"]
+        models.add(params["model"]["name"])
+        assert params["tune"]["n_trials"] == 3
+        # every metrics file with every metric the committed run has, each a number where it is one there
+        assert data["metrics"].keys() == baseline_metrics.keys(), name
+        for source, result in data["metrics"].items():
+            assert flat_keys(result["data"]) == flat_keys(baseline_metrics[source]["data"]), (name, source)
+        holdout = data["metrics"]["reports/metrics.json"]["data"]
+        assert 0.9 <= holdout["roc_auc"] <= 1 and holdout["roc_auc_ci95_low"] <= holdout["roc_auc"]
+        assert data["metrics"]["reports/tuning/summary.json"]["data"]["n_trials"] == 3
+    assert models == set(SWEEP)
+
+
+class PlotDivs(HTMLParser):
+    """From a rendered DOM: each plot div's outcome, its data marks and its text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.plots: dict[str, dict] = {}
+        self.current: str | None = None
+        self.depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attributes = dict(attrs)
+        if self.current is None and tag == "div" and "data-plot" in attributes:
+            self.current = attributes["id"]
+            self.plots[self.current] = {"outcome": attributes["data-plot"], "svg": 0, "marks": 0, "text": ""}
+        if self.current is None:
+            return
+        plot = self.plots[self.current]
+        self.depth += tag == "div"
+        plot["svg"] += tag == "svg"
+        plot["marks"] += "role-mark" in (attributes.get("class") or "").split()  # data, not axes or legends
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.current is not None and tag == "div":
+            self.depth -= 1
+            if self.depth == 0:
+                self.current = None
+
+    def handle_data(self, data: str) -> None:
+        if self.current is not None:
+            self.plots[self.current]["text"] += data + "\n"
+
+
+def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
+    """Headless Chromium with no network: every connection goes to a closed proxy, no name resolves."""
+    command = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--proxy-server=127.0.0.1:9",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--virtual-time-budget=30000",
+        *args,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_the_network_is_really_off_for_the_browser(tmp_path):
+    require(CHROMIUM, "install Debian's chromium (`apt-get install chromium`; .ci/run does)")
+    page = tmp_path / "cdn.html"
+    page.write_text(
+        '<html><body><script src="https://cdn.jsdelivr.net/npm/vega@5.20.2"></script>'
+        "<script>document.body.dataset.vega = typeof vega;</script></body></html>"
+    )
+    dom = chromium("--dump-dom", page.as_uri(), profile=tmp_path / "profile").stdout
+    assert 'data-vega="undefined"' in dom  # what DVC's own page gets here: no vega, no plots
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", path
+    return struct.unpack(">II", header[16:24])
+
+
+@pytest.fixture(scope="module")
+def report(swept) -> Path:
+    """`autotab compare` (what `make compare` runs once npm has installed vega/) in the swept copy."""
+    require(VEGA_MODULES, "run `make vega` (npm ci in vega/; .ci/run does)")
+    (swept / "vega/node_modules").symlink_to(VEGA_MODULES)
+    printed = run(["autotab", "compare"], swept).stdout
+    path = swept / "reports/compare/index.html"
+    assert f"{path.relative_to(swept)}: 3 revision(s) compared" in printed, printed  # HEAD and the sweep
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "index.html").write_text(path.read_text())
+    return path
+
+
+def test_the_comparison_report_renders_every_plot_with_the_network_off(swept, report, tmp_path):
+    require(CHROMIUM, "install Debian's chromium (`apt-get install chromium`; .ci/run does)")
+    markup = re.sub(r"<script(?![^>]*\bsrc)[^>]*>.*?</script>", "", report.read_text(), flags=re.S)  # inline code
+    assert "<script" not in markup and not re.search(r"\b(src|href)=", markup)  # nothing to fetch
+    baseline, experiments = experiments_of_head(swept)
+    revisions = [baseline["name"], *experiments]
+    dom = chromium("--dump-dom", report.as_uri(), profile=tmp_path / "profile").stdout
+    parser = PlotDivs()
+    parser.feed(dom)
+    declared = yaml.safe_load((swept / "dvc.yaml").read_text())["plots"]
+    assert len(parser.plots) == len(declared)
+    for plot in declared:
+        ((name, spec),) = plot.items()
+        rendered = parser.plots[Renderer.remove_special_chars(name)]
+        has_data = any(len((swept / path).read_text().splitlines()) > 1 for path in spec["y"])
+        if not has_data:  # a regression plot: the built-in task is binary, in every revision
+            assert rendered["outcome"] == "no-data", name
+            continue
+        assert rendered["outcome"] == "rendered", (name, rendered["text"])
+        assert rendered["svg"] == 1 and rendered["marks"] >= 1, (name, rendered)
+        for revision in revisions:  # overlaid (or faceted) across every revision, named in the legend
+            assert f"\n{revision}\n" in f"\n{rendered['text']}", (name, revision)
+
+    screenshot = ARTIFACTS / "screenshot.png"
+    screenshot.unlink(missing_ok=True)
+    chromium(
+        "--hide-scrollbars",
+        "--window-size=1600,3000",
+        f"--screenshot={screenshot}",
+        report.as_uri(),
+        profile=tmp_path / "profile-screenshot",
+    )
+    assert png_size(screenshot) == (1600, 3000) and screenshot.stat().st_size > 100_000
+
+
+SORT_DRIVER = """<script>
+window.addEventListener("load", function () {
+  var table = document.getElementById("experiments");
+  var header = Array.prototype.find.call(table.tHead.rows[0].cells, function (th) {
+    return th.textContent === "log_loss";
+  });
+  function order() {
+    return Array.prototype.map.call(table.tBodies[0].rows, function (row) {
+      return row.cells[0].firstChild.textContent.trim();
+    }).join(",");
+  }
+  header.click();
+  document.body.dataset.ascending = order();
+  header.click();
+  document.body.dataset.descending = order();
+});
+</script>
+</body>"""
+
+
+def test_the_experiment_table_sorts_on_a_header_click(swept, report, tmp_path):
+    require(CHROMIUM, "install Debian's chromium (`apt-get install chromium`; .ci/run does)")
+    driven = tmp_path / "driven.html"
+    driven.write_text(report.read_text().replace("</body>", SORT_DRIVER))
+    dom = chromium("--dump-dom", driven.as_uri(), profile=tmp_path / "profile").stdout
+    baseline, experiments = experiments_of_head(swept)
+    losses = {baseline["name"]: baseline["data"]["metrics"]["reports/metrics.json"]["data"]["log_loss"]}
+    for name, exp in experiments.items():
+        losses[name] = exp["revs"][0]["data"]["metrics"]["reports/metrics.json"]["data"]["log_loss"]
+    ascending = sorted(losses, key=losses.get)
+    assert f'data-ascending="{",".join(ascending)}"' in dom
+    assert f'data-descending="{",".join(reversed(ascending))}"' in dom
