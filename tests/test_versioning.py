@@ -107,7 +107,7 @@ def test_checking_out_an_old_commit_restores_its_model_and_metrics_exactly(built
     repo = built["repo"]
     first = {path: (repo / path).read_bytes() for path in RESTORED}
     run(["dvc", "exp", "run", "-S", "model=random_forest", "-S", "tune.n_trials=3"], repo)
-    assert json.loads((repo / "reports/tuning/best_params.json").read_text())["best_single"] == "random_forest"
+    assert yaml.safe_load((repo / "params.yaml").read_text())["model"]["name"] == "random_forest"
     second_commit = commit(repo, "a random forest")
     second = {path: (repo / path).read_bytes() for path in RESTORED}
     assert all(first[path] != second[path] for path in RESTORED)
