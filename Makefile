@@ -12,7 +12,7 @@ UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup lock params run compare vega serve test test-fast lint format
+.PHONY: help setup lock params run compare vega serve push pull test test-fast lint format
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -52,6 +52,12 @@ compare: setup $(VEGA_INSTALLED) ## write reports/compare/index.html: all experi
 
 serve: setup ## serve the packaged model on 127.0.0.1 (port from conf/serve)
 	$(BIN)/autotab serve
+
+push: setup ## upload the data and models DVC tracks to the DVC remote (default ../autotab-remote)
+	$(BIN)/dvc push
+
+pull: setup ## download the checked-out commit's data and models from the DVC remote
+	$(BIN)/dvc pull
 
 test: setup ## run the whole test suite, the slow end-to-end tests included
 	$(BIN)/python -m pytest -q

@@ -105,6 +105,12 @@ def serve(args: argparse.Namespace) -> None:
     os.execve(sys.executable, command, env)
 
 
+def add_data_command(args: argparse.Namespace) -> None:
+    from autotab.add_data import add_data
+
+    add_data(args.path, args.target, args.name, args.task, move=args.move, force=args.force)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="autotab", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -121,6 +127,14 @@ def main(argv: list[str] | None = None) -> None:
     serve_parser = commands.add_parser("serve", help="serve the packaged model on 127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=None)
     serve_parser.set_defaults(run=serve)
+    add = commands.add_parser("add-data", help="check a CSV or Parquet file, track it with DVC, write its conf/data/")
+    add.add_argument("path", type=Path, help="the table (it is copied under data/raw/; the original is kept)")
+    add.add_argument("--target", required=True, help="the column to predict, as named in the file")
+    add.add_argument("--name", default=None, help="the data option's name (default: from the file name)")
+    add.add_argument("--task", choices=("auto", "binary", "multiclass", "regression"), default="auto")
+    add.add_argument("--move", action="store_true", help="move the file instead of copying it")
+    add.add_argument("--force", action="store_true", help="replace an existing data/raw/ file and conf/data/ option")
+    add.set_defaults(run=add_data_command)
     args = parser.parse_args(argv)
     run_stage(args.command, lambda: args.run(args))
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from autotab import paths
+from autotab import lineage, paths
 from autotab.config import Config
 from autotab.tables import read_json
 
@@ -16,6 +16,19 @@ def _table(rows: dict[str, Any]) -> str:
     lines = ["| | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in rows.items()]
     return "\n".join(lines)
+
+
+def _lineage(raw_schema: dict) -> str:
+    inputs = lineage.input_hashes(raw_schema)
+    return "\n".join([
+        _table({
+            "data file": f"`{inputs['data_path']}`", "data md5 (as in `dvc.lock`)": f"`{inputs['data_md5']}`",
+            "params md5 (`params.yaml`)": f"`{inputs['params_md5']}`",
+        }),
+        "",
+        "This card is committed with the run, so its commit is the code's version. The packaged model carries "
+        "the same fields and the commit the run started from in its labels (`git_commit`, `git_code_modified`).",
+    ])  # fmt: skip
 
 
 def model_card(config: Config, contract: dict, metrics: dict, importance: pd.DataFrame) -> str:
@@ -64,6 +77,9 @@ def model_card(config: Config, contract: dict, metrics: dict, importance: pd.Dat
         "Permutation importance on the holdout (the drop in the score when one raw column is shuffled):",
         "",
         _table({f"`{r.feature}`": f"{r.importance:.4f} ± {r.std:.4f}" for r in importance.head(10).itertuples()}),
+        "",
+        "## Lineage",
+        _lineage(raw),
         "",
         "## Known limits",
         "- Trained on the rows above only: values outside the training ranges (see the data contract) are "

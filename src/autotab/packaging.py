@@ -35,16 +35,19 @@ def source_bytes(root: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(Path(root).rglob("*.py")))
 
 
-def save_model(pipeline: Any, version: str, metadata: dict[str, Any]) -> str:
+def save_model(pipeline: Any, version: str, metadata: dict[str, Any], labels: dict[str, str]) -> str:
     import bentoml
     from bentoml.exceptions import NotFound
 
     tag = f"{MODEL_NAME}:{version}"
-    try:
-        bentoml.models.get(tag)
-    except NotFound:
-        # Model metadata only takes plain values (no None): structured parts go in as JSON text.
-        bentoml.sklearn.save_model(tag, pipeline, metadata={key: json.dumps(value) for key, value in metadata.items()})
+    # Saved afresh every time: the version is a content hash, but the labels (lineage: the git commit)
+    # may differ from the copy already in the store.
+    with contextlib.suppress(NotFound):
+        bentoml.models.delete(tag)
+    # Model metadata only takes plain values (no None): structured parts go in as JSON text.
+    bentoml.sklearn.save_model(
+        tag, pipeline, labels=labels, metadata={key: json.dumps(value) for key, value in metadata.items()}
+    )
     return tag
 
 

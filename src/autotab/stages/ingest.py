@@ -3,7 +3,7 @@
 import hashlib
 from pathlib import Path
 
-from autotab import paths
+from autotab import lineage, paths
 from autotab.config import load_config
 from autotab.errors import run_stage
 from autotab.tables import read_table, write_json, write_parquet
@@ -24,6 +24,7 @@ def main() -> None:
     schema = {
         "source": data.path,
         "sha256": file_sha256(source),
+        "md5": lineage.file_md5(source),  # the hash dvc.lock (or the file's .dvc) records for it
         "rows": len(frame),
         "columns": {str(name): str(dtype) for name, dtype in frame.dtypes.items()},
     }

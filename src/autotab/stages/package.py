@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from autotab import packaging, paths
+from autotab import lineage, packaging, paths
 from autotab.config import load_config
 from autotab.errors import run_stage
 from autotab.tables import read_json, write_json
@@ -27,7 +27,11 @@ def main() -> None:
         BENTOFILE.read_bytes(),
         serve.model_dump_json().encode(),
     )
-    model_tag = packaging.save_model(pipeline, version, {"contract": contract, "holdout_metrics": metrics})
+    # Lineage goes on the model, not into its version: the tag stays a content hash of what is served.
+    origin = lineage.lineage(read_json(paths.RAW_SCHEMA))
+    model_tag = packaging.save_model(
+        pipeline, version, {"contract": contract, "holdout_metrics": metrics, "lineage": origin}, labels=origin
+    )
     bento_tag = packaging.build_bento(
         BENTOFILE,
         BUILD_CONTEXT,
