@@ -47,14 +47,20 @@ def open_study(name: str, storage: str | None, seed: int, pruner: str) -> optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if storage and storage.startswith("sqlite:///"):
         Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return optuna.create_study(
-        study_name=name,
-        storage=storage,
-        load_if_exists=True,
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=make_pruner(pruner),
-    )
+    try:
+        return optuna.create_study(
+            study_name=name,
+            storage=storage,
+            load_if_exists=True,
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(seed=seed),
+            pruner=make_pruner(pruner),
+        )
+    except ImportError as error:  # the URL names a database whose Python driver is not installed
+        raise UserError(
+            f"tune.storage: {storage.split('://')[0]}: {error.__cause__ or error}; install the driver "
+            "(PostgreSQL: pip install psycopg2-binary, with a postgresql+psycopg2:// URL)"
+        ) from None
 
 
 def within(dimension: SearchDimension, value: Any) -> bool:
