@@ -83,8 +83,15 @@ def test_missing_fields_are_named_and_nullable_ones_take_null():
 
 
 def test_the_request_takes_one_to_max_records():
-    Request = request_model(Record, max_records=2)
+    Request = request_model(Record, max_records=2, fields=FIELDS, markers=MARKERS)
     Request.model_validate({"records": [GOOD]})
     for body in ({"records": []}, {"records": [GOOD] * 3}, {"records": [GOOD], "x": 1}):
         with pytest.raises(ValidationError):
             Request.model_validate(body)
+
+
+def test_the_request_refuses_text_the_cleaner_cannot_read_naming_record_and_field():
+    Request = request_model(Record, max_records=3, fields=FIELDS, markers=MARKERS)
+    with pytest.raises(ValidationError) as error:
+        Request.model_validate({"records": [GOOD, {**GOOD, "dose": "lots"}]})
+    assert [e["loc"] for e in error.value.errors()] == [("records", 1, "dose")]

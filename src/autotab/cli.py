@@ -1,4 +1,4 @@
-"""The `autotab` command: compose params, summarise a run, serve the packaged model."""
+"""The `autotab` command: compose params, summarise a run, serve the packaged model, score a file."""
 
 from __future__ import annotations
 
@@ -98,6 +98,36 @@ def serve(args: argparse.Namespace) -> None:
     os.execve(sys.executable, command, env)
 
 
+def predict_command(args: argparse.Namespace) -> None:
+    """Score a CSV or Parquet file of raw records with the evaluated Pipeline (models/model.joblib)."""
+    from autotab.batch_predict import predict_file, rejected_path
+    from autotab.config import load_config
+
+    data = load_config().data
+    contract_path = paths.contract(data.name)
+    for path in (paths.MODEL, contract_path):
+        if not path.exists():
+            raise UserError(f"{path} not found: run the pipeline first (`make run`)")
+    import joblib
+
+    rejected = args.rejected or rejected_path(args.output)
+    counts = predict_file(
+        args.input,
+        args.output,
+        rejected,
+        joblib.load(paths.MODEL),
+        read_json(contract_path),
+        data.group,
+        chunk_rows=args.chunk_rows,
+        delimiter=data.delimiter,
+        encoding=data.encoding,
+    )
+    print(
+        f"predict: {counts.rows} rows read, {counts.predicted} predicted -> {args.output}, "
+        f"{counts.rejected} rejected -> {rejected}"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="autotab", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -111,6 +141,13 @@ def main(argv: list[str] | None = None) -> None:
     serve_parser = commands.add_parser("serve", help="serve the packaged model on 127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=None)
     serve_parser.set_defaults(run=serve)
+    predict = commands.add_parser("predict", help="score a CSV or Parquet file of raw records")
+    predict.add_argument("input", type=Path, help="raw records, in the training file's format")
+    predict.add_argument("output", type=Path, help="predictions (.csv or .parquet)")
+    predict.add_argument("--rejected", type=Path, default=None, help="rows refused, with the reason "
+                         "(default: OUTPUT's name with .rejected before the extension)")  # fmt: skip
+    predict.add_argument("--chunk-rows", type=int, default=50_000, help="rows read and scored at a time")
+    predict.set_defaults(run=predict_command)
     args = parser.parse_args(argv)
     run_stage(args.command, lambda: args.run(args))
 
