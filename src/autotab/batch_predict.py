@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from autotab.cleaner import lower_markers
 from autotab.errors import UserError
 from autotab.request_schema import record_model, records_frame, unreadable_text
+from autotab.scoring import classify
 from autotab.tables import SAMPLE_BYTES, atomic_path, detect_delimiter, detect_encoding, table_format
 
 ROW = "row"  # the 0-based position of a row in the input file
@@ -116,8 +117,8 @@ def validate(chunk: pd.DataFrame, fields: list[dict], record: type[BaseModel], m
 def score(model: Any, frame: pd.DataFrame, task: str) -> pd.DataFrame:
     if task == "regression":
         return pd.DataFrame({"prediction": model.predict(frame)}, index=frame.index)
-    proba = model.predict_proba(frame)
-    out = pd.DataFrame({"label": model.predict(frame)}, index=frame.index)  # the tuned threshold applies
+    labels, proba = classify(model, frame)  # a binary model's tuned threshold applies
+    out = pd.DataFrame({"label": labels}, index=frame.index)
     for position, label in enumerate(model.classes_):
         out[f"proba_{label}"] = proba[:, position]
     return out

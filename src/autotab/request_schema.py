@@ -72,8 +72,11 @@ def request_model(
 
 def records_frame(records: list[BaseModel], fields: list[dict[str, Any]]) -> pd.DataFrame:
     """Validated records as the raw table the Pipeline expects, every contract column present."""
-    rows = [record.model_dump(by_alias=True) for record in records]
-    return pd.DataFrame(rows, columns=[field["name"] for field in fields])
+    # A record's attributes are f0, f1, ... in contract order (see record_model); reading them
+    # directly is several times faster than model_dump(by_alias=True) on a 1000-record request.
+    frame = pd.DataFrame([record.__dict__ for record in records], columns=[f"f{i}" for i in range(len(fields))])
+    frame.columns = [field["name"] for field in fields]
+    return frame
 
 
 def _is_boolean_word(value: Any) -> bool:

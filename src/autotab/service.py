@@ -25,6 +25,7 @@ with bentoml.importing():
 
     from autotab.config import ServeConfig
     from autotab.request_schema import record_model, records_frame, request_model, unseen_categories
+    from autotab.scoring import classify
     from autotab.serving_gate import PredictGate, serving_metrics
 
 ARGS = bentoml.use_arguments()
@@ -146,8 +147,7 @@ class AutotabService:
                 values = self.pipeline.predict(frame)
                 self.metrics.predictions.labels(label="value").inc(len(values))
                 return [{"prediction": float(v)} for v in values]
-            proba = self.pipeline.predict_proba(frame)
-            labels = self.pipeline.predict(frame)  # a binary model's tuned threshold applies here
+            labels, proba = classify(self.pipeline, frame)  # a binary model's tuned threshold applies
         except ValueError as error:  # what the schema let through but the model refuses
             raise InvalidArgument(str(error)) from error
         classes = [_plain(c) for c in self.pipeline.classes_]
