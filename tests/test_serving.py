@@ -190,6 +190,21 @@ def test_the_swagger_page_lists_predict_in_headless_chromium(server, tmp_path):
     assert "/predict" in paths, dom[-2000:]
 
 
+DEV_TOOLS = ("pytest", "ruff", "hypothesis", "schemathesis", "httpx", "dvc", "optuna", "hydra")
+
+
+def test_the_bentos_image_installs_only_runtime_packages(repo):
+    bento = json.loads((repo / "models/bento.json").read_text())
+    name, version = bento["tag"].split(":")
+    env = repo / ".bentoml/bentos" / name / version / "env"
+    requirements = (env / "python/requirements.txt").read_text().split()
+    packages = {re.split(r"[=<>]", line)[0].lower() for line in requirements}
+    assert {"bentoml", "scikit-learn", "pandas"} <= packages and not packages & set(DEV_TOOLS), packages
+    dockerfile = (env / "docker/Dockerfile").read_text()
+    assert "env/python/requirements.txt" in dockerfile
+    assert not [tool for tool in DEV_TOOLS if re.search(rf"\b{tool}\b", dockerfile)]
+
+
 def test_the_serve_config_flows_from_conf_through_dvc_into_the_bento(repo, tmp_path):
     """A `serve` override reruns only the package stage; the Bento then serves as configured, no flags."""
     port = free_port()
