@@ -83,8 +83,27 @@ def test_missing_fields_are_named_and_nullable_ones_take_null():
 
 
 def test_the_request_takes_one_to_max_records():
-    Request = request_model(Record, max_records=2)
+    Request = request_model(Record, max_records=2, fields=FIELDS, markers=MARKERS)
     Request.model_validate({"records": [GOOD]})
     for body in ({"records": []}, {"records": [GOOD] * 3}, {"records": [GOOD], "x": 1}):
         with pytest.raises(ValidationError):
             Request.model_validate(body)
+
+
+def test_the_request_refuses_text_the_cleaner_cannot_read_naming_record_and_field():
+    Request = request_model(Record, max_records=3, fields=FIELDS, markers=MARKERS)
+    with pytest.raises(ValidationError) as error:
+        Request.model_validate({"records": [GOOD, {**GOOD, "dose": "lots"}]})
+    assert [e["loc"] for e in error.value.errors()] == [("records", 1, "dose")]
+
+
+def test_unseen_categories_are_counted_per_field_as_the_cleaner_normalises_them(messy_frame):
+    from autotab.cleaner import TableCleaner
+    from autotab.request_schema import unseen_categories
+
+    cleaner = TableCleaner(drop=("patient_id",)).fit(messy_frame.drop(columns=["outcome"]))
+    fields = cleaner.input_schema()
+    new = messy_frame.drop(columns=["outcome"]).head(4).copy()
+    new["colour"] = [" RED ", "purple", "NA", "Purple"]  # seen (after trimming and case-folding), unseen, missing
+    assert unseen_categories(cleaner.transform(new), fields, cleaner.names_) == {"colour": 2}
+    assert unseen_categories(cleaner.transform(messy_frame), fields, cleaner.names_) == {}

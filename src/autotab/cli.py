@@ -1,4 +1,5 @@
-"""The `autotab` command: compose params, summarise a run, compare experiments, serve the packaged model."""
+"""The `autotab` command: compose params, summarise a run, compare experiments, add data, score a file,
+serve the packaged model."""
 
 from __future__ import annotations
 
@@ -111,6 +112,36 @@ def add_data_command(args: argparse.Namespace) -> None:
     add_data(args.path, args.target, args.name, args.task, move=args.move, force=args.force)
 
 
+def predict_command(args: argparse.Namespace) -> None:
+    """Score a CSV or Parquet file of raw records with the evaluated Pipeline (models/model.joblib)."""
+    from autotab.batch_predict import predict_file, rejected_path
+    from autotab.config import load_config
+
+    data = load_config().data
+    contract_path = paths.contract(data.name)
+    for path in (paths.MODEL, contract_path):
+        if not path.exists():
+            raise UserError(f"{path} not found: run the pipeline first (`make run`)")
+    import joblib
+
+    rejected = args.rejected or rejected_path(args.output)
+    counts = predict_file(
+        args.input,
+        args.output,
+        rejected,
+        joblib.load(paths.MODEL),
+        read_json(contract_path),
+        data.group,
+        chunk_rows=args.chunk_rows,
+        delimiter=data.delimiter,
+        encoding=data.encoding,
+    )
+    print(
+        f"predict: {counts.rows} rows read, {counts.predicted} predicted -> {args.output}, "
+        f"{counts.rejected} rejected -> {rejected}"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="autotab", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -135,6 +166,13 @@ def main(argv: list[str] | None = None) -> None:
     add.add_argument("--move", action="store_true", help="move the file instead of copying it")
     add.add_argument("--force", action="store_true", help="replace an existing data/raw/ file and conf/data/ option")
     add.set_defaults(run=add_data_command)
+    predict = commands.add_parser("predict", help="score a CSV or Parquet file of raw records")
+    predict.add_argument("input", type=Path, help="raw records, in the training file's format")
+    predict.add_argument("output", type=Path, help="predictions (.csv or .parquet)")
+    predict.add_argument("--rejected", type=Path, default=None, help="rows refused, with the reason "
+                         "(default: OUTPUT's name with .rejected before the extension)")  # fmt: skip
+    predict.add_argument("--chunk-rows", type=int, default=50_000, help="rows read and scored at a time")
+    predict.set_defaults(run=predict_command)
     args = parser.parse_args(argv)
     run_stage(args.command, lambda: args.run(args))
 

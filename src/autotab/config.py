@@ -100,10 +100,21 @@ class TrainConfig(Section):
     n_jobs: int = Field(ge=1)
 
 
+class BatchingConfig(Section):
+    enabled: bool
+    max_batch_size: int = Field(ge=2)  # BentoML refuses a batch of one
+    max_latency_ms: int = Field(ge=1)
+
+
 class ServeConfig(Section):
     host: str
     port: int = Field(ge=1, le=65535)
+    workers: int = Field(ge=1)
+    timeout_s: float = Field(gt=0)
     max_records: int = Field(ge=1)
+    max_request_bytes: int = Field(ge=1024)
+    access_log: bool
+    batching: BatchingConfig
 
 
 class SearchDimension(Section):

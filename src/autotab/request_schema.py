@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 from annotated_types import Len
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from autotab.cleaner import FALSE_WORDS, TRUE_WORDS, lower_markers, normalise_missing, parse_numbers
 
@@ -46,16 +46,37 @@ def record_model(fields: list[dict[str, Any]]) -> type[BaseModel]:
     return create_model("Record", __config__=RECORD_CONFIG, **definitions)
 
 
-def request_model(record: type[BaseModel], max_records: int) -> type[BaseModel]:
-    """The body of POST /predict: {"records": [record, ...]} with 1..max_records records."""
-    records = Annotated[list[record], Len(min_length=1, max_length=max_records)]
-    return create_model("PredictRequest", __config__=ConfigDict(extra="forbid"), records=(records, ...))
+def request_model(
+    record: type[BaseModel], max_records: int, fields: list[dict[str, Any]], markers: list[str]
+) -> type[BaseModel]:
+    """The body of POST /predict: {"records": [record, ...]} with 1..max_records records.
+
+    Text in numeric or boolean fields is checked here, while the request is parsed, so a bad record
+    gets its own 400 before the service may batch it with other clients' requests.
+    """
+    records_type = Annotated[list[record], Len(min_length=1, max_length=max_records)]
+    checked = [f"f{i}" for i, f in enumerate(fields) if f["used"] and f.get("kind") in ("numeric", "boolean")]
+
+    class PredictRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        records: records_type  # type: ignore[valid-type]
+
+        @model_validator(mode="after")
+        def _text_the_cleaner_can_read(self) -> PredictRequest:
+            if any(isinstance(getattr(r, name), str) for r in self.records for name in checked):
+                raise_for(unreadable_text(records_frame(self.records, fields), fields, markers))
+            return self
+
+    return PredictRequest
 
 
 def records_frame(records: list[BaseModel], fields: list[dict[str, Any]]) -> pd.DataFrame:
     """Validated records as the raw table the Pipeline expects, every contract column present."""
-    rows = [record.model_dump(by_alias=True) for record in records]
-    return pd.DataFrame(rows, columns=[field["name"] for field in fields])
+    # A record's attributes are f0, f1, ... in contract order (see record_model); reading them
+    # directly is several times faster than model_dump(by_alias=True) on a 1000-record request.
+    frame = pd.DataFrame([record.__dict__ for record in records], columns=[f"f{i}" for i in range(len(fields))])
+    frame.columns = [field["name"] for field in fields]
+    return frame
 
 
 def _is_boolean_word(value: Any) -> bool:
@@ -105,3 +126,19 @@ def raise_for(errors: list[dict]) -> None:
     """Raise errors found after parsing as the same ValidationError (and 400) pydantic gives."""
     if errors:
         raise ValidationError.from_exception_data("PredictRequest", errors)
+
+
+def unseen_categories(cleaned: pd.DataFrame, fields: list[dict[str, Any]], names: dict[str, str]) -> dict[str, int]:
+    """Per categorical field, how many values (as the cleaner normalised them) training never saw.
+
+    `cleaned` is the cleaner's output and `names` its raw-to-safe column names. Such values are not
+    errors: the encoders treat them as unknown; they are counted so that drift shows.
+    """
+    counts: dict[str, int] = {}
+    for field in fields:
+        if field["used"] and field.get("kind") == "categorical" and "categories" in field:
+            values = cleaned[names[field["name"]]]
+            unseen = int((values.notna() & ~values.isin(field["categories"])).sum())
+            if unseen:
+                counts[field["name"]] = unseen
+    return counts

@@ -1,8 +1,9 @@
 """The BentoML service: POST /predict runs the evaluated Pipeline, raw cleaning included.
 
 The request schema is built at import time from the data contract stored with the model, so it is
-derived from the training data, never written twice. The model tag is pinned by a build argument:
-`name:latest` would resolve against whatever store serves the Bento, not the model packed with it.
+derived from the training data, never written twice. The model tag and the `serve` config are build
+arguments baked into the Bento by the package stage: `name:latest` would resolve against whatever
+store serves the Bento, not the model packed with it.
 """
 
 from __future__ import annotations
@@ -17,28 +18,41 @@ from pydantic import ValidationError
 
 with bentoml.importing():
     import numpy as np
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
 
-    from autotab.request_schema import (
-        raise_for,
-        record_model,
-        records_frame,
-        request_model,
-        unreadable_text,
-    )
+    from autotab.config import ServeConfig
+    from autotab.request_schema import record_model, records_frame, request_model, unseen_categories
+    from autotab.scoring import classify
+    from autotab.serving_gate import PredictGate, serving_metrics
 
 ARGS = bentoml.use_arguments()
 MODEL_TAG: str = getattr(ARGS, "model_tag", "autotab-pipeline:latest")
-MAX_RECORDS = int(getattr(ARGS, "max_records", 1000))
-HOST: str = getattr(ARGS, "host", "127.0.0.1")
-PORT = int(getattr(ARGS, "port", 3000))
+SERVE = ServeConfig.model_validate_json(ARGS.serve)
 
 _model_ref = bentoml.models.BentoModel(MODEL_TAG)
-_metadata = {k: json.loads(v) for k, v in bentoml.models.get(MODEL_TAG).info.metadata.items()}
-CONTRACT: dict[str, Any] = _metadata["contract"]
-Record = record_model(CONTRACT["input"])
-PredictRequest = request_model(Record, MAX_RECORDS)
+_model_info = bentoml.models.get(MODEL_TAG).info
+
+
+def _decoded(value: Any) -> Any:
+    """packaging.save_model stores structured metadata as JSON text; plain values pass through."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+MODEL_METADATA: dict[str, Any] = {key: _decoded(value) for key, value in _model_info.metadata.items()}
+MODEL_LABELS: dict[str, str] = dict(_model_info.labels)
+CONTRACT: dict[str, Any] = MODEL_METADATA["contract"]
 FIELDS: list[dict[str, Any]] = CONTRACT["input"]
-MARKERS: list[str] = CONTRACT["missing_markers"]
+Record = record_model(FIELDS)
+PredictRequest = request_model(Record, SERVE.max_records, FIELDS, CONTRACT["missing_markers"])
+HAS_CATEGORIES = any(f["used"] and f.get("categories") for f in FIELDS)
 
 
 class _OneLineClientErrors(logging.Filter):
@@ -66,63 +80,88 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-class JsonBodiesOnly:
-    """ASGI middleware: POST /predict takes JSON only (BentoML would try other bodies as forms)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/predict":
-            headers = dict(scope["headers"])
-            content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-            if content_type != b"application/json":
-                body = json.dumps(
-                    {"error": "send the records as JSON, with the header Content-Type: application/json"}
-                ).encode()
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 415,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
+def _cleaner(model: Any) -> Any:
+    """The TableCleaner that starts the Pipeline (a binary model wraps it in FixedThresholdClassifier)."""
+    pipeline = getattr(model, "estimator_", model)
+    return pipeline.steps[0][1]
 
 
-@bentoml.service(http={"host": HOST, "port": PORT})
+async def metadata(_: Request) -> JSONResponse:
+    """GET /metadata: what is being served, where it came from, and what it accepts."""
+    return JSONResponse(
+        {
+            "bento": {"name": bentoml.server_context.bento_name, "version": bentoml.server_context.bento_version},
+            "model": {"name": _model_info.tag.name, "version": _model_info.tag.version, "tag": str(_model_info.tag)},
+            "task": CONTRACT["task"],
+            "target": CONTRACT["target"],
+            "classes": CONTRACT.get("classes"),
+            "data_hash": MODEL_METADATA.get("data_hash"),
+            "params": MODEL_METADATA.get("params"),
+            "holdout_metrics": MODEL_METADATA.get("holdout_metrics"),
+            "feature_schema": {"fields": FIELDS, "missing_markers": CONTRACT["missing_markers"]},
+            "limits": {"max_records": SERVE.max_records, "max_request_bytes": SERVE.max_request_bytes},
+            # Everything packaging stored with the model, as stored, so new lineage shows up by itself.
+            "model_metadata": MODEL_METADATA,
+            "model_labels": MODEL_LABELS,
+        }
+    )
+
+
+metadata_app = Starlette(routes=[Route("/metadata", metadata, methods=["GET"])])
+
+
+@bentoml.asgi_app(metadata_app, path="/")
+@bentoml.service(
+    http={"host": SERVE.host, "port": SERVE.port},
+    workers=SERVE.workers,
+    traffic={"timeout": SERVE.timeout_s},
+    logging={"access": {"enabled": SERVE.access_log}},
+)
 class AutotabService:
     model = _model_ref  # a class attribute, so the model is packed into the Bento
 
     def __init__(self) -> None:
         self.pipeline = bentoml.sklearn.load_model(self.model)
+        self.cleaner = _cleaner(self.pipeline)
         self.task = CONTRACT["task"]
+        self.metrics = serving_metrics()  # in the worker, where Prometheus' multiprocess directory is set
 
-    @bentoml.api(input_spec=PredictRequest)
+    # With batching on, concurrent requests' records are concatenated into one Pipeline call and the
+    # answers split back per request; each request was fully validated on its own before that.
+    @bentoml.api(
+        input_spec=PredictRequest,
+        batchable=SERVE.batching.enabled,
+        batch_dim=0,
+        max_batch_size=SERVE.batching.max_batch_size,
+        max_latency_ms=SERVE.batching.max_latency_ms,
+    )
     def predict(self, records: list[Record]) -> list[dict[str, Any]]:  # type: ignore[valid-type]
         """Predict for raw records: the label and each class's probability (or the value)."""
         frame = records_frame(records, FIELDS)
-        raise_for(unreadable_text(frame, FIELDS, MARKERS))
         try:
+            if HAS_CATEGORIES:
+                unseen = unseen_categories(self.cleaner.transform(frame), FIELDS, self.cleaner.names_)
+                for field, count in unseen.items():
+                    self.metrics.unseen_categories.labels(field=field).inc(count)
             if self.task == "regression":
-                return [{"prediction": float(v)} for v in self.pipeline.predict(frame)]
-            proba = self.pipeline.predict_proba(frame)
-            labels = self.pipeline.predict(frame)  # a binary model's tuned threshold applies here
+                values = self.pipeline.predict(frame)
+                self.metrics.predictions.labels(label="value").inc(len(values))
+                return [{"prediction": float(v)} for v in values]
+            labels, proba = classify(self.pipeline, frame)  # a binary model's tuned threshold applies
         except ValueError as error:  # what the schema let through but the model refuses
             raise InvalidArgument(str(error)) from error
         classes = [_plain(c) for c in self.pipeline.classes_]
-        return [
-            {
-                "label": _plain(label),
-                "probabilities": {str(c): round(float(p), 6) for c, p in zip(classes, row, strict=True)},
-            }
-            for label, row in zip(labels, proba, strict=True)
-        ]
+        answers = []
+        for label, row in zip(labels, proba, strict=True):
+            answers.append(
+                {
+                    "label": _plain(label),
+                    "probabilities": {str(c): round(float(p), 6) for c, p in zip(classes, row, strict=True)},
+                }
+            )
+        for label, count in zip(*np.unique(labels.astype(str), return_counts=True), strict=True):
+            self.metrics.predictions.labels(label=label).inc(int(count))
+        return answers
 
 
-AutotabService.add_asgi_middleware(JsonBodiesOnly)
+AutotabService.add_asgi_middleware(PredictGate, max_request_bytes=SERVE.max_request_bytes)

@@ -1,5 +1,7 @@
 """package: the evaluated Pipeline into BentoML, a Bento built offline, exported for DVC to track."""
 
+import hashlib
+import json
 from pathlib import Path
 
 from autotab import lineage, packaging, paths
@@ -18,25 +20,26 @@ def main() -> None:
     import joblib
 
     pipeline = joblib.load(paths.MODEL)
-    contract = read_json(paths.contract(config.data.name))
-    metrics = read_json(paths.METRICS)
+    # What GET /metadata shows: small, JSON-safe facts about the model (the contract is ~3 KB).
+    metadata = {
+        "contract": read_json(paths.contract(config.data.name)),
+        "holdout_metrics": read_json(paths.METRICS),
+        "params": read_json(paths.BEST_PARAMS),
+        "data_hash": "sha256:" + hashlib.sha256(paths.CLEAN_TRAIN.read_bytes()).hexdigest(),
+    }
     version = packaging.content_version(
         paths.MODEL.read_bytes(),
-        paths.contract(config.data.name).read_bytes(),
+        json.dumps(metadata, sort_keys=True).encode(),
         packaging.source_bytes(BUILD_CONTEXT / "autotab"),
         BENTOFILE.read_bytes(),
         serve.model_dump_json().encode(),
     )
     # Lineage goes on the model, not into its version: the tag stays a content hash of what is served.
     origin = lineage.lineage(read_json(paths.RAW_SCHEMA))
-    model_tag = packaging.save_model(
-        pipeline, version, {"contract": contract, "holdout_metrics": metrics, "lineage": origin}, labels=origin
-    )
+    model_tag = packaging.save_model(pipeline, version, {**metadata, "lineage": origin}, labels=origin)
+    # The service reads its whole `serve` config from the build arguments baked into the Bento.
     bento_tag = packaging.build_bento(
-        BENTOFILE,
-        BUILD_CONTEXT,
-        version,
-        {"model_tag": model_tag, "max_records": serve.max_records, "host": serve.host, "port": serve.port},
+        BENTOFILE, BUILD_CONTEXT, version, {"model_tag": model_tag, "serve": serve.model_dump_json()}
     )
     packaging.export_bento(bento_tag, paths.BENTO_ARCHIVE)
     write_json(

@@ -1,0 +1,109 @@
+"""What the service checks and counts before and after a /predict request reaches BentoML.
+
+`PredictGate` is ASGI middleware: a body that is not JSON gets a 415 (BentoML would try other bodies
+as forms), a body above the configured size gets a 413 before it is parsed, and every rejected
+/predict request, whoever rejected it, is counted by its status. The counters live on BentoML's own
+Prometheus `/metrics`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+PREDICT_PATH = "/predict"
+REASONS = {400: "invalid_request", 413: "too_large", 415: "not_json", 503: "overloaded", 504: "timeout"}
+
+
+@dataclass(frozen=True)
+class ServingMetrics:
+    predictions: Any
+    rejected: Any
+    unseen_categories: Any
+
+
+@functools.cache
+def serving_metrics() -> ServingMetrics:
+    """The service's counters, created once per worker process.
+
+    prometheus_client is imported here, not at module import: BentoML sets its multiprocess
+    directory in the worker, and a client initialised before that would count into nothing.
+    """
+    from prometheus_client import Counter
+
+    return ServingMetrics(
+        predictions=Counter("autotab_predictions", "Records predicted, by predicted label", ["label"]),
+        rejected=Counter("autotab_rejected_requests", "/predict requests answered with an error", ["reason", "status"]),
+        unseen_categories=Counter(
+            "autotab_unseen_categories", "Category values never seen in training (encoded as unknown)", ["field"]
+        ),
+    )
+
+
+async def _send_error(send: Any, status: int, message: str) -> None:
+    body = json.dumps({"error": message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class PredictGate:
+    def __init__(self, app: Any, max_request_bytes: int) -> None:
+        self.app = app
+        self.max_request_bytes = max_request_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != PREDICT_PATH:
+            await self.app(scope, receive, send)
+            return
+        rejected = serving_metrics().rejected
+
+        async def counting_send(message: dict) -> None:
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                status = message["status"]
+                reason = REASONS.get(status, "client_error" if status < 500 else "server_error")
+                rejected.labels(reason=reason, status=str(status)).inc()
+            await send(message)
+
+        if scope["method"] != "POST":
+            await self.app(scope, receive, counting_send)
+            return
+        headers = dict(scope["headers"])
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if content_type != b"application/json":
+            message = "send the records as JSON, with the header Content-Type: application/json"
+            await _send_error(counting_send, 415, message)
+            return
+        too_large = (
+            f"the body is larger than serve.max_request_bytes ({self.max_request_bytes} bytes): send fewer records"
+        )
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_request_bytes:
+            await _send_error(counting_send, 413, too_large)
+            return
+        # A client may send no length (chunked): read the body here, up to the limit, and replay it.
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, receive, counting_send)  # a disconnect: let the app see it
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_request_bytes:
+                await _send_error(counting_send, 413, too_large)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, counting_send)

@@ -1,0 +1,75 @@
+"""`autotab predict INPUT OUTPUT` on real files, with the Pipeline the built copy fitted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.serving_support import built_repository
+from tests.support import run
+
+pytestmark = pytest.mark.slow
+
+RAW = "data/raw/breast_biopsy.csv"
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    return built_repository(tmp_path_factory)
+
+
+def raw_rows(repo: Path) -> pd.DataFrame:
+    """The raw file as `ingest` reads it (text kept as text, only empty cells missing)."""
+    return pd.read_csv(repo / RAW, keep_default_na=False, na_values=[""])
+
+
+def test_a_good_file_is_scored_in_chunks_like_the_pipeline_scores_it(repo, tmp_path):
+    output = tmp_path / "scores.parquet"
+    # The raw file itself, target column included (ignored), read 100 rows at a time.
+    result = run(["autotab", "predict", RAW, str(output), "--chunk-rows", "100"], repo)
+    raw = raw_rows(repo)
+    assert f"{len(raw)} rows read, {len(raw)} predicted" in result.stdout and "0 rejected" in result.stdout
+    scores = pd.read_parquet(output)
+    pipeline = joblib.load(repo / "models/model.joblib")
+    X = raw.drop(columns=["diagnosis"])
+    assert scores["row"].tolist() == list(range(len(raw)))
+    assert scores["sample_id"].tolist() == raw["sample_id"].astype(str).tolist()  # data.group is the id
+    assert scores["label"].tolist() == list(pipeline.predict(X))
+    for position, label in enumerate(pipeline.classes_):
+        np.testing.assert_allclose(scores[f"proba_{label}"], pipeline.predict_proba(X)[:, position], atol=1e-12)
+    rejected = pd.read_parquet(tmp_path / "scores.rejected.parquet")
+    assert rejected.empty and list(rejected.columns) == ["row", "sample_id", "reason"]
+
+
+def test_bad_rows_go_to_the_rejected_file_with_the_reason(repo, tmp_path):
+    raw = raw_rows(repo).head(50).astype(object)
+    raw.loc[3, "mitoses"] = "many"
+    raw.loc[7, "clump_thickness"] = None
+    raw.loc[11, "bare_nuclei"] = "1,5x"
+    raw.loc[12, "bland_chromatin"] = 2.5
+    source = tmp_path / "batch.csv"
+    raw.to_csv(source, index=False)
+    output, rejected = tmp_path / "out.csv", tmp_path / "refused.csv"
+    result = run(["autotab", "predict", str(source), str(output), "--rejected", str(rejected)], repo)
+    assert "50 rows read, 46 predicted" in result.stdout and "4 rejected" in result.stdout
+    refused = pd.read_csv(rejected).set_index("row")["reason"]
+    assert sorted(refused.index) == [3, 7, 11, 12]
+    for row, field in ((3, "mitoses"), (7, "clump_thickness"), (11, "bare_nuclei"), (12, "bland_chromatin")):
+        assert field in refused[row], refused[row]
+    scored = pd.read_csv(output)
+    assert len(scored) == 46 and not set(scored["row"]) & {3, 7, 11, 12}
+
+
+def test_a_file_missing_a_column_fails_with_one_line_and_writes_nothing(repo, tmp_path):
+    source = tmp_path / "no_mitoses.csv"
+    raw_rows(repo).drop(columns=["mitoses"]).to_csv(source, index=False)
+    output = tmp_path / "out.csv"
+    result = run(["autotab", "predict", str(source), str(output)], repo, check=False)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "mitoses" in lines[0] and str(source) in lines[0], result.stderr
+    assert list(tmp_path.iterdir()) == [source]  # neither output nor a temporary file is left

@@ -1,0 +1,244 @@
+"""The exported Bento served for real on a free loopback port: metadata, counters, limits, batching,
+a schemathesis fuzzing run against its OpenAPI document, its Swagger page in headless Chromium, and
+the `serve` config flowing from conf/ through dvc into the Bento.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import joblib
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+
+from tests.serving_support import built_repository, get, holdout_records
+from tests.support import environment, free_port, post, run, served_bento
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    return built_repository(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def server(repo, tmp_path_factory):
+    with served_bento(repo, tmp_path_factory.mktemp("serve")) as base:
+        yield base
+
+
+def metric_values(base: str) -> dict[str, float]:
+    """Every sample on /metrics, keyed by its name and labels as printed."""
+    _, text = get(f"{base}/metrics")
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            samples[key] = float(value)
+    return samples
+
+
+def counter(samples: dict[str, float], name: str, **labels: str) -> float:
+    """The sum of a counter's samples whose labels include `labels` (workers may add their own)."""
+    total = 0.0
+    for key, value in samples.items():
+        named = key.startswith(name + "{") or key == name
+        if named and all(f'{k}="{v}"' in key for k, v in labels.items()):
+            total += value
+    return total
+
+
+def test_metadata_describes_the_served_model(repo, server):
+    status, body = get(f"{server}/metadata")
+    assert status == 200
+    meta = json.loads(body)
+    bento = json.loads((repo / "models/bento.json").read_text())
+    contract = json.loads((repo / "contracts/breast_biopsy.json").read_text())
+    assert f"{meta['bento']['name']}:{meta['bento']['version']}" == bento["tag"]
+    assert meta["model"]["tag"] == bento["model_tag"] == f"{meta['model']['name']}:{meta['model']['version']}"
+    assert meta["holdout_metrics"] == json.loads((repo / "reports/metrics.json").read_text())
+    assert meta["params"] == json.loads((repo / "reports/tuning/best_params.json").read_text())
+    train_hash = hashlib.sha256((repo / "data/clean/train.parquet").read_bytes()).hexdigest()
+    assert meta["data_hash"] == f"sha256:{train_hash}"
+    assert meta["feature_schema"]["fields"] == contract["input"]
+    assert meta["task"] == "binary" and meta["classes"] == contract["classes"]
+    # Whatever packaging stores with the model is shown as stored.
+    assert meta["model_metadata"]["contract"] == contract and isinstance(meta["model_labels"], dict)
+
+
+def test_counters_count_predictions_per_class_and_rejections(repo, server):
+    records, _ = holdout_records(repo)
+    before = metric_values(server)
+    status, body = post(f"{server}/predict", json.dumps({"records": records}).encode())
+    assert status == 200, body
+    labels = [answer["label"] for answer in json.loads(body)]
+    assert post(f"{server}/predict", json.dumps({"records": []}).encode())[0] == 400
+    assert post(f"{server}/predict", b"{}", "text/plain")[0] == 415
+    after = metric_values(server)
+    for label in set(labels):
+        gained = counter(after, "autotab_predictions_total", label=label) - counter(
+            before, "autotab_predictions_total", label=label
+        )
+        assert gained == labels.count(label), label
+    for reason, status in (("invalid_request", "400"), ("not_json", "415")):
+        gained = counter(after, "autotab_rejected_requests_total", reason=reason, status=status) - counter(
+            before, "autotab_rejected_requests_total", reason=reason, status=status
+        )
+        assert gained == 1, reason
+    assert counter(after, "bentoml_service_request_total") > 0  # BentoML's own metrics are still there
+    for health in ("livez", "readyz"):
+        assert get(f"{server}/{health}")[0] == 200
+
+
+def test_a_body_over_the_size_limit_gets_a_413_with_or_without_a_length(repo, server):
+    record = holdout_records(repo)[0][0]
+    limit = json.loads(get(f"{server}/metadata")[1])["limits"]["max_request_bytes"]
+    body = json.dumps({"records": [record], "padding": "x" * limit}).encode()
+    status, text = post(f"{server}/predict", body)
+    assert status == 413 and "serve.max_request_bytes" in text, text
+    address = urllib.parse.urlparse(server)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))  # chunked: no Content-Length
+    connection.request("POST", "/predict", chunks, {"Content-Type": "application/json"}, encode_chunked=True)
+    response = connection.getresponse()
+    assert response.status == 413, response.read()
+    connection.close()
+
+
+def test_concurrent_single_record_requests_are_coalesced_and_answered_each_their_own(repo, server):
+    records, X = holdout_records(repo)
+    pipeline = joblib.load(repo / "models/model.joblib")
+    expected = list(pipeline.predict(X))
+
+    def ask(position: int) -> str:
+        status, body = post(f"{server}/predict", json.dumps({"records": [records[position]]}).encode())
+        assert status == 200, body
+        return json.loads(body)[0]["label"]
+
+    before = metric_values(server)
+    with ThreadPoolExecutor(16) as pool:
+        for _ in range(3):  # BentoML's dispatcher calls one at a time while it learns the model's speed
+            assert list(pool.map(ask, range(len(records)))) == expected
+    after = metric_values(server)
+    name = "bentoml_service_adaptive_batch_size"
+    calls = counter(after, f"{name}_count") - counter(before, f"{name}_count")
+    rows = counter(after, f"{name}_sum") - counter(before, f"{name}_sum")
+    assert rows == 3 * len(records) and calls < rows, (calls, rows)  # some calls carried several requests
+
+
+def test_fuzzing_the_openapi_document_finds_no_server_error(server):
+    """A few hundred schemathesis cases, valid and invalid by the schema, against POST /predict."""
+    schema = schemathesis.openapi.from_url(f"{server}/docs.json")
+    operation = schema["/predict"]["POST"]
+    strategy = operation.as_strategy(schemathesis.GenerationMode.POSITIVE) | operation.as_strategy(
+        schemathesis.GenerationMode.NEGATIVE
+    )
+    seen: dict[int, int] = {}
+
+    @settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(case=strategy)
+    def no_server_error(case):
+        response = case.call(base_url=server, timeout=30)
+        seen[response.status_code] = seen.get(response.status_code, 0) + 1
+        assert response.status_code < 500, (case.body, response.status_code, response.text)
+
+    no_server_error()
+    assert sum(seen.values()) >= 200 and 200 in seen and 400 in seen, seen
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_the_swagger_page_lists_predict_in_headless_chromium(server, tmp_path):
+    browser = chromium()
+    if browser is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed: .ci/run must `apt-get install -y chromium`")
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    page = get(f"{server}/")[1]
+    assert "/predict" not in page  # so finding it below means Swagger UI rendered the OpenAPI document
+    command = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=15000",
+        "--dump-dom",
+        f"{server}/",
+    ]
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+    paths = re.findall(r'class="opblock-summary-path"[^>]*data-path="([^"]+)"', dom)
+    assert "/predict" in paths, dom[-2000:]
+
+
+DEV_TOOLS = ("pytest", "ruff", "hypothesis", "schemathesis", "httpx", "dvc", "optuna", "hydra")
+
+
+def test_the_bentos_image_installs_only_runtime_packages(repo):
+    bento = json.loads((repo / "models/bento.json").read_text())
+    name, version = bento["tag"].split(":")
+    env = repo / ".bentoml/bentos" / name / version / "env"
+    requirements = (env / "python/requirements.txt").read_text().split()
+    packages = {re.split(r"[=<>]", line)[0].lower() for line in requirements}
+    assert {"bentoml", "scikit-learn", "pandas"} <= packages and not packages & set(DEV_TOOLS), packages
+    dockerfile = (env / "docker/Dockerfile").read_text()
+    assert "env/python/requirements.txt" in dockerfile
+    assert not [tool for tool in DEV_TOOLS if re.search(rf"\b{tool}\b", dockerfile)]
+
+
+def test_the_serve_config_flows_from_conf_through_dvc_into_the_bento(repo, tmp_path):
+    """A `serve` override reruns only the package stage; the Bento then serves as configured, no flags."""
+    port = free_port()
+    overrides = ["-S", f"serve.port={port}", "-S", "serve.max_records=2", "-S", "serve.batching.enabled=false"]
+    result = run(["dvc", "exp", "run", *overrides], repo)
+    assert "Running stage 'package'" in result.stdout and "Running stage 'tune'" not in result.stdout
+    tag = json.loads((repo / "models/bento.json").read_text())["tag"]
+    store = tmp_path / "store"
+    run(["bentoml", "import", str(repo / "models/autotab.bento")], tmp_path, BENTOML_HOME=str(store))
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            ["bentoml", "serve", tag],
+            cwd=tmp_path,
+            env=environment(BENTOML_HOME=str(store)),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            try:
+                if get(f"{base}/readyz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        record = holdout_records(repo)[0][0]
+        assert post(f"{base}/predict", json.dumps({"records": [record] * 2}).encode())[0] == 200
+        status, body = post(f"{base}/predict", json.dumps({"records": [record] * 3}).encode())
+        assert status == 400 and "records" in body, body
+        assert json.loads(get(f"{base}/metadata")[1])["limits"]["max_records"] == 2
+        assert f"127.0.0.1:{port}" in log.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
