@@ -20,6 +20,7 @@ from pathlib import Path
 import joblib
 import pytest
 import schemathesis
+import yaml
 from hypothesis import HealthCheck, given, settings
 
 from tests.serving_support import built_repository, get, holdout_records
@@ -74,8 +75,15 @@ def test_metadata_describes_the_served_model(repo, server):
     assert meta["data_hash"] == f"sha256:{train_hash}"
     assert meta["feature_schema"]["fields"] == contract["input"]
     assert meta["task"] == "binary" and meta["classes"] == contract["classes"]
-    # Whatever packaging stores with the model is shown as stored.
-    assert meta["model_metadata"]["contract"] == contract and isinstance(meta["model_labels"], dict)
+    # Whatever packaging stores with the model is shown as stored, its lineage included.
+    assert meta["model_metadata"]["contract"] == contract
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    (raw,) = [dep for dep in lock["stages"]["ingest"]["deps"] if dep["path"].startswith("data/raw/")]
+    head = run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
+    params_md5 = hashlib.md5((repo / "params.yaml").read_bytes()).hexdigest()
+    lineage = {"data_md5": raw["md5"], "params_md5": params_md5, "git_commit": head, "git_code_modified": "false"}
+    assert lineage.items() <= meta["model_labels"].items()
+    assert lineage.items() <= meta["model_metadata"]["lineage"].items()
 
 
 def test_counters_count_predictions_per_class_and_rejections(repo, server):
