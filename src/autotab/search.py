@@ -4,7 +4,7 @@ best tuned configuration, the best defaults and a greedy ensemble, all on the sa
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -24,6 +24,7 @@ from autotab.training import (
     cross_validate_pipeline,
     fit_and_score_fold,
     maximisable,
+    reseeded,
     to_plain,
     whole_pipeline,
 )
@@ -76,6 +77,34 @@ class Problem:
         return maximisable(result.scores[self.metric], self.metric)
 
 
+def search_gain(
+    problem: Problem,
+    configs: dict[str, ModelConfig],
+    default_name: str,
+    best: optuna.trial.FrozenTrial,
+    default_result: CrossValidation,
+    recheck_repeats: int,
+) -> np.ndarray:
+    """How much the best trial beats the best defaults, per fold (larger is better).
+
+    The best of many trials looks better on the folds it was picked on than it is. So both are
+    scored again on `recheck_repeats` fresh splits of the training rows, paired fold by fold; with
+    none, the search's own folds are used."""
+    metric = problem.metric
+    if recheck_repeats == 0:
+        default_folds = [maximisable(scores[metric], metric) for scores in default_result.fold_scores]
+        return np.array(fold_scores_of(best)) - np.array(default_folds)
+    family, params, features = params_of(best)
+    gains = []
+    for repeat in range(1, recheck_repeats + 1):
+        fresh = replace(problem, folds=reseeded(problem.folds, problem.seed + repeat))
+        tuned = fresh.cross_validate(configs[family], params, features).fold_scores
+        default = fresh.cross_validate(configs[default_name], {}, {}).fold_scores
+        for tuned_scores, default_scores in zip(tuned, default, strict=True):
+            gains.append(maximisable(tuned_scores[metric], metric) - maximisable(default_scores[metric], metric))
+    return np.array(gains)
+
+
 @dataclass
 class Outcome:
     model: Pipeline  # unfitted
@@ -119,11 +148,7 @@ def search(
     default_name = board.iloc[0]["model"]
     default_result = problem.cross_validate(configs[default_name], {}, {})
     default_cv = default_result.summary[metric]["mean"]
-    # The best of hundreds of trials looks better in CV than it is (it was picked on those folds).
-    # It replaces the best defaults only if it wins fold by fold by more than one standard error
-    # of the paired differences; otherwise the simpler choice stands.
-    default_folds = [maximisable(scores[metric], metric) for scores in default_result.fold_scores]
-    gain = np.array(fold_scores_of(study.best_trial)) - np.array(default_folds)
+    gain = search_gain(problem, configs, default_name, study.best_trial, default_result, tune.recheck_repeats)
     margin = float(gain.std(ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else 0.0
     if gain.mean() > margin:
         single, single_params, single_cv, source = best_family, best_params, searched_cv, "search"

@@ -6,6 +6,7 @@ same metric code as evaluate, and it keeps the out-of-fold predictions for ensem
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,13 @@ def make_folds(task: str, n_folds: int, seed: int, grouped: bool = False) -> Bas
     if task == "regression":
         return KFold(n_splits=n_folds, shuffle=True, random_state=seed)
     return StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+
+
+def reseeded(folds: BaseCrossValidator, seed: int) -> BaseCrossValidator:
+    """The same kind of folds (stratified, grouped) shuffled with another seed: a fresh split."""
+    fresh = copy.deepcopy(folds)
+    fresh.random_state = seed
+    return fresh
 
 
 def check_folds(y: pd.Series, task: str, n_folds: int) -> None:
