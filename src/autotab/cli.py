@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import filecmp
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -95,13 +96,21 @@ def serve(args: argparse.Namespace) -> None:
     if not paths.BENTO_INFO.exists():
         raise UserError(f"{paths.BENTO_INFO} not found: run the pipeline first (`make run`)")
     bento = read_json(paths.BENTO_INFO)
+    port = args.port or bento["port"]
+    with socket.socket() as probe:  # BentoML would report a busy port with a traceback
+        try:
+            probe.bind((bento["host"], port))
+        except OSError as error:
+            raise UserError(
+                f"cannot serve on {bento['host']}:{port}: {error.strerror}; "
+                "stop what is using it, or pick another port: `autotab serve --port N` (or serve.port)"
+            ) from None
     env = {**os.environ, "BENTOML_HOME": str(paths.BENTOML_HOME.resolve())}
     bentoml = [sys.executable, "-m", "bentoml"]
     have = subprocess.run([*bentoml, "get", bento["tag"]], env=env, capture_output=True)
     if have.returncode != 0:
         subprocess.run([*bentoml, "import", str(paths.BENTO_ARCHIVE.resolve())], env=env, check=True)
-    port = str(args.port or bento["port"])
-    command = [*bentoml, "serve", bento["tag"], "--host", bento["host"], "--port", port]
+    command = [*bentoml, "serve", bento["tag"], "--host", bento["host"], "--port", str(port)]
     print(" ".join(command), flush=True)
     os.execve(sys.executable, command, env)
 
