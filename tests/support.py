@@ -15,10 +15,13 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
 BENTO_OUT = "models/autotab.bento"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, which .ci/run installs
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -92,18 +95,20 @@ def post(url: str, body: bytes, content_type: str = "application/json") -> tuple
 
 
 @contextlib.contextmanager
-def served_bento(repo: Path, workdir: Path, *serve_args: str) -> Iterator[str]:
+def served_bento(repo: Path, workdir: Path, *serve_args: str, configured_port: int | None = None) -> Iterator[str]:
     """The repo's exported Bento imported into an empty store under `workdir` and served on a free
-    loopback port; yields the base URL."""
+    loopback port, or with no address flags at all on the host and port its own serve config names
+    (`configured_port`); yields the base URL."""
     store, elsewhere = workdir / "store", workdir / "cwd"  # elsewhere: autotab can only come from the Bento
     store.mkdir(parents=True), elsewhere.mkdir(parents=True)
     tag = json.loads((repo / "models/bento.json").read_text())["tag"]
     run(["bentoml", "import", str(repo / BENTO_OUT)], elsewhere, BENTOML_HOME=str(store))
-    port = free_port()
+    port = configured_port or free_port()
+    address = [] if configured_port else ["--host", "127.0.0.1", "--port", str(port)]
     log_path = elsewhere / "serve.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            ["bentoml", "serve", tag, "--host", "127.0.0.1", "--port", str(port), *serve_args],
+            ["bentoml", "serve", tag, *address, *serve_args],
             cwd=elsewhere,
             env=environment(BENTOML_HOME=str(store)),
             stdout=log,
@@ -129,3 +134,36 @@ def served_bento(repo: Path, workdir: Path, *serve_args: str) -> Iterator[str]:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def require(path: Path, how: str) -> None:
+    """CI installs it, so there a missing one is a failure; elsewhere a skip that says how to get it."""
+    if path.exists():
+        return
+    message = f"{path} not found: {how}"
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
+    """Headless Chromium with no network: every connection goes to a closed proxy, no name resolves."""
+    command = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--proxy-server=127.0.0.1:9",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--virtual-time-budget=30000",
+        *args,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result

@@ -8,10 +8,8 @@ both. In CI (CI=true) a missing one fails the tests; elsewhere they are skipped,
 from __future__ import annotations
 
 import json
-import os
 import re
 import struct
-import subprocess
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -21,25 +19,14 @@ import yaml
 from dvc_render.base import Renderer
 
 from tests.conftest import REPO
-from tests.support import built_copy, run
+from tests.support import CHROMIUM, built_copy, chromium, require, run
 
 pytestmark = pytest.mark.slow
 
 SWEEP = ["logistic_regression", "random_forest"]
-CHROMIUM = Path("/usr/bin/chromium")
 VEGA_MODULES = REPO / "vega/node_modules"
 ARTIFACTS = REPO / "reports/compare"  # kept after the run: CI uploads them
 QUEUE_TIMEOUT_S = 1800
-
-
-def require(path: Path, how: str) -> None:
-    """CI installs it, so there a missing one is a failure; elsewhere a skip that says how to get it."""
-    if path.exists():
-        return
-    message = f"{path} not found: {how}"
-    if os.environ.get("CI", "").lower() in ("true", "1"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def wait_for_queue(repo: Path) -> None:
@@ -137,29 +124,6 @@ class PlotDivs(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.current is not None:
             self.plots[self.current]["text"] += data + "\n"
-
-
-def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
-    """Headless Chromium with no network: every connection goes to a closed proxy, no name resolves."""
-    command = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--proxy-server=127.0.0.1:9",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--virtual-time-budget=30000",
-        *args,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=180)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
 
 
 def test_the_network_is_really_off_for_the_browser(tmp_path):

@@ -6,6 +6,7 @@ import hashlib
 import subprocess
 
 from autotab import lineage
+from autotab.tables import file_digest
 from tests.support import environment
 
 
@@ -17,8 +18,8 @@ def test_the_data_and_params_hashes_are_the_md5_of_the_files(tmp_path):
     data, params = tmp_path / "t.csv", tmp_path / "params.yaml"
     data.write_bytes(b"a,b\r\n1,2\r\n" * 100_000)  # bigger than one read block; CRLF kept as is, as DVC 3 does
     params.write_text("data:\n  seed: 42\n")
-    assert lineage.file_md5(data) == hashlib.md5(data.read_bytes()).hexdigest()
-    hashes = lineage.input_hashes({"source": "t.csv", "md5": lineage.file_md5(data)}, params)
+    assert file_digest(data, "md5") == hashlib.md5(data.read_bytes()).hexdigest()
+    hashes = lineage.input_hashes({"source": "t.csv", "md5": file_digest(data, "md5")}, params)
     assert hashes == {
         "data_path": "t.csv",
         "data_md5": hashlib.md5(data.read_bytes()).hexdigest(),

@@ -8,11 +8,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import os
 import re
-import shutil
-import subprocess
-import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +20,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 
 from tests.serving_support import built_repository, get, holdout_records
-from tests.support import environment, free_port, post, run, served_bento
+from tests.support import CHROMIUM, chromium, free_port, post, require, run, served_bento
 
 pytestmark = pytest.mark.slow
 
@@ -166,34 +162,12 @@ def test_fuzzing_the_openapi_document_finds_no_server_error(server):
     assert sum(seen.values()) >= 200 and 200 in seen and 400 in seen, seen
 
 
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def test_the_swagger_page_lists_predict_in_headless_chromium(server, tmp_path):
-    browser = chromium()
-    if browser is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed: .ci/run must `apt-get install -y chromium`")
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    require(CHROMIUM, "install Debian's chromium (`apt-get install chromium`; .ci/run does)")
     page = get(f"{server}/")[1]
     assert "/predict" not in page  # so finding it below means Swagger UI rendered the OpenAPI document
-    command = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=15000",
-        "--dump-dom",
-        f"{server}/",
-    ]
-    dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+    # Offline: its assets come from the server on loopback, which the browser's closed proxy lets through.
+    dom = chromium("--dump-dom", f"{server}/", profile=tmp_path / "profile").stdout
     paths = re.findall(r'class="opblock-summary-path"[^>]*data-path="([^"]+)"', dom)
     assert "/predict" in paths, dom[-2000:]
 
@@ -219,34 +193,10 @@ def test_the_serve_config_flows_from_conf_through_dvc_into_the_bento(repo, tmp_p
     overrides = ["-S", f"serve.port={port}", "-S", "serve.max_records=2", "-S", "serve.batching.enabled=false"]
     result = run(["dvc", "exp", "run", *overrides], repo)
     assert "Running stage 'package'" in result.stdout and "Running stage 'tune'" not in result.stdout
-    tag = json.loads((repo / "models/bento.json").read_text())["tag"]
-    store = tmp_path / "store"
-    run(["bentoml", "import", str(repo / "models/autotab.bento")], tmp_path, BENTOML_HOME=str(store))
-    log = tmp_path / "serve.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            ["bentoml", "serve", tag],
-            cwd=tmp_path,
-            env=environment(BENTOML_HOME=str(store)),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-            try:
-                if get(f"{base}/readyz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
+    with served_bento(repo, tmp_path, configured_port=port) as base:
         record = holdout_records(repo)[0][0]
         assert post(f"{base}/predict", json.dumps({"records": [record] * 2}).encode())[0] == 200
         status, body = post(f"{base}/predict", json.dumps({"records": [record] * 3}).encode())
         assert status == 400 and "records" in body, body
         assert json.loads(get(f"{base}/metadata")[1])["limits"]["max_records"] == 2
-        assert f"127.0.0.1:{port}" in log.read_text()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+        assert f"127.0.0.1:{port}" in (tmp_path / "cwd/serve.log").read_text()

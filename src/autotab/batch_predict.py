@@ -26,7 +26,7 @@ from autotab.cleaner import lower_markers
 from autotab.errors import UserError
 from autotab.request_schema import record_model, records_frame, unreadable_text
 from autotab.scoring import classify
-from autotab.tables import SAMPLE_BYTES, atomic_path, detect_delimiter, detect_encoding, table_format
+from autotab.tables import atomic_path, csv_options, table_format
 
 ROW = "row"  # the 0-based position of a row in the input file
 
@@ -47,23 +47,8 @@ def read_chunks(path: Path, chunk_rows: int, delimiter: str = "auto", encoding: 
         except (pa.ArrowException, OSError) as error:
             raise UserError(f"{path}: cannot be read as parquet: {str(error).splitlines()[0]}") from None
         return
-    with open(path, "rb") as handle:
-        sample = handle.read(SAMPLE_BYTES)
-    if not sample.strip():
-        raise UserError(f"{path}: the file is empty")
-    encoding = detect_encoding(sample, path) if encoding == "auto" else encoding
-    if delimiter == "auto":
-        delimiter = detect_delimiter(sample.decode(encoding, errors="ignore"))
     try:
-        yield from pd.read_csv(
-            path,
-            sep=delimiter,
-            encoding=encoding,
-            keep_default_na=False,
-            na_values=[""],
-            low_memory=False,
-            chunksize=chunk_rows,
-        )
+        yield from pd.read_csv(path, **csv_options(path, delimiter, encoding), chunksize=chunk_rows)
     except (pd.errors.ParserError, UnicodeDecodeError, LookupError) as error:
         raise UserError(f"{path}: cannot be read as csv: {str(error).splitlines()[0]}") from None
 

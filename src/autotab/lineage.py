@@ -9,11 +9,11 @@ file whose bytes must reproduce.
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 from pathlib import Path
 
 from autotab import paths
+from autotab.tables import file_digest
 
 UNKNOWN = "unknown"
 # What `git_code_modified` looks at: the code that goes into the Bento. params.yaml and the data are
@@ -21,18 +21,9 @@ UNKNOWN = "unknown"
 CODE_PATHS = ("src", "bentofile.yaml")
 
 
-def file_md5(path: Path) -> str:
-    """The hash DVC 3 records for a file in dvc.lock and .dvc files: the md5 of its bytes."""
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def input_hashes(raw_schema: dict, params: Path = paths.PARAMS) -> dict[str, str]:
     """The reproducible part: the raw data file and its md5 (as recorded by ingest), the params md5."""
-    return {"data_path": raw_schema["source"], "data_md5": raw_schema["md5"], "params_md5": file_md5(params)}
+    return {"data_path": raw_schema["source"], "data_md5": raw_schema["md5"], "params_md5": file_digest(params, "md5")}
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:

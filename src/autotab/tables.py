@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import tempfile
@@ -61,7 +62,9 @@ def detect_delimiter(text: str) -> str:
     return best
 
 
-def read_csv(path: Path, delimiter: str = "auto", encoding: str = "auto") -> pd.DataFrame:
+def csv_options(path: Path, delimiter: str = "auto", encoding: str = "auto") -> dict[str, Any]:
+    """How pandas must read this CSV file (its detected delimiter and encoding), after checking its
+    first lines: one reading, shared by ingest and batch prediction."""
     with open(path, "rb") as handle:
         sample = handle.read(SAMPLE_BYTES)
     if not sample.strip():
@@ -79,14 +82,20 @@ def read_csv(path: Path, delimiter: str = "auto", encoding: str = "auto") -> pd.
     if repeated:
         raise UserError(f"{path}: repeated column names: {', '.join(repeated)}; rename them")
     # Raw values are kept as text where the file has text: cleaning decides what they mean.
-    return pd.read_csv(
-        path,
-        sep=delimiter,
-        encoding=encoding,
-        keep_default_na=False,
-        na_values=[""],
-        low_memory=False,
-    )
+    return {"sep": delimiter, "encoding": encoding, "keep_default_na": False, "na_values": [""], "low_memory": False}
+
+
+def read_csv(path: Path, delimiter: str = "auto", encoding: str = "auto") -> pd.DataFrame:
+    return pd.read_csv(path, **csv_options(path, delimiter, encoding))
+
+
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file's bytes, read in blocks (md5 is what DVC records in dvc.lock)."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_parquet(path: Path) -> pd.DataFrame:

@@ -1,20 +1,11 @@
 """ingest: the user's CSV or Parquet file, as it is, into Parquet with its recorded schema."""
 
-import hashlib
 from pathlib import Path
 
-from autotab import lineage, paths
+from autotab import paths
 from autotab.config import load_config
 from autotab.errors import run_stage
-from autotab.tables import read_table, write_json, write_parquet
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from autotab.tables import file_digest, read_table, write_json, write_parquet
 
 
 def main() -> None:
@@ -23,8 +14,8 @@ def main() -> None:
     frame = read_table(source, data.format, data.delimiter, data.encoding)
     schema = {
         "source": data.path,
-        "sha256": file_sha256(source),
-        "md5": lineage.file_md5(source),  # the hash dvc.lock (or the file's .dvc) records for it
+        "sha256": file_digest(source),
+        "md5": file_digest(source, "md5"),  # the hash dvc.lock (or the file's .dvc) records for it
         "rows": len(frame),
         "columns": {str(name): str(dtype) for name, dtype in frame.dtypes.items()},
     }

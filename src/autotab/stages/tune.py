@@ -22,16 +22,9 @@ from autotab.errors import run_stage
 from autotab.evaluation import best_threshold, recorded_positive
 from autotab.models import supports
 from autotab.search import Problem, search
-from autotab.tables import read_json, write_csv, write_joblib, write_json
+from autotab.tables import file_digest, read_json, write_csv, write_joblib, write_json
 from autotab.training import make_folds, maximisable, primary_metric, split_xy
 from autotab.tuning import history_table, importance_table, trials_table
-
-
-def file_digest(*files) -> str:
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def main() -> None:
@@ -70,7 +63,7 @@ def main() -> None:
     # The budget is part of it: a study cut to fewer trials, or run further, would not be the study
     # a fresh run with these params finds.
     identity = {
-        "data": file_digest(paths.CLEAN_TRAIN, paths.PREPROCESSOR_RECIPE), "families": names,
+        "data": [file_digest(paths.CLEAN_TRAIN), file_digest(paths.PREPROCESSOR_RECIPE)], "families": names,
         "spaces": {n: f.model_dump() for n, f in families.items()}, "train": train_config.model_dump(),
         "seed": data.seed, "group": data.group, "features": config.features.model_dump(),
         "tune": tune.model_dump(include={"n_trials", "timeout_s", "pruner", "feature_space"}),
