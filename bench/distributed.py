@@ -10,21 +10,27 @@ Writes bench/results/distributed.md (and prints it).
 
 from __future__ import annotations
 
-import argparse
-import os
-import time
-from pathlib import Path
+import sys
 
-from leaderboard import tables
+# Python puts this file's folder first on sys.path, and this file is named like Dask's package:
+# look there last, so `import distributed` finds Dask (in worker processes too, which copy sys.path).
+sys.path.append(sys.path.pop(0))
 
-from autotab.backends import trial_runner
-from autotab.cleaner import TableCleaner
-from autotab.cleaning import clean_rows, infer_task, split_rows
-from autotab.config import BackendConfig, load_config
-from autotab.features import build_preprocessor
-from autotab.search import Problem
-from autotab.training import make_folds, primary_metric, split_xy
-from autotab.tuning import open_study, run_study
+import argparse  # noqa: E402
+import os  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from leaderboard import tables  # noqa: E402
+
+from autotab.backends import trial_runner  # noqa: E402
+from autotab.cleaner import TableCleaner  # noqa: E402
+from autotab.cleaning import clean_rows, infer_task, split_rows  # noqa: E402
+from autotab.config import BackendConfig, load_config  # noqa: E402
+from autotab.features import build_preprocessor  # noqa: E402
+from autotab.search import Problem  # noqa: E402
+from autotab.training import make_folds, primary_metric, split_xy  # noqa: E402
+from autotab.tuning import open_study, run_study  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "distributed.md"
@@ -46,9 +52,12 @@ def problem_and_families(config):
 
 
 def trials_per_second(backend: BackendConfig, problem, families, n_trials: int) -> tuple[float, float]:
-    """(trials per second, seconds to start the workers)."""
+    """(trials per second, seconds to start the workers and hand them the problem)."""
     start = time.perf_counter()
     with trial_runner(backend, problem, families) as submit:
+        family = next(iter(families))
+        for future in [submit(family, {}, {}, 0) for _ in range(backend.parallelism)]:
+            future.result()  # every worker started and holding the problem
         ready = time.perf_counter()
         study = open_study("bench", None, problem.seed, "none")
         run_study(study, families, submit, problem.folds.get_n_splits(), n_trials, parallelism=backend.parallelism)
