@@ -126,3 +126,16 @@ def test_each_folds_score_is_recovered_from_the_running_means():
     study_run(study, by_fold, n_trials=1, folds=4)
     assert fold_scores_of(study.trials[0]) == pytest.approx(fold_values)
     assert study.trials[0].value == round(sum(fold_values) / 4, 6)
+
+
+def test_a_trial_whose_task_cannot_even_be_submitted_is_not_left_running(tmp_path):
+    storage = f"sqlite:///{tmp_path}/s.db"
+    study = open_study("s", storage, seed=0, pruner="none")
+
+    def refuse(family, params, features, fold):
+        raise RuntimeError("the engine is gone")
+
+    with pytest.raises(RuntimeError, match="engine is gone"):
+        run_study(study, FAMILIES, refuse, 3, 4)
+    states = [t.state.name for t in open_study("s", storage, seed=0, pruner="none").trials]
+    assert "RUNNING" not in states and states[0] == "FAIL"

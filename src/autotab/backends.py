@@ -14,6 +14,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from sklearn.exceptions import ConvergenceWarning
@@ -68,9 +69,17 @@ def trial_runner(backend: BackendConfig, problem, families: dict[str, ModelConfi
             initializer=_receive_problem,
             initargs=(problem,),
         ) as pool:
-            yield lambda family, params, features, fold: pool.submit(
-                _worker_fold_score, families[family], params, features, fold
-            )
+
+            def submit(family: str, params: dict, features: dict, fold: int) -> Future:
+                try:
+                    return pool.submit(_worker_fold_score, families[family], params, features, fold)
+                except BrokenProcessPool:
+                    raise UserError(
+                        "backend=local: a worker process died (out of memory?); lower backend.parallelism, "
+                        "or run the trials where there is more memory (backend=dask)"
+                    ) from None
+
+            yield submit
         return
 
     from distributed import Client, LocalCluster
@@ -93,11 +102,15 @@ def trial_runner(backend: BackendConfig, problem, families: dict[str, ModelConfi
             address = scheduler_address(backend)
             try:
                 client = stack.enter_context(Client(address, timeout="10s"))
-            except OSError as error:
+            except (OSError, ValueError) as error:  # refused, timed out, or not an address at all
                 raise UserError(f"backend=dask: cannot reach the Dask scheduler at {address}: {error}") from None
-        problem_on_workers = client.scatter(problem, broadcast=True)
-        # A task lost with its worker is rerun elsewhere by Dask; one that fails again fails its trial.
-        executor = client.get_executor(pure=False, retries=1)
+        try:
+            problem_on_workers = client.scatter(problem, broadcast=True)
+        except TimeoutError:
+            raise UserError(f"backend={backend.name}: the Dask scheduler has no workers; start some") from None
+        # A task lost with its worker is rescheduled by Dask (up to its allowed-failures); a task that
+        # raises is not rerun: it fails its trial, as on the local backend.
+        executor = client.get_executor(pure=False)
         yield lambda family, params, features, fold: executor.submit(
             fold_score, problem_on_workers, families[family], params, features, fold
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import itertools
 import os
 import socket
 import subprocess
@@ -98,6 +99,7 @@ def serve(args: argparse.Namespace) -> None:
     bento = read_json(paths.BENTO_INFO)
     port = args.port or bento["port"]
     with socket.socket() as probe:  # BentoML would report a busy port with a traceback
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as BentoML binds: TIME_WAIT is not busy
         try:
             probe.bind((bento["host"], port))
         except OSError as error:
@@ -134,6 +136,10 @@ def predict_command(args: argparse.Namespace) -> None:
     import joblib
 
     rejected = args.rejected or rejected_path(args.output)
+    named = {"INPUT": args.input, "OUTPUT": args.output, "--rejected": rejected}
+    for (first, a), (second, b) in itertools.combinations(named.items(), 2):
+        if Path(a).resolve() == Path(b).resolve():
+            raise UserError(f"{first} and {second} are the same file ({a}): name different files")
     counts = predict_file(
         args.input,
         args.output,
@@ -151,6 +157,20 @@ def predict_command(args: argparse.Namespace) -> None:
     )
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def port_number(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise ValueError(text)
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="autotab", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -165,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
         "compare", help="write the offline HTML comparison of all experiments to reports/compare/"
     ).set_defaults(run=compare_command)
     serve_parser = commands.add_parser("serve", help="serve the packaged model on 127.0.0.1")
-    serve_parser.add_argument("--port", type=int, default=None)
+    serve_parser.add_argument("--port", type=port_number, default=None)
     serve_parser.set_defaults(run=serve)
     add = commands.add_parser("add-data", help="check a CSV or Parquet file, track it with DVC, write its conf/data/")
     add.add_argument("path", type=Path, help="the table (it is copied under data/raw/; the original is kept)")
@@ -180,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     predict.add_argument("output", type=Path, help="predictions (.csv or .parquet)")
     predict.add_argument("--rejected", type=Path, default=None, help="rows refused, with the reason "
                          "(default: OUTPUT's name with .rejected before the extension)")  # fmt: skip
-    predict.add_argument("--chunk-rows", type=int, default=50_000, help="rows read and scored at a time")
+    predict.add_argument("--chunk-rows", type=positive_int, default=50_000, help="rows read and scored at a time")
     predict.set_defaults(run=predict_command)
     args = parser.parse_args(argv)
     run_stage(args.command, lambda: args.run(args))

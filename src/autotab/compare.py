@@ -308,11 +308,11 @@ def page_template(table: str, summary: str, revisions: list[str], scripts: list[
     """The --html-template for `dvc plots diff`: DVC replaces {plot_divs} and nothing else here,
     as the template has no {scripts} placeholder (that one would add the CDN tags)."""
     parts = {
-        "__SCRIPTS__": "\n".join(f"<script>\n{code}\n</script>" for code in scripts),
         "__SUMMARY__": html.escape(summary),
         "__TABLE__": table,
         "__METRICS_FILE__": html.escape(str(paths.METRICS)),
         "__REVISIONS__": html.escape(", ".join(revisions)),
+        "__SCRIPTS__": "\n".join(f"<script>\n{code}\n</script>" for code in scripts),
     }
     page = PAGE
     for placeholder, value in parts.items():

@@ -47,13 +47,18 @@ def open_study(name: str, storage: str | None, seed: int, pruner: str) -> optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if storage and storage.startswith("sqlite:///"):
         Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    if storage and not storage.startswith("sqlite:"):
+        # A server database is there to be shared: processes that open the same study with the same
+        # seed would propose the same trials. A shared study does not reproduce run to run anyway.
+        sampler.reseed_rng()
     try:
         return optuna.create_study(
             study_name=name,
             storage=storage,
             load_if_exists=True,
             direction="maximize",
-            sampler=optuna.samplers.TPESampler(seed=seed),
+            sampler=sampler,
             pruner=make_pruner(pruner),
         )
     except ImportError as error:  # the URL names a database whose Python driver is not installed
@@ -161,8 +166,12 @@ def run_study(
 
     def start_trial() -> None:
         trial = study.ask()
-        family, params, features = sample(trial, families, feature_space)
-        running[submit_fold(family, params, features, 0)] = RunningTrial(trial, family, params, features)
+        try:
+            family, params, features = sample(trial, families, feature_space)
+            running[submit_fold(family, params, features, 0)] = RunningTrial(trial, family, params, features)
+        except BaseException:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)  # not left RUNNING in the storage
+            raise
 
     def within_budget() -> bool:
         return finished + len(running) < remaining and (deadline is None or time.monotonic() < deadline)
@@ -196,7 +205,11 @@ def run_study(
                 if current.trial.should_prune():
                     frozen = study.tell(current.trial, state=optuna.trial.TrialState.PRUNED)
                 elif fold + 1 < n_folds:
-                    running[submit_fold(current.family, current.params, current.features, fold + 1)] = current
+                    try:
+                        running[submit_fold(current.family, current.params, current.features, fold + 1)] = current
+                    except BaseException:
+                        study.tell(current.trial, state=optuna.trial.TrialState.FAIL)
+                        raise
                     continue
                 else:
                     frozen = study.tell(current.trial, round(float(np.mean(current.fold_scores)), 6))
