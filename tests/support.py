@@ -147,7 +147,8 @@ def require(path: Path, how: str) -> None:
 
 
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
-    """Headless Chromium with no network: every connection goes to a closed proxy, no name resolves."""
+    """Headless Chromium with no network but loopback: every other connection goes to a closed proxy
+    and no name resolves (a resolver rule without the EXCLUDE would block 127.0.0.1 too)."""
     command = [
         str(CHROMIUM),
         "--headless",
@@ -160,7 +161,8 @@ def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
         "--disable-sync",
         f"--user-data-dir={profile}",
         "--proxy-server=127.0.0.1:9",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--proxy-bypass-list=127.0.0.1",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
         "--virtual-time-budget=30000",
         *args,
     ]

@@ -131,8 +131,9 @@ def search(
     feature_defaults: dict | None = None,
     backend: BackendConfig | None = None,
 ) -> Outcome:
-    """`board` is the leaderboard's passing rows (best first) and `oof` its out-of-fold predictions;
-    `zoo(name)` gives any family's config, for ensemble members outside the searched families."""
+    """`board` is the leaderboard's passing rows (best first) and `oof` its out-of-fold predictions:
+    the defaults that may join an ensemble; `zoo(name)` gives any family's config, for ensemble
+    members outside the searched families."""
     metric = problem.metric
     backend = backend or BackendConfig()
     study = open_study(study_name, tune.storage, problem.seed, tune.pruner)
@@ -145,7 +146,10 @@ def search(
     configs = {**{name: zoo(name) for name in board["model"]}, **families}
     best_family, best_params, best_features = params_of(study.best_trial)
     searched_cv = round(maximisable(study.best_value, metric), 6)
-    default_name = board.iloc[0]["model"]
+    # What the search must beat: the best searched family's defaults (a pinned family not on the
+    # leaderboard: its own defaults).
+    on_board = [name for name in board["model"] if name in families]
+    default_name = on_board[0] if on_board else next(iter(families))
     default_result = problem.cross_validate(configs[default_name], {}, {})
     default_cv = default_result.summary[metric]["mean"]
     gain = search_gain(problem, configs, default_name, study.best_trial, default_result, tune.recheck_repeats)

@@ -42,6 +42,8 @@ def main() -> None:
         names = [n for n in board["model"] if supports(n, task)][: tune.top_families]
     else:
         names = [config.model.name]
+        # A pinned family is what the user gets: no ensemble with other families' defaults.
+        board = board[board["model"] == config.model.name].reset_index(drop=True)
     families = {name: config.family(name) for name in names}
 
     rows = pd.read_parquet(paths.CLEAN_TRAIN)
