@@ -82,7 +82,6 @@ def search_gain(
     configs: dict[str, ModelConfig],
     default_name: str,
     best: optuna.trial.FrozenTrial,
-    default_result: CrossValidation,
     recheck_repeats: int,
 ) -> np.ndarray:
     """How much the best trial beats the best defaults, per fold (larger is better).
@@ -92,8 +91,8 @@ def search_gain(
     none, the search's own folds are used."""
     metric = problem.metric
     if recheck_repeats == 0:
-        default_folds = [maximisable(scores[metric], metric) for scores in default_result.fold_scores]
-        return np.array(fold_scores_of(best)) - np.array(default_folds)
+        default = problem.cross_validate(configs[default_name], {}, {}).fold_scores
+        return np.array(fold_scores_of(best)) - np.array([maximisable(d[metric], metric) for d in default])
     family, params, features = params_of(best)
     gains = []
     for repeat in range(1, recheck_repeats + 1):
@@ -144,15 +143,26 @@ def search(
         )  # fmt: skip
 
     configs = {**{name: zoo(name) for name in board["model"]}, **families}
+    classes = np.unique(problem.y) if problem.task != "regression" else None
+
+    def board_oof(name: str) -> np.ndarray:
+        columns = [name] if classes is None else [f"{name}__{c}" for c in classes]
+        return oof[columns].to_numpy().squeeze()
+
     best_family, best_params, best_features = params_of(study.best_trial)
     searched_cv = round(maximisable(study.best_value, metric), 6)
-    # What the search must beat: the best searched family's defaults (a pinned family not on the
-    # leaderboard: its own defaults).
+    # What the search must beat: the best searched family's defaults, which the leaderboard has
+    # already cross-validated on these folds (a pinned family missing from it: its own defaults, run here).
     on_board = [name for name in board["model"] if name in families]
-    default_name = on_board[0] if on_board else next(iter(families))
-    default_result = problem.cross_validate(configs[default_name], {}, {})
-    default_cv = default_result.summary[metric]["mean"]
-    gain = search_gain(problem, configs, default_name, study.best_trial, default_result, tune.recheck_repeats)
+    if on_board:
+        default_name = on_board[0]
+        default_cv = float(board.loc[board["model"] == default_name, f"{metric}_mean"].iloc[0])
+        default_oof = board_oof(default_name)
+    else:
+        default_name = next(iter(families))
+        default_result = problem.cross_validate(configs[default_name], {}, {})
+        default_cv, default_oof = default_result.summary[metric]["mean"], default_result.oof
+    gain = search_gain(problem, configs, default_name, study.best_trial, tune.recheck_repeats)
     margin = float(gain.std(ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else 0.0
     if gain.mean() > margin:
         single, single_params, single_cv, source = best_family, best_params, searched_cv, "search"
@@ -174,17 +184,15 @@ def search(
         "search_margin": round(margin, 6), "n_trials": len(study.trials), "n_pruned": int(states.get("PRUNED", 0)),
         "ensemble_members": 1,
     }  # fmt: skip
-    chosen_result = default_result if source == "defaults" else None
-    chosen_oof = (chosen_result or problem.cross_validate(configs[single], single_params, single_features)).oof
+    if source == "defaults":
+        chosen_oof = default_oof
+    else:
+        chosen_oof = problem.cross_validate(configs[single], single_params, single_features).oof
     if not tune.ensemble:
         outcome.oof = chosen_oof
         return outcome
 
-    classes = np.unique(problem.y) if problem.task != "regression" else None
-    predictions = {}
-    for name in board["model"]:
-        columns = [name] if classes is None else [f"{name}__{c}" for c in classes]
-        predictions[f"default_{name}"] = oof[columns].to_numpy().squeeze()
+    predictions = {f"default_{name}": board_oof(name) for name in board["model"]}
     # The tuned configuration joins the pool only if it earned its place above: its OOF score carries
     # the same optimism, which greedy selection would otherwise reward.
     tuned_key = f"tuned_{single}" if source == "search" else f"default_{single}"
