@@ -60,6 +60,8 @@ pull: setup ## download the checked-out commit's data and models from the DVC re
 	$(BIN)/dvc pull
 
 test: setup ## run the whole test suite, the slow end-to-end tests included
+	@# The comparison-report tests need vega from npm: installed when npm is here, else they skip (CI fails them).
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory vega; else echo "make: npm not found: the comparison-report tests will skip"; fi
 	$(BIN)/python -m pytest -q
 
 test-fast: setup ## run the tests without the slow end-to-end ones
