@@ -1,8 +1,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
 
 from autotab.cleaner import TableCleaner
 from autotab.config import FeaturesConfig
@@ -37,14 +39,54 @@ def test_a_useless_crowd_falls_back_to_the_one_good_member():
     assert weights == {"good": 1}
 
 
-def test_the_soft_vote_is_one_fitted_pipeline_with_the_cleaner_first():
+def soft_vote_data():
     rng = np.random.default_rng(0)
-    X = pd.DataFrame({"x": rng.normal(size=80), "c": rng.choice(["a", "b"], 80)})
-    y = np.where(X["x"] > 0, "pos", "neg")
+    X = pd.DataFrame({"x": rng.normal(size=80), "z": rng.normal(size=80), "c": rng.choice(["a", "b"], 80)})
+    y = np.where(X["x"] + rng.normal(scale=0.5, size=80) > 0, "pos", "neg")
+    return X, y
+
+
+def recipe(**settings):
     config = FeaturesConfig(numeric_imputer="median", missing_indicator=False, scaler="standard",
-                            categorical_imputer="most_frequent")  # fmt: skip
-    preprocessor = build_preprocessor(TableCleaner(), config, "binary", 0)
-    members = {"logistic": (preprocessor, LogisticRegression()), "knn": (preprocessor, KNeighborsClassifier())}
-    model = soft_vote(members, {"logistic": 3, "knn": 1}, "binary").fit(X, y)
-    assert list(model.named_steps) == ["clean", "model"]
+                            categorical_imputer="most_frequent", **settings)  # fmt: skip
+    return build_preprocessor(TableCleaner(), config, "binary", 0)
+
+
+def weighted_average_of_members(members, weights, X, y):
+    """What the vote must equal: each member's own whole pipeline, fitted alone, averaged by weight."""
+    total = sum(weights.values())
+    return (
+        sum(
+            weights[name]
+            * Pipeline([*clone(members[name][0]).steps, ("model", clone(members[name][1]))]).fit(X, y).predict_proba(X)
+            for name in weights
+        )
+        / total
+    )
+
+
+def test_members_with_one_recipe_share_one_fitted_feature_step():
+    X, y = soft_vote_data()
+    members = {"logistic": (recipe(), LogisticRegression()), "knn": (recipe(), KNeighborsClassifier())}
+    weights = {"logistic": 3, "knn": 1}
+    model = soft_vote(members, weights, "binary").fit(X, y)
+    assert list(model.named_steps) == ["clean", "encode", "model"]
+    assert [name for name, _ in model.named_steps["model"].estimators] == ["logistic", "knn"]
     assert model.predict_proba(X).shape == (80, 2) and list(model.classes_) == ["neg", "pos"]
+    np.testing.assert_allclose(model.predict_proba(X), weighted_average_of_members(members, weights, X, y))
+
+
+def test_members_with_different_recipes_keep_their_own_feature_steps():
+    X, y = soft_vote_data()
+    members = {
+        "logistic": (recipe(), LogisticRegression()),
+        "knn": (recipe(), KNeighborsClassifier()),
+        "tuned_logistic": (recipe(selection="kbest", kbest_k=1), LogisticRegression(C=0.1)),
+    }
+    weights = {"knn": 1, "logistic": 2, "tuned_logistic": 3}
+    model = soft_vote(members, weights, "binary").fit(X, y)
+    assert list(model.named_steps) == ["clean", "model"]
+    vote = model.named_steps["model"]
+    assert [name for name, _ in vote.estimators] == ["knn+logistic", "tuned_logistic"] and vote.weights == [3, 3]
+    assert "select" in vote.named_estimators_["tuned_logistic"].named_steps
+    np.testing.assert_allclose(model.predict_proba(X), weighted_average_of_members(members, weights, X, y))

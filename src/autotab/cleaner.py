@@ -73,11 +73,18 @@ def normalise_missing(series: pd.Series, markers: frozenset[str]) -> pd.Series:
 def parse_numbers(values: pd.Series) -> pd.Series:
     """Numbers from text: stray spaces and `1,234.5` thousands separators allowed; else NaN."""
     if not is_text(values):
-        return values.astype("float64")
+        return values.astype(np.float64)
     text = values.astype(TEXT).str.replace(SPACES, "", regex=True)
     grouped = text.str.match(THOUSANDS).fillna(False).astype(bool)
     text = text.where(~grouped, text.str.replace(",", "", regex=False))
     return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
+def as_float_array(numbers: pd.Series) -> np.ndarray:
+    """A numeric (or boolean) column as float64, missing values as NaN."""
+    if isinstance(numbers.dtype, np.dtype):  # NumPy dtypes hold no pd.NA, so no NA scan is needed
+        return numbers.to_numpy(dtype=np.float64)
+    return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def parse_booleans(values: pd.Series) -> pd.Series:
@@ -255,10 +262,16 @@ class TableCleaner(TransformerMixin, BaseEstimator):
         if missing:
             raise ValueError(f"missing columns: {', '.join(missing)}")
         markers = lower_markers(self.missing_markers)
-        out: dict[str, pd.Series] = {}
+        out: dict[str, pd.Series | np.ndarray] = {}
         for name, kind in self.kinds_.items():
-            values = normalise_missing(X[name], markers)
-            safe = self.names_[name]
+            safe, column = self.names_[name], X[name]
+            if kind == "numeric" and not is_text(column):
+                # Numbers already: straight to an array. Each pandas call costs tens of microseconds
+                # whatever the number of rows, which is most of a single-record prediction.
+                numbers = as_float_array(column)
+                out[safe] = np.clip(numbers, *self.bounds_[name]) if name in self.bounds_ else numbers
+                continue
+            values = normalise_missing(column, markers)
             if kind == "numeric":
                 numbers = parse_numbers(values)
                 if name in self.bounds_:

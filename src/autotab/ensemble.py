@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
@@ -56,16 +57,37 @@ def greedy_selection(
 
 
 def soft_vote(members: dict[str, tuple[Pipeline, BaseEstimator]], weights: dict[str, int], task: str) -> Pipeline:
-    """One estimator: the cleaner the members share, then a weighted soft vote of each member's own
-    features-and-model pipeline. It pickles and predicts probabilities like any Pipeline."""
-    voters = []
-    for name in weights:
+    """One estimator: the cleaner the members share, then a weighted soft vote of the members.
+
+    Members whose feature recipes are the same share one feature step, fitted once, with a vote of
+    their models after it: their features would be identical (same recipe, same rows, seeded), and
+    each feature step costs about as much per prediction call as a model does. The vote of votes
+    is the same weighted average (each group weighs the sum of its members' weights). It pickles
+    and predicts probabilities like any Pipeline.
+    """
+    groups: dict[str, tuple[list, list[tuple[str, BaseEstimator]], list[int]]] = {}
+    for name, weight in weights.items():
         recipe, model = members[name]
         clean, *feature_steps = clone(recipe).steps
-        voters.append((name, Pipeline([*feature_steps, ("model", clone(model))])))
-    vote_weights = [weights[name] for name in weights]
+        _, voters, voter_weights = groups.setdefault(joblib.hash(feature_steps), (feature_steps, [], []))
+        voters.append((name, clone(model)))
+        voter_weights.append(weight)
+    tails = [
+        (voters[0][0] if len(voters) == 1 else "+".join(n for n, _ in voters), feature_steps, _vote(voters, w, task))
+        for feature_steps, voters, w in groups.values()
+    ]
+    if len(tails) == 1:
+        _, feature_steps, model = tails[0]
+        return Pipeline([clean, *feature_steps, ("model", model)])
+    group_weights = [sum(w) for _, _, w in groups.values()]
+    voters = [(name, Pipeline([*feature_steps, ("model", model)])) for name, feature_steps, model in tails]
+    return Pipeline([clean, ("model", _vote(voters, group_weights, task))])
+
+
+def _vote(voters: list[tuple[str, BaseEstimator]], weights: list[int], task: str) -> BaseEstimator:
+    """A weighted soft vote; a lone voter is itself."""
+    if len(voters) == 1:
+        return voters[0][1]
     if task == "regression":
-        vote = VotingRegressor(voters, weights=vote_weights)
-    else:
-        vote = VotingClassifier(voters, voting="soft", weights=vote_weights)
-    return Pipeline([clean, ("model", vote)])
+        return VotingRegressor(voters, weights=weights)
+    return VotingClassifier(voters, voting="soft", weights=weights)

@@ -29,6 +29,7 @@ from sklearn.linear_model import Lasso, LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import (
+    FunctionTransformer,
     MinMaxScaler,
     OneHotEncoder,
     OrdinalEncoder,
@@ -45,6 +46,18 @@ from autotab.config import FeaturesConfig
 SCALERS = {"standard": StandardScaler, "robust": RobustScaler, "minmax": MinMaxScaler}
 
 
+def as_array() -> FunctionTransformer:
+    """The first step of each column group: its columns as one NumPy array.
+
+    scikit-learn re-inspects a DataFrame's columns and dtypes in every estimator's input check,
+    about 0.5 ms a call whatever the number of rows; on an array the same check is a few
+    microseconds. The ColumnTransformer has already selected the columns by name, so nothing
+    downstream needs them as a frame, and feature names still flow through
+    `get_feature_names_out` ("one-to-one"). It matters most for single-record predictions.
+    """
+    return FunctionTransformer(np.asarray, feature_names_out="one-to-one")
+
+
 def numeric_imputer(config: FeaturesConfig, seed: int):
     indicator = config.missing_indicator
     if config.numeric_imputer == "knn":
@@ -57,7 +70,7 @@ def numeric_imputer(config: FeaturesConfig, seed: int):
 
 
 def numeric_steps(config: FeaturesConfig, seed: int) -> Pipeline:
-    steps = [("impute", numeric_imputer(config, seed))]
+    steps = [("as_array", as_array()), ("impute", numeric_imputer(config, seed))]
     if config.numeric_transform == "quantile":
         steps.append(("transform", QuantileTransformer(output_distribution="normal", random_state=seed)))
     elif config.numeric_transform == "power":
@@ -95,7 +108,9 @@ def categorical_steps(config: FeaturesConfig, task: str, seed: int) -> Pipeline:
         missing_values=np.nan,
         keep_empty_features=True,
     )
-    return Pipeline([("impute", imputer), ("encode", categorical_encoder(config, task, seed))])
+    return Pipeline(
+        [("as_array", as_array()), ("impute", imputer), ("encode", categorical_encoder(config, task, seed))]
+    )
 
 
 def build_encoder(config: FeaturesConfig, task: str, seed: int) -> ColumnTransformer:

@@ -9,17 +9,44 @@ import pandas as pd
 from sklearn.model_selection import FixedThresholdClassifier
 
 
-def labels_from_probabilities(model: Any, frame: pd.DataFrame, proba: np.ndarray) -> np.ndarray:
-    """What `model.predict(frame)` returns, without running the Pipeline a second time where the
-    labels follow from the probabilities: a binary model's tuned threshold on the positive class."""
-    if isinstance(model, FixedThresholdClassifier) and model.response_method == "predict_proba":
-        classes = model.classes_
-        positive = list(classes).index(model.pos_label) if model.pos_label is not None else 1
-        return classes[np.where(proba[:, positive] >= model.threshold, positive, 1 - positive)]
-    return model.predict(frame)  # e.g. an SVM's labels come from its decision function, not its probabilities
+class Scorer:
+    """The packaged model split after its cleaner, so that a caller cleans rows once and can look at
+    the cleaned values (the service counts unseen categories on them) before scoring those same
+    values. Each scikit-learn step costs an input check per call whatever the number of rows, which
+    is most of a single-record prediction: cleaning twice would double the cleaner's share."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.threshold: FixedThresholdClassifier | None = None
+        if isinstance(model, FixedThresholdClassifier):  # autotab's binary models (see the tune stage)
+            if model.response_method != "predict_proba":
+                raise ValueError("a FixedThresholdClassifier must cut predict_proba to be scored here")
+            self.threshold = model
+        pipeline = getattr(model, "estimator_", model)
+        self.cleaner = pipeline.steps[0][1]
+        self.after_cleaning = pipeline[1:]
+
+    def clean(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return self.cleaner.transform(frame)
+
+    def predict(self, cleaned: pd.DataFrame) -> np.ndarray:
+        """What `model.predict` gives for the raw rows these cleaned rows came from."""
+        if self.threshold is not None:
+            return self.classify(cleaned)[0]
+        return self.after_cleaning.predict(cleaned)
+
+    def classify(self, cleaned: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and class probabilities (columns in `model.classes_` order) of cleaned rows."""
+        proba = self.after_cleaning.predict_proba(cleaned)
+        if self.threshold is None:  # e.g. an SVM's labels come from its decision function, not its probabilities
+            return self.after_cleaning.predict(cleaned), proba
+        # The tuned cut on the positive class, as model.predict applies it, without a second Pipeline run.
+        classes, pos_label = self.threshold.classes_, self.threshold.pos_label
+        positive = list(classes).index(pos_label) if pos_label is not None else 1
+        return classes[np.where(proba[:, positive] >= self.threshold.threshold, positive, 1 - positive)], proba
 
 
 def classify(model: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Labels and class probabilities (columns in `model.classes_` order) of raw rows."""
-    proba = model.predict_proba(frame)
-    return labels_from_probabilities(model, frame, proba), proba
+    scorer = Scorer(model)
+    return scorer.classify(scorer.clean(frame))

@@ -25,7 +25,7 @@ with bentoml.importing():
 
     from autotab.config import ServeConfig
     from autotab.request_schema import record_model, records_frame, request_model, unseen_categories
-    from autotab.scoring import classify
+    from autotab.scoring import Scorer
     from autotab.serving_gate import PredictGate, serving_metrics
 
 ARGS = bentoml.use_arguments()
@@ -80,12 +80,6 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _cleaner(model: Any) -> Any:
-    """The TableCleaner that starts the Pipeline (a binary model wraps it in FixedThresholdClassifier)."""
-    pipeline = getattr(model, "estimator_", model)
-    return pipeline.steps[0][1]
-
-
 async def metadata(_: Request) -> JSONResponse:
     """GET /metadata: what is being served, where it came from, and what it accepts."""
     return JSONResponse(
@@ -122,7 +116,7 @@ class AutotabService:
 
     def __init__(self) -> None:
         self.pipeline = bentoml.sklearn.load_model(self.model)
-        self.cleaner = _cleaner(self.pipeline)
+        self.scorer = Scorer(self.pipeline)
         self.task = CONTRACT["task"]
         self.metrics = serving_metrics()  # in the worker, where Prometheus' multiprocess directory is set
 
@@ -139,15 +133,15 @@ class AutotabService:
         """Predict for raw records: the label and each class's probability (or the value)."""
         frame = records_frame(records, FIELDS)
         try:
+            cleaned = self.scorer.clean(frame)
             if HAS_CATEGORIES:
-                unseen = unseen_categories(self.cleaner.transform(frame), FIELDS, self.cleaner.names_)
-                for field, count in unseen.items():
+                for field, count in unseen_categories(cleaned, FIELDS, self.scorer.cleaner.names_).items():
                     self.metrics.unseen_categories.labels(field=field).inc(count)
             if self.task == "regression":
-                values = self.pipeline.predict(frame)
+                values = self.scorer.predict(cleaned)
                 self.metrics.predictions.labels(label="value").inc(len(values))
                 return [{"prediction": float(v)} for v in values]
-            labels, proba = classify(self.pipeline, frame)  # a binary model's tuned threshold applies
+            labels, proba = self.scorer.classify(cleaned)  # a binary model's tuned threshold applies
         except ValueError as error:  # what the schema let through but the model refuses
             raise InvalidArgument(str(error)) from error
         classes = [_plain(c) for c in self.pipeline.classes_]

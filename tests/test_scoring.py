@@ -1,0 +1,70 @@
+"""The Scorer cleans once and scores the cleaned rows exactly as the whole model scores raw rows."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import FixedThresholdClassifier
+
+from autotab.cleaner import TableCleaner
+from autotab.config import FeaturesConfig
+from autotab.features import build_preprocessor
+from autotab.scoring import Scorer, classify
+from autotab.training import whole_pipeline
+
+
+def raw_table(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    X = pd.DataFrame(
+        {
+            "Size (cm)": [f" {v:.3f} " if i % 7 else "?" for i, v in enumerate(x)],  # text, with a missing marker
+            "Colour": rng.choice(["Red", "red ", "Blue", None], n),
+            "z": rng.normal(size=n),
+        }
+    )
+    return X, x
+
+
+def pipeline_for(model, task):
+    config = FeaturesConfig(numeric_imputer="median", missing_indicator=True, scaler="standard",
+                            categorical_imputer="most_frequent")  # fmt: skip
+    recipe = build_preprocessor(TableCleaner(), config, task, 0)
+    return whole_pipeline(recipe, model)
+
+
+def test_a_thresholded_binary_model_gives_its_own_labels_and_probabilities():
+    X, x = raw_table()
+    y = np.where(x > 0.3, "yes", "no")
+    model = FixedThresholdClassifier(
+        pipeline_for(LogisticRegression(), "binary"), threshold=0.3, pos_label="yes", response_method="predict_proba"
+    ).fit(X, y)
+    scorer = Scorer(model)
+    labels, proba = scorer.classify(scorer.clean(X))
+    np.testing.assert_array_equal(proba, model.predict_proba(X))
+    np.testing.assert_array_equal(labels, model.predict(X))
+    np.testing.assert_array_equal(scorer.predict(scorer.clean(X)), model.predict(X))
+    assert (labels == "yes").sum() > (proba.argmax(axis=1) == 1).sum()  # the 0.3 cut is applied, not argmax
+
+
+def test_a_model_without_a_threshold_gives_its_own_labels():
+    X, x = raw_table()
+    y = np.digitize(x, [-0.5, 0.5]).astype(str)
+    model = pipeline_for(LogisticRegression(), "multiclass").fit(X, y)
+    labels, proba = classify(model, X)
+    np.testing.assert_array_equal(labels, model.predict(X))
+    np.testing.assert_array_equal(proba, model.predict_proba(X))
+
+
+def test_a_regressor_predicts_values():
+    X, x = raw_table()
+    model = pipeline_for(Ridge(), "regression").fit(X, 2 * x)
+    scorer = Scorer(model)
+    np.testing.assert_array_equal(scorer.predict(scorer.clean(X)), model.predict(X))
+
+
+def test_a_threshold_on_another_response_is_refused():
+    X, x = raw_table()
+    model = FixedThresholdClassifier(pipeline_for(LogisticRegression(), "binary"), response_method="decision_function")
+    with pytest.raises(ValueError, match="predict_proba"):
+        Scorer(model.fit(X, x > 0))
