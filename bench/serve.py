@@ -32,7 +32,7 @@ import pandas as pd
 import psutil
 import yaml
 
-from autotab.scoring import classify
+from autotab.scoring import classify, labelled_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"p50_ms": 3.0, "rps_c1": 300.0, "batching_ratio_c8": 1.5, "rows1000_ratio": 3.0}
@@ -265,13 +265,12 @@ def breakdown(records: list[dict], contract: dict) -> list[tuple[str, float, flo
         parsed = request.model_validate_json(body)
         frame = records_frame(parsed.records, fields)
         labels, proba = classify(pipeline, frame)
-        answers = [
-            {"label": str(label), "probabilities": dict(enumerate(p))} for label, p in zip(labels, proba, strict=True)
-        ]
+        answers = labelled_answers(labels, proba, pipeline.classes_)
         actions = {
             "parse + validate JSON": lambda: request.model_validate_json(body),
             "records -> DataFrame": lambda: records_frame(parsed.records, fields),
             "Pipeline (probabilities, labels)": lambda: classify(pipeline, frame),
+            "build answers": lambda: labelled_answers(labels, proba, pipeline.classes_),
             "serialise answers": lambda: output.dump_json(output.validate_python(answers)),
         }
         return {step: statistics.median(timed(action) for _ in range(200)) * 1e3 for step, action in actions.items()}

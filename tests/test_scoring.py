@@ -9,7 +9,7 @@ from sklearn.model_selection import FixedThresholdClassifier
 from autotab.cleaner import TableCleaner
 from autotab.config import FeaturesConfig
 from autotab.features import build_preprocessor
-from autotab.scoring import Scorer, classify
+from autotab.scoring import Scorer, classify, labelled_answers
 from autotab.training import whole_pipeline
 
 
@@ -68,3 +68,13 @@ def test_a_threshold_on_another_response_is_refused():
     model = FixedThresholdClassifier(pipeline_for(LogisticRegression(), "binary"), response_method="decision_function")
     with pytest.raises(ValueError, match="predict_proba"):
         Scorer(model.fit(X, x > 0))
+
+
+def test_answers_carry_plain_labels_and_probabilities_keyed_by_class_name():
+    proba = np.array([[0.1234564999, 0.8765435001], [0.5, 0.5]])
+    answers = labelled_answers(np.array([1, 0]), proba, np.array([0, 1]))
+    assert answers[1] == {"label": 0, "probabilities": {"0": 0.5, "1": 0.5}}
+    assert type(answers[0]["label"]) is int  # JSON-ready, not a NumPy scalar
+    for answer, row in zip(answers, proba, strict=True):
+        assert list(answer["probabilities"]) == ["0", "1"]
+        np.testing.assert_allclose(list(answer["probabilities"].values()), row, atol=5e-7)

@@ -50,3 +50,16 @@ def classify(model: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Labels and class probabilities (columns in `model.classes_` order) of raw rows."""
     scorer = Scorer(model)
     return scorer.classify(scorer.clean(frame))
+
+
+def labelled_answers(labels: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> list[dict[str, Any]]:
+    """Per record, the label and each class's probability (6 decimals) keyed by the class name.
+
+    Whole arrays become Python values at once: per-value float() and round() calls cost more than
+    the Pipeline itself on a 1000-record request.
+    """
+    names = [str(c) for c in classes.tolist()]
+    return [
+        {"label": label, "probabilities": dict(zip(names, row, strict=True))}
+        for label, row in zip(labels.tolist(), np.round(proba, 6).tolist(), strict=True)
+    ]

@@ -25,7 +25,7 @@ with bentoml.importing():
 
     from autotab.config import ServeConfig
     from autotab.request_schema import record_model, records_frame, request_model, unseen_categories
-    from autotab.scoring import Scorer
+    from autotab.scoring import Scorer, labelled_answers
     from autotab.serving_gate import PredictGate, serving_metrics
 
 ARGS = bentoml.use_arguments()
@@ -74,10 +74,6 @@ class _OneLineClientErrors(logging.Filter):
 
 
 logging.getLogger("bentoml._internal.server.http_app").addFilter(_OneLineClientErrors())
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 async def metadata(_: Request) -> JSONResponse:
@@ -140,19 +136,11 @@ class AutotabService:
             if self.task == "regression":
                 values = self.scorer.predict(cleaned)
                 self.metrics.predictions.labels(label="value").inc(len(values))
-                return [{"prediction": float(v)} for v in values]
+                return [{"prediction": value} for value in values.astype(float).tolist()]
             labels, proba = self.scorer.classify(cleaned)  # a binary model's tuned threshold applies
         except ValueError as error:  # what the schema let through but the model refuses
             raise InvalidArgument(str(error)) from error
-        classes = [_plain(c) for c in self.pipeline.classes_]
-        answers = []
-        for label, row in zip(labels, proba, strict=True):
-            answers.append(
-                {
-                    "label": _plain(label),
-                    "probabilities": {str(c): round(float(p), 6) for c, p in zip(classes, row, strict=True)},
-                }
-            )
+        answers = labelled_answers(labels, proba, self.pipeline.classes_)
         for label, count in zip(*np.unique(labels.astype(str), return_counts=True), strict=True):
             self.metrics.predictions.labels(label=label).inc(int(count))
         return answers
