@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 PREDICT_PATH = "/predict"
+# An oversized body is read and discarded up to this many times the limit before the 413 is sent: a
+# client still sending when the server closes gets a broken pipe instead of the answer (nginx's
+# "lingering close" solves the same problem). Beyond it the connection is closed after the 413.
+DRAIN_FACTOR = 16
 REASONS = {400: "invalid_request", 413: "too_large", 415: "not_json", 503: "overloaded", 504: "timeout"}
 
 
@@ -81,6 +85,7 @@ class PredictGate:
         )
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_request_bytes:
+            await self._discard_body(receive, 0)
             await _send_error(counting_send, 413, too_large)
             return
         # A client may send no length (chunked): read the body here, up to the limit, and replay it.
@@ -93,6 +98,8 @@ class PredictGate:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.max_request_bytes:
+                if message.get("more_body", False):
+                    await self._discard_body(receive, size)
                 await _send_error(counting_send, 413, too_large)
                 return
             if not message.get("more_body", False):
@@ -107,3 +114,11 @@ class PredictGate:
             return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
         await self.app(scope, replay, counting_send)
+
+    async def _discard_body(self, receive: Any, size: int) -> None:
+        """Read the rest of a body (up to the drain limit) so that the client can read the answer."""
+        while size <= DRAIN_FACTOR * self.max_request_bytes:
+            message = await receive()
+            size += len(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
