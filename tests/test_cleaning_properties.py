@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import pickle
 
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autotab.cleaner import TableCleaner
+from autotab.cleaner import MEMO_MAX_ROWS, TableCleaner
 from autotab.cleaning import clean_rows
 from autotab.contract import build_contract, check_cleaned
 
@@ -74,3 +75,34 @@ def test_cleaning_invariants(frame):
     check_cleaned(cleaned, contract, "the generated table")
     again = TableCleaner(missing_markers=tuple(MARKERS), numeric_min_share=0.95).fit(X).transform(X)
     assert parquet_bytes(again) == parquet_bytes(cleaned)
+
+
+# What a request may carry: the training cells, and values training never saw, of other types too.
+REQUEST_CELLS = st.one_of(
+    *CELLS.values(),
+    st.none(),
+    st.just(float("nan")),
+    st.booleans(),
+    st.sampled_from(["İstanbul", "STRASSE", "straße", " Yes\u00a0", "1e3", "\t-\t", "2021-02-30", "0"]),
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messy_tables(), st.data())
+def test_a_few_rows_are_cleaned_exactly_as_a_large_table_is(frame, data):
+    """Up to MEMO_MAX_ROWS rows, text goes through the memo of distinct values; above, vectorised."""
+    X = frame.drop(columns=["target"])
+    cleaner = TableCleaner(missing_markers=tuple(MARKERS), numeric_min_share=0.95).fit(X)
+    n_rows = data.draw(st.integers(1, 5))
+    request = pd.DataFrame(
+        {column: data.draw(st.lists(REQUEST_CELLS, min_size=n_rows, max_size=n_rows)) for column in X.columns},
+        dtype=object,
+    )
+    for rows in (request, X.head(n_rows)):
+        small = cleaner.transform(rows)
+        again = cleaner.transform(rows)  # now from the memo alone
+        copies = 1 + MEMO_MAX_ROWS // len(rows)
+        large = cleaner.transform(pd.concat([rows] * copies, ignore_index=True)).head(len(rows))
+        pd.testing.assert_frame_equal(small.reset_index(drop=True), large)
+        pd.testing.assert_frame_equal(again, small)
+    assert "_memo" not in pickle.loads(pickle.dumps(cleaner)).__dict__
