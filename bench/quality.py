@@ -128,7 +128,7 @@ def row(name: str, results: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=60.0, help="seconds of search per table and split")
-    parser.add_argument("--splits", type=int, default=3, help="train/holdout splits per table (seeds)")
+    parser.add_argument("--splits", type=int, default=5, help="train/holdout splits per table (seeds)")
     parser.add_argument("--tables", nargs="+")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
