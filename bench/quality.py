@@ -35,6 +35,7 @@ from autotab.tuning import params_of
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "quality.md"
+SPLITS = ROOT / "bench" / "results" / "quality_splits.jsonl"  # every split's figures, behind the table
 
 
 def holdout(model, X, y, task, metric, positive) -> float:
@@ -150,18 +151,21 @@ def main() -> None:
         "| autotab's edge over HGB / linear (± SE) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    per_split = []
     for name, (raw, target, drop) in tables().items():
         if args.tables and name not in args.tables:
             continue
         results = []
         for split in range(args.splits):
             result = compare(name, raw, target, drop, config, tune, config.data.seed + split)
-            print(f"  {name} split {split}: " + json.dumps(result, default=str), file=sys.stderr, flush=True)
+            per_split.append(json.dumps({"table": name, "split": split, **result}, default=str))
+            print(f"  {per_split[-1]}", file=sys.stderr, flush=True)
             results.append(result)
         lines.append(row(name, results))
         print(lines[-1], flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")
+    SPLITS.write_text("\n".join(per_split) + "\n")
     print("\n".join(lines))
 
 
