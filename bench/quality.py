@@ -6,7 +6,10 @@ five stratified train/holdout splits (seeds), the same splits for all three.
 Writes bench/results/quality.md (and prints it). Each row is one run on this machine; the budget
 is wall-clock, so trial counts (and results) vary with the machine.
 
-    .venv/bin/python bench/quality.py [--budget 60] [--tables wine diabetes]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/quality.py [--budget 60] [--splits 5] [--tables wine diabetes]
+
+One OpenMP thread: on a machine shared with other jobs, HistGradientBoosting's spinning OpenMP
+threads slow to a crawl (minutes for a sub-second fit) whenever another job holds a core.
 """
 
 from __future__ import annotations
