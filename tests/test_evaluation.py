@@ -5,6 +5,7 @@ from sklearn import metrics as skm
 
 from autotab.errors import UserError
 from autotab.evaluation import (
+    classification_metric,
     classification_metrics,
     confusion_rows,
     plot_tables,
@@ -26,6 +27,15 @@ def test_binary_metrics_match_scikit_learn():
     assert got["accuracy"] == pytest.approx(0.8)
     assert got["log_loss"] == pytest.approx(skm.log_loss(Y, PROBA, labels=CLASSES), abs=1e-6)
     assert got["brier"] == pytest.approx(skm.brier_score_loss(is_positive, P_MALIGNANT), abs=1e-6)
+
+
+@pytest.mark.parametrize("classes", [CLASSES, np.array(["a", "b", "c"])])
+def test_one_metric_alone_is_the_same_number_as_among_all(classes):
+    rng = np.random.default_rng(0)
+    y = pd.Series(rng.choice(classes, 40))
+    proba = rng.dirichlet(np.ones(len(classes)), 40)
+    every = classification_metrics(y, proba, classes, classes[-1])
+    assert {name: classification_metric(name, y, proba, classes, classes[-1]) for name in every} == every
 
 
 def test_regression_metrics_match_scikit_learn():

@@ -3,7 +3,9 @@ al. 2004, as auto-sklearn and AutoGluon do), and the soft-voting estimator it be
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import joblib
@@ -13,17 +15,40 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import VotingClassifier, VotingRegressor
 from sklearn.pipeline import Pipeline
 
-from autotab.evaluation import classification_metrics, regression_metrics
+from autotab.evaluation import REGRESSION_SCORERS, classification_metric
 from autotab.training import maximisable
 
 
 def oof_score(prediction: np.ndarray, y: pd.Series, task: str, metric: str, classes, positive) -> float:
     """The metric on all out-of-fold rows at once, signed so that larger is better."""
     if task == "regression":
-        value = regression_metrics(y, prediction)[metric]
+        value = round(float(REGRESSION_SCORERS[metric](y, prediction)), 6)
     else:
-        value = classification_metrics(y, prediction, classes, positive)[metric]
+        value = classification_metric(metric, y, prediction, classes, positive)
     return maximisable(value, metric)
+
+
+def _forward_selection(
+    predictions: dict[str, np.ndarray], score: Callable[[np.ndarray], float], rounds: int
+) -> tuple[list[str], float]:
+    """Caruana's greedy forward selection with replacement: each round adds the member that most
+    improves the average; returns the best prefix seen (the first round picks the best member)."""
+    names = sorted(predictions)
+    chosen: list[str] = []
+    total: np.ndarray | None = None
+    best: tuple[float, list[str]] = (-np.inf, [])
+    for _ in range(rounds):
+        name, best_round = "", -np.inf
+        for candidate_name in names:  # sorted, and only a strictly better score wins: deterministic
+            candidate = predictions[candidate_name] if total is None else total + predictions[candidate_name]
+            candidate_score = score(candidate / (len(chosen) + 1))
+            if candidate_score > best_round:
+                name, best_round = candidate_name, candidate_score
+        chosen.append(name)
+        total = predictions[name].copy() if total is None else total + predictions[name]
+        if best_round > best[0]:
+            best = (best_round, list(chosen))
+    return best[1], best[0]
 
 
 def greedy_selection(
@@ -34,26 +59,39 @@ def greedy_selection(
     classes: Any = None,
     positive: Any = None,
     rounds: int = 20,
+    bags: int = 0,
+    seed: int = 0,
 ) -> tuple[dict[str, int], float]:
-    """Members (with how often each was picked) and the ensemble's OOF score. Each round adds the
-    member that most improves the average; the best ensemble seen over the rounds is kept, so it is
-    never worse than the best single member (the first round picks exactly that member)."""
-    names = sorted(predictions)
-    chosen: list[str] = []
-    total: np.ndarray | None = None
-    best: tuple[float, list[str]] = (-np.inf, [])
-    for _ in range(rounds):
-        name, score = "", -np.inf
-        for candidate_name in names:  # sorted, and only a strictly better score wins: deterministic
-            candidate = predictions[candidate_name] if total is None else total + predictions[candidate_name]
-            candidate_score = oof_score(candidate / (len(chosen) + 1), y, task, metric, classes, positive)
-            if candidate_score > score:
-                name, score = candidate_name, candidate_score
-        chosen.append(name)
-        total = predictions[name].copy() if total is None else total + predictions[name]
-        if score > best[0]:
-            best = (score, list(chosen))
-    return dict(Counter(best[1])), best[0]
+    """Members (with how often each was picked) and the ensemble's OOF score.
+
+    With `bags`, selection runs on that many bootstrap resamples of the rows and the picks are
+    added up (bagged ensemble selection, Caruana et al. 2004): on a few hundred rows one pass
+    overfits the rows it is judged on, picking members for a handful of lucky predictions, while
+    members that help on most resamples accumulate weight. Either way the result is never worse
+    out of fold than the best single member: that member alone is returned instead."""
+
+    def scorer(rows: np.ndarray | None) -> Callable[[np.ndarray], float]:
+        target = y if rows is None else y.iloc[rows]
+        return lambda prediction: oof_score(prediction, target, task, metric, classes, positive)
+
+    picks: Counter[str] = Counter()
+    if bags == 0:
+        picks.update(_forward_selection(predictions, scorer(None), rounds)[0])
+    else:
+        rng = np.random.default_rng(seed)
+        for _ in range(bags):
+            rows = rng.integers(0, len(y), len(y))
+            resampled = {name: prediction[rows] for name, prediction in predictions.items()}
+            picks.update(_forward_selection(resampled, scorer(rows), rounds)[0])
+    divisor = math.gcd(*picks.values())
+    weights = {name: count // divisor for name, count in sorted(picks.items())}
+    blend = sum(predictions[name] * n for name, n in weights.items()) / sum(weights.values())
+    ensemble_score = scorer(None)(blend)
+    single_scores = {name: scorer(None)(predictions[name]) for name in sorted(predictions)}
+    best_single = max(single_scores, key=single_scores.__getitem__)
+    if single_scores[best_single] >= ensemble_score:
+        return {best_single: 1}, single_scores[best_single]
+    return weights, ensemble_score
 
 
 def soft_vote(members: dict[str, tuple[Pipeline, BaseEstimator]], weights: dict[str, int], task: str) -> Pipeline:

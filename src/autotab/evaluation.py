@@ -34,39 +34,59 @@ def _round(values: dict[str, float]) -> dict[str, float]:
     return {name: round(float(v), 6) for name, v in values.items()}
 
 
+def _positive(y_true: pd.Series, proba: np.ndarray, classes: np.ndarray, positive: object):
+    return (y_true.to_numpy() == positive).astype(int), proba[:, list(classes).index(positive)]
+
+
+# Each classification metric from (true labels, class probabilities, classes, positive class,
+# predicted labels). The binary-only ones score the positive class's probability.
+CLASSIFICATION_SCORERS: dict[str, Callable[..., float]] = {
+    "accuracy": lambda y, proba, classes, positive, predicted: skm.accuracy_score(y, predicted),
+    "balanced_accuracy": lambda y, proba, classes, positive, predicted: skm.balanced_accuracy_score(y, predicted),
+    "f1_macro": lambda y, proba, classes, positive, predicted: skm.f1_score(y, predicted, average="macro"),
+    "log_loss": lambda y, proba, classes, positive, predicted: skm.log_loss(y, proba, labels=classes),
+    "roc_auc": lambda y, proba, classes, positive, predicted: (
+        skm.roc_auc_score(*_positive(y, proba, classes, positive))
+        if len(classes) == 2
+        else skm.roc_auc_score(y, proba, multi_class="ovr", labels=classes)
+    ),
+    "pr_auc": lambda y, proba, classes, positive, predicted: skm.average_precision_score(
+        *_positive(y, proba, classes, positive)
+    ),
+    "brier": lambda y, proba, classes, positive, predicted: skm.brier_score_loss(
+        *_positive(y, proba, classes, positive)
+    ),
+}
+BINARY_ONLY = ("pr_auc", "brier")
+REGRESSION_SCORERS: dict[str, Callable[..., float]] = {
+    "rmse": skm.root_mean_squared_error,
+    "mae": skm.mean_absolute_error,
+    "r2": skm.r2_score,
+}
+
+
+def classification_metric(
+    name: str, y_true: pd.Series, proba: np.ndarray, classes: np.ndarray, positive: object | None, predicted: Any = None
+) -> float:
+    """One classification metric, exactly as `classification_metrics` computes it (for loops that
+    score many candidates on one metric, such as ensemble selection)."""
+    if predicted is None and name in ("accuracy", "balanced_accuracy", "f1_macro"):
+        predicted = classes[np.argmax(proba, axis=1)]
+    return round(float(CLASSIFICATION_SCORERS[name](y_true, proba, classes, positive, predicted)), 6)
+
+
 def classification_metrics(
     y_true: pd.Series, proba: np.ndarray, classes: np.ndarray, positive: object | None, predicted: Any = None
 ) -> dict[str, float]:
     """Every classification metric; labels are `predicted` if given (a tuned threshold), else argmax."""
     if predicted is None:
         predicted = classes[np.argmax(proba, axis=1)]
-    scores = {
-        "accuracy": skm.accuracy_score(y_true, predicted),
-        "balanced_accuracy": skm.balanced_accuracy_score(y_true, predicted),
-        "f1_macro": skm.f1_score(y_true, predicted, average="macro"),
-        "log_loss": skm.log_loss(y_true, proba, labels=classes),
-    }
-    if len(classes) == 2:
-        is_positive = (y_true.to_numpy() == positive).astype(int)
-        p = proba[:, list(classes).index(positive)]
-        scores |= {
-            "roc_auc": skm.roc_auc_score(is_positive, p),
-            "pr_auc": skm.average_precision_score(is_positive, p),
-            "brier": skm.brier_score_loss(is_positive, p),
-        }
-    else:
-        scores["roc_auc"] = skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
-    return _round(scores)
+    names = [name for name in CLASSIFICATION_SCORERS if len(classes) == 2 or name not in BINARY_ONLY]
+    return {name: classification_metric(name, y_true, proba, classes, positive, predicted) for name in names}
 
 
 def regression_metrics(y_true: pd.Series, predicted: np.ndarray) -> dict[str, float]:
-    return _round(
-        {
-            "rmse": skm.root_mean_squared_error(y_true, predicted),
-            "mae": skm.mean_absolute_error(y_true, predicted),
-            "r2": skm.r2_score(y_true, predicted),
-        }
-    )
+    return _round({name: scorer(y_true, predicted) for name, scorer in REGRESSION_SCORERS.items()})
 
 
 def confusion_rows(y_true: pd.Series, predicted: np.ndarray) -> pd.DataFrame:

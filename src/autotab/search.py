@@ -199,8 +199,9 @@ def search(
     predictions[tuned_key] = chosen_oof
     outcome.oof = chosen_oof
     weights, ensemble_score = ensemble.greedy_selection(
-        predictions, problem.y, problem.task, metric, classes, problem.positive, tune.ensemble_rounds
-    )
+        predictions, problem.y, problem.task, metric, classes, problem.positive, tune.ensemble_rounds,
+        tune.ensemble_bags, problem.seed,
+    )  # fmt: skip
     single_score = ensemble.oof_score(
         predictions[tuned_key], problem.y, problem.task, metric, classes, problem.positive
     )
