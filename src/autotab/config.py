@@ -154,7 +154,7 @@ class TuneConfig(Section):
     storage: str | None = None
     ensemble: bool = True
     ensemble_rounds: int = Field(default=20, ge=1)
-    ensemble_bags: int = Field(default=20, ge=0)
+    ensemble_bags: int = Field(default=0, ge=0)
     recheck_repeats: int = Field(default=2, ge=0)
     feature_space: dict[str, SearchDimension] = {}
 
