@@ -1,14 +1,14 @@
 """The tune stage's final choice between the best trial and the best defaults."""
 
 import numpy as np
-import optuna
 import pandas as pd
 import pytest
 
 from autotab.cleaner import TableCleaner
 from autotab.config import FeaturesConfig, ModelConfig
 from autotab.features import build_preprocessor
-from autotab.search import Problem, search_gain
+from autotab.search import Problem
+from autotab.selection import Referee
 from autotab.training import make_folds, reseeded
 
 LOGISTIC = ModelConfig(name="logistic_regression", C=1.0, max_iter=200, search_space={"C": {"low": 1e-3, "high": 10}})
@@ -26,21 +26,6 @@ def problem() -> Problem:
     return Problem(X, y, "binary", "log_loss", make_folds("binary", 5, 0), recipe, 0, positive="yes")
 
 
-def trial_with(problem: Problem, C: float) -> optuna.trial.FrozenTrial:
-    """A finished trial of the search for logistic regression with this C, scored on the search's folds."""
-    scores = [problem.fold_score(LOGISTIC, {"C": C}, {}, fold) for fold in range(5)]
-    running = {k: float(np.mean(scores[: k + 1])) for k in range(5)}
-    return optuna.trial.create_trial(
-        params={"family": "logistic_regression", "logistic_regression.C": C},
-        distributions={
-            "family": optuna.distributions.CategoricalDistribution(["logistic_regression"]),
-            "logistic_regression.C": optuna.distributions.FloatDistribution(1e-3, 10),
-        },
-        value=float(np.mean(scores)),
-        intermediate_values=running,
-    )
-
-
 def test_fresh_folds_are_the_same_kind_with_another_shuffle(problem):
     fresh = reseeded(problem.folds, 7)
     assert type(fresh) is type(problem.folds) and fresh.random_state == 7 and problem.folds.random_state == 0
@@ -49,14 +34,20 @@ def test_fresh_folds_are_the_same_kind_with_another_shuffle(problem):
     assert first != again
 
 
-def test_the_defaults_themselves_gain_nothing_on_any_fold(problem):
-    configs = {"logistic_regression": LOGISTIC}
-    for repeats in (0, 2):
-        gain = search_gain(problem, configs, "logistic_regression", trial_with(problem, 1.0), repeats)
-        assert len(gain) == 5 * max(repeats, 1) and np.allclose(gain, 0)
+def referee(problem: Problem) -> Referee:
+    return Referee(problem.y, "binary", "log_loss", np.array(["no", "yes"]), "yes", 1.0, 200, 0)
+
+
+def test_the_defaults_themselves_gain_nothing_on_fresh_folds(problem):
+    defaults = problem.fresh_oof(LOGISTIC, {}, {}, 2)
+    again = problem.fresh_oof(LOGISTIC, {"C": 1.0}, {}, 2)
+    assert len(defaults) == 2 and not np.allclose(defaults[0], defaults[1])  # two different splits
+    step = referee(problem).judge("search", "logistic_regression", "tuned", again, defaults)
+    assert (step.gain, step.se) == (0, 0) and not step.replaced
 
 
 def test_a_worse_trial_loses_on_fresh_folds_too(problem):
-    configs = {"logistic_regression": LOGISTIC}
-    gain = search_gain(problem, configs, "logistic_regression", trial_with(problem, 1e-3), 2)
-    assert len(gain) == 10 and gain.mean() < 0  # C=0.001 squeezes the probabilities: worse log loss
+    defaults = problem.fresh_oof(LOGISTIC, {}, {}, 2)
+    squeezed = problem.fresh_oof(LOGISTIC, {"C": 1e-3}, {}, 2)  # C=0.001 squeezes the probabilities
+    step = referee(problem).judge("search", "logistic_regression", "tuned", squeezed, defaults)
+    assert step.gain < 0 and step.se > 0 and not step.replaced

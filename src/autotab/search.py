@@ -1,5 +1,7 @@
-"""The search behind the tune stage: a study over the chosen families, then the choice between the
-best tuned configuration, the best defaults and a greedy ensemble, all on the same folds."""
+"""The search behind the tune stage: a study over the chosen families, then three choices, each
+stepping up from the simpler model only when it clearly pays (`autotab.selection`): the anchor
+(linear) defaults or the best family's defaults, then the best tuned configuration, then a greedy
+ensemble."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from autotab.backends import trial_runner
 from autotab.config import BackendConfig, FeaturesConfig, ModelConfig, TuneConfig
 from autotab.features import build_preprocessor
 from autotab.models import build_estimator
+from autotab.selection import Referee, Step
 from autotab.training import (
     CrossValidation,
     cross_validate_pipeline,
@@ -28,7 +31,9 @@ from autotab.training import (
     to_plain,
     whole_pipeline,
 )
-from autotab.tuning import fold_scores_of, open_study, params_of, run_study
+from autotab.tuning import open_study, params_of, run_study
+
+LINEAR = {"binary": "logistic_regression", "multiclass": "logistic_regression", "regression": "ridge"}
 
 
 @dataclass
@@ -76,32 +81,14 @@ class Problem:
         result = fit_and_score_fold(pipeline, self.X, self.y, self.task, classes, train_rows, test_rows, self.positive)
         return maximisable(result.scores[self.metric], self.metric)
 
-
-def search_gain(
-    problem: Problem,
-    configs: dict[str, ModelConfig],
-    default_name: str,
-    best: optuna.trial.FrozenTrial,
-    recheck_repeats: int,
-) -> np.ndarray:
-    """How much the best trial beats the best defaults, per fold (larger is better).
-
-    The best of many trials looks better on the folds it was picked on than it is. So both are
-    scored again on `recheck_repeats` fresh splits of the training rows, paired fold by fold; with
-    none, the search's own folds are used."""
-    metric = problem.metric
-    if recheck_repeats == 0:
-        default = problem.cross_validate(configs[default_name], {}, {}).fold_scores
-        return np.array(fold_scores_of(best)) - np.array([maximisable(d[metric], metric) for d in default])
-    family, params, features = params_of(best)
-    gains = []
-    for repeat in range(1, recheck_repeats + 1):
-        fresh = replace(problem, folds=reseeded(problem.folds, problem.seed + repeat))
-        tuned = fresh.cross_validate(configs[family], params, features).fold_scores
-        default = fresh.cross_validate(configs[default_name], {}, {}).fold_scores
-        for tuned_scores, default_scores in zip(tuned, default, strict=True):
-            gains.append(maximisable(tuned_scores[metric], metric) - maximisable(default_scores[metric], metric))
-    return np.array(gains)
+    def fresh_oof(self, family: ModelConfig, params: dict, features: dict, repeats: int) -> list[np.ndarray]:
+        """Out-of-fold predictions of one configuration on `repeats` fresh K-fold splits of the
+        training rows (reshuffled with other seeds): the best of many trials looks better on the
+        folds it was picked on than it is, and on fresh folds that fold luck is gone."""
+        return [
+            replace(self, folds=reseeded(self.folds, self.seed + repeat)).cross_validate(family, params, features).oof
+            for repeat in range(1, repeats + 1)
+        ]
 
 
 @dataclass
@@ -144,31 +131,53 @@ def search(
 
     configs = {**{name: zoo(name) for name in board["model"]}, **families}
     classes = np.unique(problem.y) if problem.task != "regression" else None
+    referee = Referee(
+        problem.y, problem.task, metric, classes, problem.positive, tune.min_gain_se, tune.gain_resamples, problem.seed
+    )
+    steps: list[Step] = []
 
     def board_oof(name: str) -> np.ndarray:
         columns = [name] if classes is None else [f"{name}__{c}" for c in classes]
         return oof[columns].to_numpy().squeeze()
 
+    # Each default's cross-validated score and out-of-fold predictions on the search's folds.
+    scores = board.set_index("model")[f"{metric}_mean"]
+    defaults = {name: (float(scores[name]), board_oof(name)) for name in board["model"]}
+
+    # 1. The defaults. The incumbent is the anchor: the linear default, the simplest model in the zoo,
+    # if the leaderboard has it (a pinned family: that family's own defaults). The best searched
+    # family's defaults replace it only if they clearly beat it out of fold: with ~10 families
+    # ranked on the same folds, the top one's lead is partly luck.
+    on_board = [name for name in board["model"] if name in families]
+    searched_default = on_board[0] if on_board else next(iter(families))
+    if searched_default not in defaults:  # a pinned family missing from the leaderboard: run its defaults here
+        result = problem.cross_validate(configs[searched_default], {}, {})
+        defaults[searched_default] = (result.summary[metric]["mean"], result.oof)
+    anchor = LINEAR[problem.task] if LINEAR[problem.task] in set(board["model"]) else searched_default
+    incumbent = anchor
+    if searched_default != anchor:
+        challenger_oof, anchor_oof = defaults[searched_default][1], defaults[anchor][1]
+        steps.append(referee.judge("defaults", anchor, searched_default, [challenger_oof], [anchor_oof]))
+        incumbent = searched_default if steps[-1].replaced else anchor
+    default_cv, default_oof = defaults[incumbent]
+
+    # 2. The search. Its best trial replaces the defaults only if it clearly beats them on
+    # `recheck_repeats` fresh splits of the training rows (0: on the search's own folds).
     best_family, best_params, best_features = params_of(study.best_trial)
     searched_cv = round(maximisable(study.best_value, metric), 6)
-    # What the search must beat: the best searched family's defaults, which the leaderboard has
-    # already cross-validated on these folds (a pinned family missing from it: its own defaults, run here).
-    on_board = [name for name in board["model"] if name in families]
-    if on_board:
-        default_name = on_board[0]
-        default_cv = float(board.loc[board["model"] == default_name, f"{metric}_mean"].iloc[0])
-        default_oof = board_oof(default_name)
+    if tune.recheck_repeats == 0:
+        tuned_oof = problem.cross_validate(configs[best_family], best_params, best_features).oof
+        tuned_fresh, default_fresh = [tuned_oof], [default_oof]
     else:
-        default_name = next(iter(families))
-        default_result = problem.cross_validate(configs[default_name], {}, {})
-        default_cv, default_oof = default_result.summary[metric]["mean"], default_result.oof
-    gain = search_gain(problem, configs, default_name, study.best_trial, tune.recheck_repeats)
-    margin = float(gain.std(ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else 0.0
-    if gain.mean() > margin:
+        tuned_oof = None
+        tuned_fresh = problem.fresh_oof(configs[best_family], best_params, best_features, tune.recheck_repeats)
+        default_fresh = problem.fresh_oof(configs[incumbent], {}, {}, tune.recheck_repeats)
+    steps.append(referee.judge("search", incumbent, f"tuned {best_family}", tuned_fresh, default_fresh))
+    if steps[-1].replaced:
         single, single_params, single_cv, source = best_family, best_params, searched_cv, "search"
         single_features = best_features
     else:
-        single, single_params, single_cv, source = default_name, {}, default_cv, "defaults"
+        single, single_params, single_cv, source = incumbent, {}, default_cv, "defaults"
         single_features = {}
     single_params = {k: to_plain(v) for k, v in single_params.items()}
     single_features = {k: to_plain(v) for k, v in single_features.items()}
@@ -179,43 +188,47 @@ def search(
     )  # fmt: skip
     states = pd.Series([t.state.name for t in study.trials]).value_counts().to_dict()
     outcome.summary = {
-        "primary_metric": metric, "cv_default_best": default_cv, "cv_search_best": searched_cv,
-        "cv_single_chosen": single_cv, "search_gain": round(float(gain.mean()), 6),
-        "search_margin": round(margin, 6), "n_trials": len(study.trials), "n_pruned": int(states.get("PRUNED", 0)),
-        "ensemble_members": 1,
+        "primary_metric": metric, "anchor": anchor, "default_chosen": incumbent, "cv_default_best": default_cv,
+        "cv_search_best": searched_cv, "cv_single_chosen": single_cv, "n_trials": len(study.trials),
+        "n_pruned": int(states.get("PRUNED", 0)), "ensemble_members": 1, "min_gain_se": tune.min_gain_se,
     }  # fmt: skip
     if source == "defaults":
         chosen_oof = default_oof
+    elif tuned_oof is not None:
+        chosen_oof = tuned_oof
     else:
         chosen_oof = problem.cross_validate(configs[single], single_params, single_features).oof
+    outcome.oof = chosen_oof
     if not tune.ensemble:
-        outcome.oof = chosen_oof
+        outcome.summary["selection"] = [step.record() for step in steps]
         return outcome
 
-    predictions = {f"default_{name}": board_oof(name) for name in board["model"]}
-    # The tuned configuration joins the pool only if it earned its place above: its OOF score carries
-    # the same optimism, which greedy selection would otherwise reward.
-    tuned_key = f"tuned_{single}" if source == "search" else f"default_{single}"
-    predictions[tuned_key] = chosen_oof
-    outcome.oof = chosen_oof
+    # 3. The ensemble, kept only if it clearly beats the single chosen above out of fold. The tuned
+    # configuration joins the pool only if it earned its place above: its OOF score carries the
+    # same optimism, which greedy selection would otherwise reward.
+    predictions = {f"default_{name}": defaults[name][1] for name in board["model"]}
+    single_key = f"tuned_{single}" if source == "search" else f"default_{single}"
+    predictions[single_key] = chosen_oof
     weights, ensemble_score = ensemble.greedy_selection(
         predictions, problem.y, problem.task, metric, classes, problem.positive, tune.ensemble_rounds,
         tune.ensemble_bags, problem.seed,
     )  # fmt: skip
-    single_score = ensemble.oof_score(
-        predictions[tuned_key], problem.y, problem.task, metric, classes, problem.positive
-    )
+    single_score = referee.score(chosen_oof)
     sign = 1 if maximisable(1.0, metric) > 0 else -1
     outcome.summary |= {"oof_single": round(sign * single_score, 6), "oof_ensemble": round(sign * ensemble_score, 6)}
-    if len(weights) > 1 and ensemble_score > single_score:
-        members = {}
-        for key in weights:
-            family, tuned = configs[key.split("_", 1)[1]], key == tuned_key
-            recipe = problem.recipe(single_features if tuned else {})
-            members[key] = (recipe, problem.estimator(family, single_params if tuned else {}))
+    if len(weights) > 1:  # greedy selection returns its best single member alone when no blend beats it
         ordered = dict(sorted(weights.items()))
-        outcome.model = ensemble.soft_vote(members, ordered, problem.task)
-        outcome.weights = ordered
-        outcome.oof = sum(predictions[k] * n for k, n in ordered.items()) / sum(ordered.values())
-        outcome.summary["ensemble_members"] = len(ordered)
+        blend = sum(predictions[k] * n for k, n in ordered.items()) / sum(ordered.values())
+        steps.append(referee.judge("ensemble", single_key, "ensemble", [blend], [chosen_oof]))
+        if steps[-1].replaced:
+            members = {}
+            for key in ordered:
+                family, tuned = configs[key.split("_", 1)[1]], key == single_key and source == "search"
+                recipe = problem.recipe(single_features if tuned else {})
+                members[key] = (recipe, problem.estimator(family, single_params if tuned else {}))
+            outcome.model = ensemble.soft_vote(members, ordered, problem.task)
+            outcome.weights = ordered
+            outcome.oof = blend
+            outcome.summary["ensemble_members"] = len(ordered)
+    outcome.summary["selection"] = [step.record() for step in steps]
     return outcome

@@ -126,13 +126,6 @@ class RunningTrial:
     fold_scores: list[float] = field(default_factory=list)
 
 
-def fold_scores_of(trial: optuna.trial.FrozenTrial) -> list[float]:
-    """A finished trial's score on each fold, from the running means it reported."""
-    running = [trial.intermediate_values[step] for step in sorted(trial.intermediate_values)]
-    previous = [0.0, *running[:-1]]
-    return [(k + 1) * running[k] - k * previous[k] for k in range(len(running))]
-
-
 def run_study(
     study: optuna.Study,
     families: dict[str, ModelConfig],

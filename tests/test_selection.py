@@ -1,0 +1,123 @@
+"""Stepping up from the linear anchor only when it clearly pays: the rule itself, and the whole
+search (leaderboard, study, recheck, ensemble) on tables where the answer is known."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autotab import leaderboard
+from autotab.cleaner import TableCleaner
+from autotab.config import FeaturesConfig, TuneConfig, load_config
+from autotab.features import build_preprocessor
+from autotab.models import build_estimator
+from autotab.search import Outcome, Problem, search
+from autotab.selection import Referee
+from autotab.training import make_folds
+
+ROOT = Path(__file__).resolve().parents[1]
+CLASSES = np.array(["no", "yes"])
+FEATURES = FeaturesConfig(
+    numeric_imputer="median", missing_indicator=False, scaler="standard", categorical_imputer="most_frequent"
+)
+FAMILIES = ["logistic_regression", "random_forest", "knn", "hist_gradient_boosting"]
+
+
+def referee(y: pd.Series, min_gain_se: float = 1.0) -> Referee:
+    return Referee(y, "binary", "roc_auc", CLASSES, "yes", min_gain_se, 200, 0)
+
+
+def probabilities(p_yes: np.ndarray) -> np.ndarray:
+    return np.column_stack([1 - p_yes, p_yes])
+
+
+def noisy_scores(rng, y: pd.Series, noise: float) -> np.ndarray:
+    return probabilities(1 / (1 + np.exp(-((y == "yes") * 2.0 - 1 + rng.normal(scale=noise, size=len(y))))))
+
+
+def test_a_challenger_identical_to_the_incumbent_gains_nothing_and_does_not_replace_it():
+    rng = np.random.default_rng(0)
+    y = pd.Series(rng.choice(CLASSES, 300))
+    same = noisy_scores(rng, y, 1.0)
+    step = referee(y).judge("defaults", "a", "b", [same], [same.copy()])
+    assert (step.gain, step.se, step.threshold, step.replaced) == (0, 0, 0, False)
+
+
+def test_a_clearly_better_challenger_replaces_the_incumbent_and_a_jittered_copy_does_not():
+    rng = np.random.default_rng(1)
+    y = pd.Series(rng.choice(CLASSES, 300))
+    incumbent = noisy_scores(rng, y, 1.5)
+    clearly = referee(y).judge("defaults", "a", "b", [noisy_scores(rng, y, 0.5)], [incumbent])
+    assert clearly.gain > 5 * clearly.se > 0 and clearly.replaced
+    # The incumbent's scores with noise of their own: no better in truth, so never taken.
+    p_yes = np.clip(incumbent[:, 1] + rng.normal(scale=0.05, size=len(y)), 0.001, 0.999)
+    jittered = referee(y).judge("defaults", "a", "b", [probabilities(p_yes)], [incumbent])
+    assert jittered.gain < jittered.threshold and not jittered.replaced
+
+
+def test_the_bootstrap_is_seeded_and_averages_the_gain_over_fresh_splits():
+    rng = np.random.default_rng(2)
+    y = pd.Series(rng.choice(CLASSES, 200))
+    challengers = [noisy_scores(rng, y, 0.8), noisy_scores(rng, y, 0.9)]
+    incumbents = [noisy_scores(rng, y, 1.0), noisy_scores(rng, y, 1.1)]
+    first = referee(y).paired_gain(challengers, incumbents)
+    assert first == referee(y).paired_gain(challengers, incumbents)
+    singles = [referee(y).score(c) - referee(y).score(i) for c, i in zip(challengers, incumbents, strict=True)]
+    assert first[0] == pytest.approx(np.mean(singles), abs=1e-6)
+
+
+def run_search(X: pd.DataFrame, y: pd.Series, families: list[str], n_trials: int, pinned: str | None = None) -> Outcome:
+    """The tune stage's search end to end on a table in memory: the leaderboard of `families`'
+    defaults, then the study over the top two (or the pinned family), the recheck and the ensemble."""
+    zoo = load_config(ROOT / "params.yaml").zoo
+    recipe = build_preprocessor(TableCleaner(), FEATURES, "binary", 0)
+    folds = make_folds("binary", 5, 0)
+    settings = FEATURES.model_dump()
+    problem = Problem(X, y, "binary", "roc_auc", folds, recipe, 0, positive="yes", feature_settings=settings)
+    candidates = {name: build_estimator(zoo[name], "binary", 0) for name in families}
+    board, results = leaderboard.rank(candidates, recipe, X, y, "binary", folds, "roc_auc", positive="yes")
+    oof = leaderboard.oof_frame(results, y)
+    if pinned:
+        board = board[board["model"] == pinned].reset_index(drop=True)
+    searched = [pinned] if pinned else list(board["model"][:2])
+    tune = TuneConfig(n_trials=n_trials, top_families=2, storage=None, pruner="none", min_gain_se=1.0)
+    return search(problem, {n: zoo[n] for n in searched}, zoo.__getitem__, board, oof, tune, "test")
+
+
+def linear_table(rows: int) -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame(rng.normal(size=(rows, 6)), columns=[f"x{i}" for i in range(6)])
+    logit = X["x0"] - 0.8 * X["x1"] + 0.5 * X["x2"]
+    return X, pd.Series(np.where(rng.random(rows) < 1 / (1 + np.exp(-2 * logit)), "yes", "no"), name="target")
+
+
+def test_on_a_few_rows_with_a_linear_truth_the_linear_anchor_is_kept():
+    X, y = linear_table(150)
+    outcome = run_search(X, y, FAMILIES, n_trials=8)
+    steps = {step["step"]: step for step in outcome.summary["selection"]}
+    assert outcome.summary["anchor"] == "logistic_regression"
+    assert outcome.single == "logistic_regression" and outcome.weights == {"logistic_regression": 1}
+    assert not any(step["replaced"] for step in steps.values())
+    for step in steps.values():
+        assert step["threshold"] == pytest.approx(step["se"]) and step["gain"] <= step["threshold"]
+
+
+def test_with_a_strong_interaction_and_many_rows_a_tree_family_replaces_the_anchor():
+    rng = np.random.default_rng(6)
+    X = pd.DataFrame(rng.uniform(-1, 1, size=(1200, 3)), columns=["a", "b", "c"])
+    y = pd.Series(np.where(X["a"] * X["b"] > 0, "yes", "no"), name="target")  # no linear signal at all
+    outcome = run_search(X, y, ["logistic_regression", "random_forest", "hist_gradient_boosting"], n_trials=4)
+    first = outcome.summary["selection"][0]
+    assert (first["step"], first["incumbent"], first["replaced"]) == ("defaults", "logistic_regression", True)
+    assert first["gain"] > first["threshold"] > 0
+    assert outcome.summary["default_chosen"] in ("random_forest", "hist_gradient_boosting")
+    assert "logistic_regression" not in outcome.single
+
+
+def test_a_pinned_family_is_judged_against_its_own_defaults_only():
+    X, y = linear_table(150)
+    outcome = run_search(X, y, FAMILIES, n_trials=6, pinned="knn")
+    assert outcome.summary["anchor"] == "knn" == outcome.single
+    assert [step["step"] for step in outcome.summary["selection"]][0] == "search"
+    assert set(outcome.weights) <= {"knn", "default_knn", "tuned_knn"}
