@@ -1,4 +1,4 @@
-"""The tune stage's final choice between the best trial and the best defaults."""
+"""The tune stage's choice between the best trial and the defaults, judged on fresh folds."""
 
 import numpy as np
 import pandas as pd

@@ -156,7 +156,7 @@ class TuneConfig(Section):
     ensemble_rounds: int = Field(default=20, ge=1)
     ensemble_bags: int = Field(default=0, ge=0)
     recheck_repeats: int = Field(default=2, ge=0)
-    min_gain_se: float = Field(default=1.0, ge=0)
+    min_gain_se: float = Field(default=2.0, ge=0)
     gain_resamples: int = Field(default=200, ge=2)
     feature_space: dict[str, SearchDimension] = {}
 

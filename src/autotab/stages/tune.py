@@ -107,7 +107,11 @@ def main() -> None:
     s = outcome.summary
     print(f"tune: {s['n_trials']} trials in study {study_name} ({outcome.ran} run now, {s['n_pruned']} pruned); "
           f"best single: {outcome.single} from the {outcome.source}, {metric} {s['cv_single_chosen']:.4f} "
-          f"(best defaults {s['cv_default_best']:.4f})")  # fmt: skip
+          f"(defaults chosen {s['cv_default_best']:.4f})")  # fmt: skip
+    for step in s["selection"]:
+        verdict = "taken" if step["replaced"] else "kept the incumbent"
+        print(f"tune: {step['step']}: {step['challenger']} over {step['incumbent']}: out-of-fold gain "
+              f"{step['gain']:+.4f}, needed > {step['threshold']:.4f} ({s['min_gain_se']} SE): {verdict}")  # fmt: skip
     if len(outcome.weights) > 1:
         print(f"tune: ensemble {outcome.weights}: OOF {metric} {s['oof_ensemble']:.4f} vs {s['oof_single']:.4f} single")
 
