@@ -1,6 +1,7 @@
 """Does tuning earn its place? autotab (leaderboard, then a 60-second search of the best families,
-then a bagged greedy ensemble) against an untuned HistGradientBoosting pipeline and a logistic / ridge
-pipeline, on the same split and features, for six tables. Scored on the held-out rows of each of
+then a greedy ensemble, each step taken over the linear anchor only when it clearly pays) against
+an untuned HistGradientBoosting pipeline and a logistic / ridge pipeline, on the same split and
+features, for six tables. Scored on the held-out rows of each of
 five stratified train/holdout splits (seeds), the same splits for all three.
 
 Writes bench/results/quality.md (and prints it). Each row is one run on this machine; the budget
