@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import bentoml
 from bentoml.exceptions import BentoMLException, InvalidArgument
+from bentoml.validators import ContentType
 from pydantic import ValidationError
 
 with bentoml.importing():
+    import anyio
     import numpy as np
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -27,6 +29,9 @@ with bentoml.importing():
     from autotab.request_schema import record_model, records_frame, request_model, unseen_categories
     from autotab.scoring import Scorer, labelled_answers
     from autotab.serving_gate import PredictGate, serving_metrics
+
+# Declared, so BentoML does not rebuild the answers' JSON schema on every response to find it out.
+Answers = Annotated[list[dict[str, Any]], ContentType("application/json")]
 
 ARGS = bentoml.use_arguments()
 MODEL_TAG: str = getattr(ARGS, "model_tag", "autotab-pipeline:latest")
@@ -53,6 +58,9 @@ FIELDS: list[dict[str, Any]] = CONTRACT["input"]
 Record = record_model(FIELDS)
 PredictRequest = request_model(Record, SERVE.max_records, FIELDS, CONTRACT["missing_markers"])
 HAS_CATEGORIES = any(f["used"] and f.get("categories") for f in FIELDS)
+# Up to this many records a request is scored on the event loop (about the Pipeline's fixed cost of a
+# call, a few milliseconds); more go to a worker thread. See AutotabService.predict.
+INLINE_RECORDS = 16
 
 
 class _OneLineClientErrors(logging.Filter):
@@ -115,6 +123,7 @@ class AutotabService:
         self.scorer = Scorer(self.pipeline)
         self.task = CONTRACT["task"]
         self.metrics = serving_metrics()  # in the worker, where Prometheus' multiprocess directory is set
+        self.scoring_thread = anyio.CapacityLimiter(1)
 
     # With batching on, concurrent requests' records are concatenated into one Pipeline call and the
     # answers split back per request; each request was fully validated on its own before that.
@@ -125,8 +134,16 @@ class AutotabService:
         max_batch_size=SERVE.batching.max_batch_size,
         max_latency_ms=SERVE.batching.max_latency_ms,
     )
-    def predict(self, records: list[Record]) -> list[dict[str, Any]]:  # type: ignore[valid-type]
+    async def predict(self, records: list[Record]) -> Answers:  # type: ignore[valid-type]
         """Predict for raw records: the label and each class's probability (or the value)."""
+        # A few records are scored on the event loop: handing them to a thread and back (what
+        # BentoML does with a sync API) costs about as much as scoring them. Larger requests go to
+        # one thread at a time, so the loop keeps answering health checks and accepting requests.
+        if len(records) <= INLINE_RECORDS:
+            return self._answers(records)
+        return await anyio.to_thread.run_sync(self._answers, records, limiter=self.scoring_thread)
+
+    def _answers(self, records: list[Record]) -> list[dict[str, Any]]:  # type: ignore[valid-type]
         frame = records_frame(records, FIELDS)
         try:
             cleaned = self.scorer.clean(frame)
