@@ -17,8 +17,14 @@ BASE = {"numeric_imputer": "median", "missing_indicator": True, "scaler": "stand
 SETTINGS = [
     BASE,
     {**BASE, "numeric_imputer": "knn", "missing_indicator": False, "scaler": "robust", "categorical_encoder": "target"},
-    {**BASE, "numeric_imputer": "mean", "numeric_transform": "quantile", "scaler": "none",
-     "categorical_encoder": "ordinal", "categorical_imputer": "constant"},  # fmt: skip
+    {
+        **BASE,
+        "numeric_imputer": "mean",
+        "numeric_transform": "quantile",
+        "scaler": "none",
+        "categorical_encoder": "ordinal",
+        "categorical_imputer": "constant",
+    },  # fmt: skip
 ]
 
 
@@ -45,9 +51,7 @@ def table(rows: int, seed: int, numeric: int, text: int, unseen: bool = False) -
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.integers(30, 80), st.integers(0, 10_000), st.integers(0, 3), st.integers(0, 2), st.sampled_from(SETTINGS)
-)
+@given(st.integers(30, 80), st.integers(0, 10_000), st.integers(0, 3), st.integers(0, 2), st.sampled_from(SETTINGS))
 def test_the_same_numbers_and_names_as_a_column_transformer(rows, seed, numeric, text, options):
     if numeric + text == 0:
         numeric = 1
