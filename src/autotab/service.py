@@ -18,7 +18,6 @@ from bentoml.validators import ContentType
 from pydantic import ValidationError
 
 with bentoml.importing():
-    import anyio
     import numpy as np
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -58,9 +57,6 @@ FIELDS: list[dict[str, Any]] = CONTRACT["input"]
 Record = record_model(FIELDS)
 PredictRequest = request_model(Record, SERVE.max_records, FIELDS, CONTRACT["missing_markers"])
 HAS_CATEGORIES = any(f["used"] and f.get("categories") for f in FIELDS)
-# Up to this many records a request is scored on the event loop (about the Pipeline's fixed cost of a
-# call, a few milliseconds); more go to a worker thread. See AutotabService.predict.
-INLINE_RECORDS = 16
 
 
 class _OneLineClientErrors(logging.Filter):
@@ -123,7 +119,6 @@ class AutotabService:
         self.scorer = Scorer(self.pipeline)
         self.task = CONTRACT["task"]
         self.metrics = serving_metrics()  # in the worker, where Prometheus' multiprocess directory is set
-        self.scoring_thread = anyio.CapacityLimiter(1)
 
     # With batching on, concurrent requests' records are concatenated into one Pipeline call and the
     # answers split back per request; each request was fully validated on its own before that.
@@ -134,16 +129,8 @@ class AutotabService:
         max_batch_size=SERVE.batching.max_batch_size,
         max_latency_ms=SERVE.batching.max_latency_ms,
     )
-    async def predict(self, records: list[Record]) -> Answers:  # type: ignore[valid-type]
+    def predict(self, records: list[Record]) -> Answers:  # type: ignore[valid-type]
         """Predict for raw records: the label and each class's probability (or the value)."""
-        # A few records are scored on the event loop: handing them to a thread and back (what
-        # BentoML does with a sync API) costs about as much as scoring them. Larger requests go to
-        # one thread at a time, so the loop keeps answering health checks and accepting requests.
-        if len(records) <= INLINE_RECORDS:
-            return self._answers(records)
-        return await anyio.to_thread.run_sync(self._answers, records, limiter=self.scoring_thread)
-
-    def _answers(self, records: list[Record]) -> list[dict[str, Any]]:  # type: ignore[valid-type]
         frame = records_frame(records, FIELDS)
         try:
             cleaned = self.scorer.clean(frame)
