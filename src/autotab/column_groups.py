@@ -24,8 +24,6 @@ Selector = Callable[[pd.DataFrame], list[str]]
 
 def group_array(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """The columns as one 2-D array, as `frame[columns].to_numpy()` gives it without pandas' indexing."""
-    if not columns:
-        return np.empty((len(frame), 0))
     return np.column_stack([frame[column].to_numpy() for column in columns])
 
 
