@@ -1,7 +1,7 @@
 """What does carrying the cleaning inside the served Pipeline cost?
 
 Baseline: the model alone on a table cleaned and encoded once beforehand. Measured: the whole
-Pipeline (TableCleaner -> ColumnTransformer -> model) on raw rows, which is what cross-validation
+Pipeline (TableCleaner -> ColumnGroups -> model) on raw rows, which is what cross-validation
 fits in every fold and what the service runs. Same data, same process; ratios, not seconds.
 "predict 1 row, each row once" sends every row of the table through a freshly fitted Pipeline one
 at a time, as a stream of single-record requests would (the cleaner meets each text value for the

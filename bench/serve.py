@@ -5,7 +5,8 @@ it (one raw record -> DataFrame -> probabilities and labels). Against it: the se
 `bentoml serve` on 127.0.0.1 with the configured `serve` settings and the packaged model, once with
 adaptive batching on and once off. It is served from src/ (the code the Bento carries) with the
 settings given by --arg-file, because a built Bento's own arguments take precedence over --arg-file,
-so one Bento cannot be served both ways. The load generator
+so one Bento cannot be served both ways. The framework's floor is bench/constant_service.py, a
+BentoML API taking the same bodies and answering a constant. The load generator
 is this process (threads with keep-alive connections) on the same machine, so it competes with the
 server for the CPU; the figures are what a client next to the server sees.
 
@@ -50,15 +51,22 @@ def free_port() -> int:
 @contextmanager
 def served(serve: dict, store: Path, model_tag: str):
     """`bentoml serve` of the service with these serve settings; yields (port, server process)."""
-    port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         args = Path(tmp) / "args.yaml"
         args.write_text(yaml.safe_dump({"model_tag": model_tag, "serve": json.dumps(serve)}))
+        with bentoml_serve("autotab.service:AutotabService", ROOT / "src", store, ["--arg-file", str(args)]) as server:
+            yield server
+
+
+@contextmanager
+def bentoml_serve(service: str, directory: Path, store: Path, extra: list[str]):
+    """`bentoml serve SERVICE` from `directory` on a free loopback port; yields (port, server process)."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "BENTOML_HOME": str(store), "BENTOML_DO_NOT_TRACK": "true"}
-        service = "autotab.service:AutotabService"
-        command = ["bentoml", "serve", service, "--host", "127.0.0.1", "--port", str(port), "--arg-file", str(args)]
+        command = ["bentoml", "serve", service, "--host", "127.0.0.1", "--port", str(port), *extra]
         log = open(Path(tmp) / "serve.log", "w")  # noqa: SIM115 (closed below)
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT / "src")
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=directory)
         try:
             deadline = time.monotonic() + 90
             while True:
@@ -178,6 +186,12 @@ def main() -> None:
     frame_1000 = pd.DataFrame(thousand, columns=columns)
     rows_1000 = min(timed(lambda: in_process(pipeline, frame_1000)) for _ in range(20))
 
+    # The framework's floor: BentoML answering the same bodies with a constant.
+    with bentoml_serve("constant_service:ConstantService", ROOT / "bench", store, []) as (port, _):
+        load(port, singles, 1, 2.0)
+        c1, wall1 = load(port, singles, 1, args.seconds)
+        constant = {"p50_ms": percentile(c1, 50) * 1e3, "rps_c1": len(c1) / wall1}
+
     served_on: dict[bool, dict[str, float]] = {}
     for batching in (True, False):
         variant = {**serve, "batching": {**serve["batching"], "enabled": batching}}
@@ -226,6 +240,8 @@ def main() -> None:
         row("single record p50, c=1", "p50_ms", " ms", 2, verdict("p50_ms", best["p50_ms"])),
         row("single record p99, c=1", "p99_ms", " ms", 2),
         row("GET /livez p50, c=1 (the HTTP stack alone)", "livez_ms", " ms", 2),
+        f"| single record p50 and requests/s, c=1, of a BentoML API answering a constant (the framework's floor) "
+        f"| | {constant['p50_ms']:.2f} ms, {constant['rps_c1']:.0f}/s | | |",
         row("requests/s, c=1", "rps_c1", "", 0, verdict("rps_c1", best["rps_c1"])),
         row("requests/s, c=8", "rps_c8", "", 0),
         row("records per Pipeline call, c=8", "mean_batch", "", 1),

@@ -147,3 +147,12 @@ def test_a_real_estimator(messy_frame):
     pd.testing.assert_frame_equal(restored.transform(X), fitted.transform(X))
     assert clone(fitted).get_params() == fitted.get_params()
     assert list(fitted.get_feature_names_out()) == list(fitted.transform(X).columns)
+
+
+def test_an_unhashable_cell_in_a_small_request_is_cleaned_as_in_a_large_one():
+    """A few rows of text go through a memo keyed by value; a list (from Parquet, say) cannot be a key."""
+    X = pd.DataFrame({"colour": ["red", "blue", "red", "green"] * 10, "size": [1.5, 2.0, 3.5, 4.0] * 10})
+    cleaner = TableCleaner().fit(X)
+    request = pd.DataFrame({"colour": pd.Series([["red", "blue"], "red"], dtype=object), "size": [1.0, 2.0]})
+    large = cleaner.transform(pd.concat([request] * 300, ignore_index=True)).head(2)
+    pd.testing.assert_frame_equal(cleaner.transform(request), large)

@@ -7,8 +7,9 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import FixedThresholdClassifier
 
 from autotab.cleaner import TableCleaner
-from autotab.config import FeaturesConfig
+from autotab.config import FeaturesConfig, load_config
 from autotab.features import build_preprocessor
+from autotab.models import FAMILIES, build_estimator, supports
 from autotab.scoring import Scorer, classify, labelled_answers
 from autotab.training import whole_pipeline
 
@@ -78,3 +79,14 @@ def test_answers_carry_plain_labels_and_probabilities_keyed_by_class_name():
     for answer, row in zip(answers, proba, strict=True):
         assert list(answer["probabilities"]) == ["0", "1"]
         np.testing.assert_allclose(list(answer["probabilities"].values()), row, atol=5e-7)
+
+
+@pytest.mark.parametrize("family", sorted(f for f in FAMILIES if supports(f, "multiclass")))
+def test_every_zoo_classifier_labels_by_its_most_probable_class(family):
+    """Scorer.classify takes labels from the probabilities' argmax instead of calling predict."""
+    X, x = raw_table(n=150)
+    y = np.digitize(x + np.random.default_rng(1).normal(scale=0.5, size=len(x)), [-0.5, 0.5]).astype(str)
+    model = pipeline_for(build_estimator(load_config().zoo[family], "multiclass", 0), "multiclass").fit(X, y)
+    labels, proba = classify(model, X)
+    np.testing.assert_array_equal(labels, model.predict(X))
+    np.testing.assert_array_equal(proba, model.predict_proba(X))

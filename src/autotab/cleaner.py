@@ -316,7 +316,10 @@ class TableCleaner(TransformerMixin, BaseEstimator):
         memo = self.__dict__.setdefault("_memo", {}).setdefault(name, {})
         raw = column.tolist()
         keys = [memo_key(value) for value in raw]
-        unknown = {key: value for key, value in zip(keys, raw, strict=True) if key not in memo}
+        try:
+            unknown = {key: value for key, value in zip(keys, raw, strict=True) if key not in memo}
+        except TypeError:  # an unhashable cell (a list from a Parquet file, say): no memo for these rows
+            return self._clean_column(name, kind, column, markers)
         fresh: dict[Any, tuple] = {}
         if unknown:
             cleaned = self._clean_column(name, kind, pd.Series(list(unknown.values()), dtype=column.dtype), markers)

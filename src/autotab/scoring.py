@@ -38,8 +38,10 @@ class Scorer:
     def classify(self, cleaned: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Labels and class probabilities (columns in `model.classes_` order) of cleaned rows."""
         proba = self.after_cleaning.predict_proba(cleaned)
-        if self.threshold is None:  # e.g. an SVM's labels come from its decision function, not its probabilities
-            return self.after_cleaning.predict(cleaned), proba
+        if self.threshold is None:
+            # Every classifier of the zoo labels by the most probable class (a test holds each to it),
+            # so the labels come from these probabilities, without a second Pipeline run.
+            return self.after_cleaning.classes_[np.argmax(proba, axis=1)], proba
         # The tuned cut on the positive class, as model.predict applies it, without a second Pipeline run.
         classes, pos_label = self.threshold.classes_, self.threshold.pos_label
         positive = list(classes).index(pos_label) if pos_label is not None else 1

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import bentoml
 from bentoml.exceptions import BentoMLException, InvalidArgument
+from bentoml.validators import ContentType
 from pydantic import ValidationError
 
 with bentoml.importing():
@@ -27,6 +28,9 @@ with bentoml.importing():
     from autotab.request_schema import record_model, records_frame, request_model, unseen_categories
     from autotab.scoring import Scorer, labelled_answers
     from autotab.serving_gate import PredictGate, serving_metrics
+
+# Declared, so BentoML does not rebuild the answers' JSON schema on every response to find it out.
+Answers = Annotated[list[dict[str, Any]], ContentType("application/json")]
 
 ARGS = bentoml.use_arguments()
 MODEL_TAG: str = getattr(ARGS, "model_tag", "autotab-pipeline:latest")
@@ -125,7 +129,7 @@ class AutotabService:
         max_batch_size=SERVE.batching.max_batch_size,
         max_latency_ms=SERVE.batching.max_latency_ms,
     )
-    def predict(self, records: list[Record]) -> list[dict[str, Any]]:  # type: ignore[valid-type]
+    def predict(self, records: list[Record]) -> Answers:  # type: ignore[valid-type]
         """Predict for raw records: the label and each class's probability (or the value)."""
         frame = records_frame(records, FIELDS)
         try:

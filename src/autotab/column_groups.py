@@ -1,0 +1,84 @@
+"""Each group of a cleaned frame's columns through its own Pipeline, the outputs side by side.
+
+What `sklearn.compose.ColumnTransformer` does for autotab's recipe, at a fraction of its cost per
+call. The ColumnTransformer selects each group by name with pandas indexing, re-checks the frame's
+columns and runs every group through joblib's machinery on every call: about 1 ms whatever the
+number of rows, a third of a single-record prediction. Here each group's columns become one NumPy
+array, column by column, and its Pipeline sees only arrays. Outputs and feature names are the
+ColumnTransformer's (`verbose_feature_names_out=True`, columns nobody selects dropped); a test holds
+the two to the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+Selector = Callable[[pd.DataFrame], list[str]]
+
+
+def group_array(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """The columns as one 2-D array, as `frame[columns].to_numpy()` gives it without pandas' indexing."""
+    return np.column_stack([frame[column].to_numpy() for column in columns])
+
+
+class ColumnGroups(TransformerMixin, BaseEstimator):
+    """`groups` is a list of (name, unfitted Pipeline, selector): a selector gets the frame seen in
+    `fit` and names the columns of its group (e.g. `make_column_selector(dtype_include="number")`).
+    A group that selects no column is left out."""
+
+    def __init__(self, groups: list[tuple[str, Pipeline, Selector]]) -> None:
+        self.groups = groups
+
+    def fit(self, X: pd.DataFrame, y=None) -> ColumnGroups:
+        self.fit_transform(X, y)
+        return self
+
+    def fit_transform(self, X: pd.DataFrame, y=None) -> np.ndarray:
+        # Each group's own fit_transform, as the ColumnTransformer calls it: TargetEncoder cross-fits there.
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError(f"ColumnGroups selects columns by name and needs a DataFrame, not {type(X).__name__}")
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = len(self.feature_names_in_)
+        self.fitted_groups_: list[tuple[str, Pipeline, list[str]]] = []
+        outputs = []
+        for name, steps, selector in self.groups:
+            columns = list(selector(X))
+            if not columns:
+                continue
+            fitted = clone(steps)
+            outputs.append(fitted.fit_transform(group_array(X, columns), y))
+            self.fitted_groups_.append((name, fitted, columns))
+        return self._stacked(outputs, len(X))
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "fitted_groups_")
+        missing = [c for _, _, columns in self.fitted_groups_ for c in columns if c not in X.columns]
+        if missing:
+            raise ValueError(f"columns are missing: {', '.join(map(str, missing))}")
+        outputs = [fitted.transform(group_array(X, columns)) for _, fitted, columns in self.fitted_groups_]
+        return self._stacked(outputs, len(X))
+
+    @staticmethod
+    def _stacked(outputs: list[np.ndarray], rows: int) -> np.ndarray:
+        if not outputs:
+            return np.empty((rows, 0))
+        return outputs[0] if len(outputs) == 1 else np.hstack(outputs)
+
+    @property
+    def named_transformers_(self) -> dict[str, Pipeline]:
+        return {name: fitted for name, fitted, _ in self.fitted_groups_}
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        check_is_fitted(self, "fitted_groups_")
+        names = [
+            f"{name}__{feature}"
+            for name, fitted, columns in self.fitted_groups_
+            for feature in fitted.get_feature_names_out(np.asarray(columns, dtype=object))
+        ]
+        return np.asarray(names, dtype=object)
