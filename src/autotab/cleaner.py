@@ -13,8 +13,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
+
+from autotab.frames import column_values, frame_of_columns
 
 TRUE_WORDS = frozenset({"true", "yes", "y", "t"})
 FALSE_WORDS = frozenset({"false", "no", "n", "f"})
@@ -61,8 +64,8 @@ def lower_markers(markers: tuple[str, ...] | list[str]) -> frozenset[str]:
     return frozenset(m.strip().lower() for m in markers)
 
 
-def is_text(series: pd.Series) -> bool:
-    return not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
+def is_text(values: pd.Series | np.ndarray | ExtensionArray) -> bool:
+    return not (pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype))
 
 
 def normalise_missing(series: pd.Series, markers: frozenset[str]) -> pd.Series:
@@ -92,10 +95,10 @@ def memo_key(value: Any) -> Any:
     return type(value), value
 
 
-def as_float_array(numbers: pd.Series) -> np.ndarray:
-    """A numeric (or boolean) column as float64, missing values as NaN."""
-    if isinstance(numbers.dtype, np.dtype):  # NumPy dtypes hold no pd.NA, so no NA scan is needed
-        return numbers.to_numpy(dtype=np.float64)
+def as_float_array(numbers: np.ndarray | ExtensionArray) -> np.ndarray:
+    """A numeric (or boolean) column's values as float64, missing values as NaN."""
+    if isinstance(numbers, np.ndarray):  # NumPy arrays hold no pd.NA, so no NA scan is needed
+        return numbers.astype(np.float64)
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
@@ -270,23 +273,26 @@ class TableCleaner(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         check_is_fitted(self, "kinds_")
-        missing = [name for name in self.kinds_ if name not in X.columns]
+        present = set(X.columns)
+        missing = [name for name in self.kinds_ if name not in present]
         if missing:
             raise ValueError(f"missing columns: {', '.join(missing)}")
         markers = lower_markers(self.missing_markers)
         out: dict[str, pd.Series | np.ndarray] = {}
         for name, kind in self.kinds_.items():
-            column = X[name]
-            if kind == "numeric" and not is_text(column):
+            values = column_values(X, name)
+            if kind == "numeric" and not is_text(values):
                 # Numbers already: straight to an array. Each pandas call costs tens of microseconds
                 # whatever the number of rows, which is most of a single-record prediction.
-                numbers = as_float_array(column)
+                numbers = as_float_array(values)
                 out[self.names_[name]] = np.clip(numbers, *self.bounds_[name]) if name in self.bounds_ else numbers
-            elif is_text(column) and len(column) <= MEMO_MAX_ROWS:
+                continue
+            column = pd.Series(values, index=X.index, name=name, copy=False)
+            if is_text(column) and len(column) <= MEMO_MAX_ROWS:
                 out.update(self._clean_remembered(name, kind, column, markers))
             else:
                 out.update(self._clean_column(name, kind, column, markers))
-        return pd.DataFrame(out, index=X.index)
+        return frame_of_columns(out, X.index)
 
     def _clean_column(self, name: str, kind: str, column: pd.Series, markers: frozenset[str]) -> dict[str, pd.Series]:
         """The cleaned column (a date: one per part) of one raw column, vectorised."""

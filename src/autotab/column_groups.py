@@ -19,12 +19,14 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from autotab.frames import column_values
+
 Selector = Callable[[pd.DataFrame], list[str]]
 
 
 def group_array(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """The columns as one 2-D array, as `frame[columns].to_numpy()` gives it without pandas' indexing."""
-    return np.column_stack([frame[column].to_numpy() for column in columns])
+    return np.column_stack([np.asarray(column_values(frame, column)) for column in columns])
 
 
 class ColumnGroups(TransformerMixin, BaseEstimator):

@@ -10,6 +10,7 @@ parsing so that the service accepts exactly what training accepted.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Annotated, Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from annotated_types import Len
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from autotab.cleaner import FALSE_WORDS, TRUE_WORDS, lower_markers, normalise_missing, parse_numbers
+from autotab.frames import column_index
 
 # Integers beyond float precision are no measurement; they would overflow the float conversion.
 BOUNDED_INT = Annotated[int, Field(ge=-(2**53), le=2**53)]
@@ -55,7 +57,13 @@ def request_model(
     gets its own 400 before the service may batch it with other clients' requests.
     """
     records_type = Annotated[list[record], Len(min_length=1, max_length=max_records)]
-    checked = [f"f{i}" for i, f in enumerate(fields) if f["used"] and f.get("kind") in ("numeric", "boolean")]
+    # Only fields that take text can hold text to check: on a 1000-record request the loop below
+    # costs about 0.1 ms per field it looks at.
+    checked = [
+        f"f{i}"
+        for i, f in enumerate(fields)
+        if f["used"] and f.get("kind") in ("numeric", "boolean") and "string" in f["types"]
+    ]
 
     class PredictRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -63,7 +71,7 @@ def request_model(
 
         @model_validator(mode="after")
         def _text_the_cleaner_can_read(self) -> PredictRequest:
-            if any(isinstance(getattr(r, name), str) for r in self.records for name in checked):
+            if checked and any(isinstance(getattr(r, name), str) for r in self.records for name in checked):
                 raise_for(unreadable_text(records_frame(self.records, fields), fields, markers))
             return self
 
@@ -72,11 +80,14 @@ def request_model(
 
 def records_frame(records: list[BaseModel], fields: list[dict[str, Any]]) -> pd.DataFrame:
     """Validated records as the raw table the Pipeline expects, every contract column present."""
-    # A record's attributes are f0, f1, ... in contract order (see record_model); reading them
-    # directly is several times faster than model_dump(by_alias=True) on a 1000-record request.
-    frame = pd.DataFrame([record.__dict__ for record in records], columns=[f"f{i}" for i in range(len(fields))])
-    frame.columns = [field["name"] for field in fields]
-    return frame
+    # A record's attributes are f0, f1, ... in contract order (see record_model). Rows as tuples under
+    # the final names: several times faster than model_dump(by_alias=True) on a 1000-record request,
+    # and a third faster than dicts renamed afterwards on a single record.
+    values = attrgetter(*[f"f{i}" for i in range(len(fields))])
+    rows = [values(record) for record in records]
+    if len(fields) == 1:  # attrgetter of one name gives the value, not a 1-tuple
+        rows = [(value,) for value in rows]
+    return pd.DataFrame(rows, columns=column_index(tuple(field["name"] for field in fields)))
 
 
 def _is_boolean_word(value: Any) -> bool:
