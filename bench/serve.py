@@ -37,7 +37,7 @@ from autotab.scoring import classify, labelled_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"p50_ms": 3.0, "rps_c1": 300.0, "batching_ratio_c8": 1.5, "rows1000_ratio": 3.0}
-LOWER_IS_BETTER = {"p50_ms", "p99_ms", "rows1000_ms", "peak_rss_mb", "rows1000_ratio"}
+LOWER_IS_BETTER = {"p50_ms", "p99_ms", "after_burst_p50_ms", "rows1000_ms", "peak_rss_mb", "rows1000_ratio"}
 
 
 def free_port() -> int:
@@ -199,17 +199,22 @@ def main() -> None:
     for batching in (True, False):
         variant = {**serve, "batching": {**serve["batching"], "enabled": batching}}
         with served(variant, store, bento["model_tag"]) as (port, process):
-            load(port, singles, 8, 2.0)  # warm up (and let the batching dispatcher learn the model's speed)
-            c8, wall8 = load(port, singles, 8, args.seconds)
+            load(port, singles, 1, 3.0)  # warm up (and let the batching dispatcher learn the model's speed)
             c1, wall1 = load(port, singles, 1, args.seconds)
             large, _ = load(port, big, 1, args.seconds)
+            c8, wall8 = load(port, singles, 8, args.seconds)
+            mean_batch = mean_batch_size(port)
+            # BentoML's dispatcher waits for company as long as requests recently waited in its queue,
+            # which they did at c=8: single requests pay for it until that memory fades (seconds).
+            after_burst, _ = load(port, singles, 1, 3.0)
             served_on[batching] = {
-                "rps_c8": len(c8) / wall8,
-                "mean_batch": mean_batch_size(port),
                 "p50_ms": percentile(c1, 50) * 1e3,
                 "p99_ms": percentile(c1, 99) * 1e3,
                 "rps_c1": len(c1) / wall1,
                 "rows1000_ms": statistics.median(large) * 1e3,
+                "rps_c8": len(c8) / wall8,
+                "mean_batch": mean_batch,
+                "after_burst_p50_ms": percentile(after_burst, 50) * 1e3,
                 "livez_ms": livez_p50_ms(port),
                 "peak_rss_mb": peak_rss_mb(process),
             }
@@ -228,6 +233,9 @@ def main() -> None:
         met = value <= goal if lower else value >= goal
         return f"{'met' if met else 'NOT met'} ({'≤' if lower else '≥'} {goal:g})"
 
+    def each(key: str) -> str:
+        return f"batching on: {verdict(key, on[key])}; off: {verdict(key, off[key])}"
+
     def row(name: str, key: str, unit: str, digits: int, target: str = "") -> str:
         cells = [f"{values[key]:.{digits}f}{unit}" if key in values else "" for values in (floor, on, off)]
         return f"| {name} | {' | '.join(cells)} | {target} |"
@@ -238,15 +246,16 @@ def main() -> None:
         f"access log {access}, {args.seconds:g} s per load run; the client runs on the same "
         f"{psutil.cpu_count()}-core machine as the server.",
         "",
-        "| measure | in-process floor | served, batching on | served, batching off | target (best served) |",
+        "| measure | in-process floor | served, batching on | served, batching off | target |",
         "|---|---|---|---|---|",
-        row("single record p50, c=1", "p50_ms", " ms", 2, verdict("p50_ms", best["p50_ms"])),
+        row("single record p50, c=1", "p50_ms", " ms", 2, each("p50_ms")),
         row("single record p99, c=1", "p99_ms", " ms", 2),
+        row("single record p50, c=1, in the 3 s after the c=8 run", "after_burst_p50_ms", " ms", 2),
         row("GET /livez p50, c=1 (the HTTP stack alone)", "livez_ms", " ms", 2),
         f"| single record p50 and requests/s, c=1, of a BentoML API answering a constant (the framework's floor) "
         f"| | {constant['p50_ms']:.2f} ms, {constant['rps_c1']:.0f}/s | | |",
         f"| one 1000-record request to that constant API | | {constant['rows1000_ms']:.1f} ms | | |",
-        row("requests/s, c=1", "rps_c1", "", 0, verdict("rps_c1", best["rps_c1"])),
+        row("requests/s, c=1", "rps_c1", "", 0, each("rps_c1")),
         row("requests/s, c=8", "rps_c8", "", 0),
         row("records per Pipeline call, c=8", "mean_batch", "", 1),
         f"| batching on / off, c=8 | | {ratios['batching_ratio_c8']:.2f}× | | "
