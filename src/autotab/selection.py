@@ -10,6 +10,10 @@ better), and its standard error comes from a seeded paired bootstrap over those 
 predictions are scored on the same resampled rows, so what they share cancels out. It measures
 how much the gain depends on which rows happen to be in the table, the same variation a holdout of
 new rows shows; it needs no refit and works for any metric, ROC AUC and log loss included.
+
+When the metric scores the probabilities themselves (log loss), both sides are judged after
+temperature scaling (`autotab.calibration`, cross-fitted), as the final model is served: a timid
+anchor is not beaten merely by a bolder challenger, only by one that knows more.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from autotab.calibration import cross_fitted
 from autotab.ensemble import oof_score
 
 
@@ -46,7 +51,7 @@ class Step:
 @dataclass(frozen=True)
 class Referee:
     """Judges challengers on one table's out-of-fold rows with one rule (`min_gain_se`) and one
-    seeded bootstrap (`resamples` row resamples)."""
+    seeded bootstrap (`resamples` row resamples); with `calibrates`, on temperature-scaled predictions."""
 
     y: pd.Series
     task: str
@@ -56,6 +61,12 @@ class Referee:
     min_gain_se: float
     resamples: int
     seed: int
+    calibrates: bool = False
+
+    def calibrated(self, predictions: Sequence[np.ndarray]) -> list[np.ndarray]:
+        if not self.calibrates:
+            return list(predictions)
+        return [cross_fitted(p, self.y, self.classes, self.seed) for p in predictions]
 
     def score(self, prediction: np.ndarray, rows: np.ndarray | None = None) -> float:
         if rows is None:
@@ -92,5 +103,5 @@ class Referee:
         challenger_oof: Sequence[np.ndarray],
         incumbent_oof: Sequence[np.ndarray],
     ) -> Step:
-        gain, se = self.paired_gain(challenger_oof, incumbent_oof)
+        gain, se = self.paired_gain(self.calibrated(challenger_oof), self.calibrated(incumbent_oof))
         return Step(step, incumbent, challenger, gain, se, round(self.min_gain_se * se, 6))
