@@ -107,16 +107,13 @@ class Outcome:
     oof: np.ndarray | None = None  # the final model's out-of-fold predictions (calibrated as it is)
 
     def calibrate(self, evidence: list[np.ndarray], referee: Referee) -> Step:
-        """Temperature-scale the model if that clearly pays: its cross-fitted calibrated out-of-fold
-        predictions against the raw ones, by the referee's rule (a temperature far from 1 fitted on
-        a few confident mistakes can cost more on new rows than it gains). `evidence` holds the
-        model's out-of-fold predictions (on fresh folds where there are some: the search's own folds
+        """Temperature-scale the model if that clearly pays (`Referee.calibration`). `evidence` holds
+        its out-of-fold predictions (on fresh folds where there are some: the search's own folds
         flatter the best trial); the temperature is fitted on all of them."""
+        step, _ = referee.calibration(evidence)
         y = pd.concat([referee.y] * len(evidence))
-        temperature = fit_temperature(np.vstack(evidence), y, referee.classes)
-        raw = replace(referee, calibrates=False)
-        step = raw.judge("calibration", "raw", "temperature-scaled", referee.calibrated(evidence), evidence)
-        self.summary["temperature"] = temperature if step.replaced else 1.0
+        temperature = fit_temperature(np.vstack(evidence), y, referee.classes) if step.replaced else 1.0
+        self.summary["temperature"] = temperature
         if step.replaced:
             *steps, (name, model) = self.model.steps
             self.model = Pipeline([*steps, (name, TemperatureScaled(model, temperature))])
