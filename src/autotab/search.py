@@ -1,7 +1,7 @@
 """The search behind the tune stage: a study over the chosen families, then three choices, each
 stepping up from the simpler model only when it clearly pays (`autotab.selection`): the anchor
 (linear) defaults or the best family's defaults, then the best tuned configuration, then a greedy
-ensemble. With a metric that scores probabilities, the choice is then temperature-scaled on its
+ensemble. With a metric that scores probabilities, the choice is then temperature-scaled (when that pays) on its
 out-of-fold predictions (`autotab.calibration`)."""
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class Outcome:
     oof: np.ndarray | None = None  # the final model's out-of-fold predictions (calibrated as it is)
 
     def calibrate(self, evidence: list[np.ndarray], referee: Referee) -> Step:
-        """Temperature-scale the model if that clearly pays (`Referee.calibration`). `evidence` holds
+        """Temperature-scale the model if that pays (`Referee.calibration`). `evidence` holds
         its out-of-fold predictions (on fresh folds where there are some: the search's own folds
         flatter the best trial); the temperature is fitted on all of them."""
         step, _ = referee.calibration(evidence)
