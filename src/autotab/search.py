@@ -1,8 +1,8 @@
 """The search behind the tune stage: a study over the chosen families, then three choices, each
 stepping up from the simpler model only when it clearly pays (`autotab.selection`): the anchor
 (linear) defaults or the best family's defaults, then the best tuned configuration, then a greedy
-ensemble. With a metric that scores probabilities, the choice is then temperature-scaled (when that pays) on its
-out-of-fold predictions (`autotab.calibration`)."""
+ensemble. With a metric that scores probabilities, each side is judged as it would be served, and the
+choice is served temperature-scaled on its out-of-fold predictions when that pays (`autotab.calibration`)."""
 
 from __future__ import annotations
 
