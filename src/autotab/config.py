@@ -158,6 +158,7 @@ class TuneConfig(Section):
     recheck_repeats: int = Field(default=2, ge=0)
     min_gain_se: float = Field(default=2.0, ge=0)
     gain_resamples: int = Field(default=200, ge=2)
+    calibrate: bool = True
     feature_space: dict[str, SearchDimension] = {}
 
 

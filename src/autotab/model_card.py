@@ -86,6 +86,15 @@ def model_card(config: Config, contract: dict, metrics: dict, importance: pd.Dat
         "- Trained on the rows above only: values outside the training ranges (see the data contract) are "
         "extrapolated, and categories never seen in training are encoded as unknown.",
         "- The holdout is small; the interval above says how much the metric could move on new data.",
-        "- Probabilities are the model's own; they are not recalibrated after training.",
+        _probabilities(tuning.get("temperature", 1.0)),
         "",
     ])  # fmt: skip
+
+
+def _probabilities(temperature: float) -> str:
+    if temperature == 1.0:
+        return "- Probabilities are the model's own; they are not recalibrated after training."
+    return (
+        f"- Probabilities are temperature-scaled (temperature {temperature:g}, fitted on the out-of-fold "
+        "predictions): as confident as the cross-validation supports, for a table like the training one."
+    )

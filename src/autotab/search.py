@@ -1,7 +1,8 @@
 """The search behind the tune stage: a study over the chosen families, then three choices, each
 stepping up from the simpler model only when it clearly pays (`autotab.selection`): the anchor
 (linear) defaults or the best family's defaults, then the best tuned configuration, then a greedy
-ensemble."""
+ensemble. With a metric that scores probabilities, each side is judged as it would be served, and the
+choice is served temperature-scaled on its out-of-fold predictions when that pays (`autotab.calibration`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sklearn.pipeline import Pipeline
 
 from autotab import ensemble
 from autotab.backends import trial_runner
+from autotab.calibration import PROBABILISTIC, TemperatureScaled, fit_temperature, soften
 from autotab.config import BackendConfig, FeaturesConfig, ModelConfig, TuneConfig
 from autotab.features import build_preprocessor
 from autotab.models import build_estimator
@@ -102,7 +104,21 @@ class Outcome:
     source: str
     summary: dict = field(default_factory=dict)
     weights: dict = field(default_factory=dict)
-    oof: np.ndarray | None = None  # the final model's out-of-fold predictions
+    oof: np.ndarray | None = None  # the final model's out-of-fold predictions (calibrated as it is)
+
+    def calibrate(self, evidence: list[np.ndarray], referee: Referee) -> Step:
+        """Temperature-scale the model if that pays (`Referee.calibration`). `evidence` holds
+        its out-of-fold predictions (on fresh folds where there are some: the search's own folds
+        flatter the best trial); the temperature is fitted on all of them."""
+        step, _ = referee.calibration(evidence)
+        y = pd.concat([referee.y] * len(evidence))
+        temperature = fit_temperature(np.vstack(evidence), y, referee.classes) if step.replaced else 1.0
+        self.summary["temperature"] = temperature
+        if step.replaced:
+            *steps, (name, model) = self.model.steps
+            self.model = Pipeline([*steps, (name, TemperatureScaled(model, temperature))])
+            self.oof = soften(self.oof, temperature)
+        return step
 
 
 def search(
@@ -131,9 +147,11 @@ def search(
 
     configs = {**{name: zoo(name) for name in board["model"]}, **families}
     classes = np.unique(problem.y) if problem.task != "regression" else None
+    calibrates = tune.calibrate and classes is not None and metric in PROBABILISTIC
     referee = Referee(
-        problem.y, problem.task, metric, classes, problem.positive, tune.min_gain_se, tune.gain_resamples, problem.seed
-    )
+        problem.y, problem.task, metric, classes, problem.positive, tune.min_gain_se, tune.gain_resamples, problem.seed,
+        calibrates,
+    )  # fmt: skip
     steps: list[Step] = []
 
     def board_oof(name: str) -> np.ndarray:
@@ -193,13 +211,15 @@ def search(
         "n_pruned": int(states.get("PRUNED", 0)), "ensemble_members": 1, "min_gain_se": tune.min_gain_se,
     }  # fmt: skip
     if source == "defaults":
-        chosen_oof = default_oof
+        chosen_oof, evidence = default_oof, default_fresh
     elif tuned_oof is not None:
-        chosen_oof = tuned_oof
+        chosen_oof, evidence = tuned_oof, tuned_fresh
     else:
-        chosen_oof = problem.cross_validate(configs[single], single_params, single_features).oof
+        chosen_oof, evidence = problem.cross_validate(configs[single], single_params, single_features).oof, tuned_fresh
     outcome.oof = chosen_oof
     if not tune.ensemble:
+        if calibrates:
+            steps.append(outcome.calibrate(evidence, referee))
         outcome.summary["selection"] = [step.record() for step in steps]
         return outcome
 
@@ -228,7 +248,9 @@ def search(
                 members[key] = (recipe, problem.estimator(family, single_params if tuned else {}))
             outcome.model = ensemble.soft_vote(members, ordered, problem.task)
             outcome.weights = ordered
-            outcome.oof = blend
+            outcome.oof, evidence = blend, [blend]
             outcome.summary["ensemble_members"] = len(ordered)
+    if calibrates:
+        steps.append(outcome.calibrate(evidence, referee))
     outcome.summary["selection"] = [step.record() for step in steps]
     return outcome

@@ -10,6 +10,12 @@ better), and its standard error comes from a seeded paired bootstrap over those 
 predictions are scored on the same resampled rows, so what they share cancels out. It measures
 how much the gain depends on which rows happen to be in the table, the same variation a holdout of
 new rows shows; it needs no refit and works for any metric, ROC AUC and log loss included.
+
+When the metric scores the probabilities themselves (log loss), each side is judged in the form it
+would be served in: temperature-scaled (`autotab.calibration`) if that pays for it cross-fitted,
+else raw. So a timid anchor is not beaten merely by a bolder challenger,
+only by one that knows more; and a temperature fitted around a few confident mistakes, which would
+cost more on new rows than it gains, is not used.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from autotab.calibration import cross_fitted
 from autotab.ensemble import oof_score
 
 
@@ -46,7 +53,7 @@ class Step:
 @dataclass(frozen=True)
 class Referee:
     """Judges challengers on one table's out-of-fold rows with one rule (`min_gain_se`) and one
-    seeded bootstrap (`resamples` row resamples)."""
+    seeded bootstrap (`resamples` row resamples); with `calibrates`, on served-form predictions."""
 
     y: pd.Series
     task: str
@@ -56,6 +63,23 @@ class Referee:
     min_gain_se: float
     resamples: int
     seed: int
+    calibrates: bool = False
+
+    def calibration(self, predictions: Sequence[np.ndarray]) -> tuple[Step, list[np.ndarray]]:
+        """Does temperature scaling pay for one model? Its out-of-fold predictions (one per K-fold
+        split), cross-fitted calibrated, against the raw ones; and the calibrated ones. Taken on
+        any gain: the temperature is one number, not the best of many candidates, and cross-fitting
+        leaves its gain no optimism for an SE bar to discount."""
+        scaled = [cross_fitted(p, self.y, self.classes, self.seed) for p in predictions]
+        gain, se = self.paired_gain(scaled, predictions)
+        return Step("calibration", "raw", "temperature-scaled", gain, se, 0.0), scaled
+
+    def served(self, predictions: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The predictions as the model would be served: temperature-scaled if that clearly pays."""
+        if not self.calibrates:
+            return list(predictions)
+        step, scaled = self.calibration(predictions)
+        return scaled if step.replaced else list(predictions)
 
     def score(self, prediction: np.ndarray, rows: np.ndarray | None = None) -> float:
         if rows is None:
@@ -92,5 +116,5 @@ class Referee:
         challenger_oof: Sequence[np.ndarray],
         incumbent_oof: Sequence[np.ndarray],
     ) -> Step:
-        gain, se = self.paired_gain(challenger_oof, incumbent_oof)
+        gain, se = self.paired_gain(self.served(challenger_oof), self.served(incumbent_oof))
         return Step(step, incumbent, challenger, gain, se, round(self.min_gain_se * se, 6))
