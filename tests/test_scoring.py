@@ -6,6 +6,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import FixedThresholdClassifier
 
+from autotab.calibration import TemperatureScaled
 from autotab.cleaner import TableCleaner
 from autotab.config import FeaturesConfig, load_config
 from autotab.features import build_preprocessor
@@ -34,11 +35,19 @@ def pipeline_for(model, task):
     return whole_pipeline(recipe, model)
 
 
-def test_a_thresholded_binary_model_gives_its_own_labels_and_probabilities():
+# A log-loss table's model is served temperature-scaled (autotab.calibration): the same scoring applies.
+CLASSIFIERS = {
+    "raw": LogisticRegression,
+    "temperature-scaled": lambda: TemperatureScaled(LogisticRegression(), temperature=0.5),
+}
+
+
+@pytest.mark.parametrize("classifier", CLASSIFIERS.values(), ids=CLASSIFIERS)
+def test_a_thresholded_binary_model_gives_its_own_labels_and_probabilities(classifier):
     X, x = raw_table()
     y = np.where(x > 0.3, "yes", "no")
     model = FixedThresholdClassifier(
-        pipeline_for(LogisticRegression(), "binary"), threshold=0.3, pos_label="yes", response_method="predict_proba"
+        pipeline_for(classifier(), "binary"), threshold=0.3, pos_label="yes", response_method="predict_proba"
     ).fit(X, y)
     scorer = Scorer(model)
     labels, proba = scorer.classify(scorer.clean(X))
@@ -48,10 +57,11 @@ def test_a_thresholded_binary_model_gives_its_own_labels_and_probabilities():
     assert (labels == "yes").sum() > (proba.argmax(axis=1) == 1).sum()  # the 0.3 cut is applied, not argmax
 
 
-def test_a_model_without_a_threshold_gives_its_own_labels():
+@pytest.mark.parametrize("classifier", CLASSIFIERS.values(), ids=CLASSIFIERS)
+def test_a_model_without_a_threshold_gives_its_own_labels(classifier):
     X, x = raw_table()
     y = np.digitize(x, [-0.5, 0.5]).astype(str)
-    model = pipeline_for(LogisticRegression(), "multiclass").fit(X, y)
+    model = pipeline_for(classifier(), "multiclass").fit(X, y)
     labels, proba = classify(model, X)
     np.testing.assert_array_equal(labels, model.predict(X))
     np.testing.assert_array_equal(proba, model.predict_proba(X))
