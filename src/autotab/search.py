@@ -217,39 +217,36 @@ def search(
     else:
         chosen_oof, evidence = problem.cross_validate(configs[single], single_params, single_features).oof, tuned_fresh
     outcome.oof = chosen_oof
-    if not tune.ensemble:
-        if calibrates:
-            steps.append(outcome.calibrate(evidence, referee))
-        outcome.summary["selection"] = [step.record() for step in steps]
-        return outcome
-
-    # 3. The ensemble, kept only if it clearly beats the single chosen above out of fold. The tuned
-    # configuration joins the pool only if it earned its place above: its OOF score carries the
-    # same optimism, which greedy selection would otherwise reward.
-    predictions = {f"default_{name}": defaults[name][1] for name in board["model"]}
-    single_key = f"tuned_{single}" if source == "search" else f"default_{single}"
-    predictions[single_key] = chosen_oof
-    weights, ensemble_score = ensemble.greedy_selection(
-        predictions, problem.y, problem.task, metric, classes, problem.positive, tune.ensemble_rounds,
-        tune.ensemble_bags, problem.seed,
-    )  # fmt: skip
-    single_score = referee.score(chosen_oof)
-    sign = 1 if maximisable(1.0, metric) > 0 else -1
-    outcome.summary |= {"oof_single": round(sign * single_score, 6), "oof_ensemble": round(sign * ensemble_score, 6)}
-    if len(weights) > 1:  # greedy selection returns its best single member alone when no blend beats it
-        ordered = dict(sorted(weights.items()))
-        blend = sum(predictions[k] * n for k, n in ordered.items()) / sum(ordered.values())
-        steps.append(referee.judge("ensemble", single_key, "ensemble", [blend], [chosen_oof]))
-        if steps[-1].replaced:
-            members = {}
-            for key in ordered:
-                family, tuned = configs[key.split("_", 1)[1]], key == single_key and source == "search"
-                recipe = problem.recipe(single_features if tuned else {})
-                members[key] = (recipe, problem.estimator(family, single_params if tuned else {}))
-            outcome.model = ensemble.soft_vote(members, ordered, problem.task)
-            outcome.weights = ordered
-            outcome.oof, evidence = blend, [blend]
-            outcome.summary["ensemble_members"] = len(ordered)
+    if tune.ensemble:
+        # 3. The ensemble, kept only if it clearly beats the single chosen above out of fold. The tuned
+        # configuration joins the pool only if it earned its place above: its OOF score carries the
+        # same optimism, which greedy selection would otherwise reward.
+        predictions = {f"default_{name}": defaults[name][1] for name in board["model"]}
+        single_key = f"tuned_{single}" if source == "search" else f"default_{single}"
+        predictions[single_key] = chosen_oof
+        weights, ensemble_score = ensemble.greedy_selection(
+            predictions, problem.y, problem.task, metric, classes, problem.positive, tune.ensemble_rounds,
+            tune.ensemble_bags, problem.seed,
+        )  # fmt: skip
+        single_score = referee.score(chosen_oof)
+        sign = 1 if maximisable(1.0, metric) > 0 else -1
+        outcome.summary |= {
+            "oof_single": round(sign * single_score, 6), "oof_ensemble": round(sign * ensemble_score, 6)
+        }  # fmt: skip
+        if len(weights) > 1:  # greedy selection returns its best single member alone when no blend beats it
+            ordered = dict(sorted(weights.items()))
+            blend = sum(predictions[k] * n for k, n in ordered.items()) / sum(ordered.values())
+            steps.append(referee.judge("ensemble", single_key, "ensemble", [blend], [chosen_oof]))
+            if steps[-1].replaced:
+                members = {}
+                for key in ordered:
+                    family, tuned = configs[key.split("_", 1)[1]], key == single_key and source == "search"
+                    recipe = problem.recipe(single_features if tuned else {})
+                    members[key] = (recipe, problem.estimator(family, single_params if tuned else {}))
+                outcome.model = ensemble.soft_vote(members, ordered, problem.task)
+                outcome.weights = ordered
+                outcome.oof, evidence = blend, [blend]
+                outcome.summary["ensemble_members"] = len(ordered)
     if calibrates:
         steps.append(outcome.calibrate(evidence, referee))
     outcome.summary["selection"] = [step.record() for step in steps]

@@ -111,7 +111,7 @@ def main() -> None:
     for step in s["selection"]:
         verdict = "taken" if step["replaced"] else "kept the incumbent"
         print(f"tune: {step['step']}: {step['challenger']} over {step['incumbent']}: out-of-fold gain "
-              f"{step['gain']:+.6f}, needed > {step['threshold']:.6f} ({s['min_gain_se']} SE): {verdict}")  # fmt: skip
+              f"{step['gain']:+.6f} (SE {step['se']:.6f}), needed > {step['threshold']:.6f}: {verdict}")  # fmt: skip
     if len(outcome.weights) > 1:
         print(f"tune: ensemble {outcome.weights}: OOF {metric} {s['oof_ensemble']:.4f} vs {s['oof_single']:.4f} single")
 
