@@ -65,3 +65,28 @@ def test_selection_and_pca_are_reported():
     report = describe(build_preprocessor(TableCleaner(), pca, "binary", 0).fit(X, y))
     assert report["pca_explained_variance_total"] >= 0.9
     assert report["model_features"][0] == "pca0"
+
+
+def test_target_encoding_of_an_integer_valued_regression_target_is_one_column_per_feature():
+    """scikit-learn's target_type="auto" calls a target of many distinct integers multiclass and writes
+    one column per distinct value per feature; a regression target is encoded as one mean per level."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"c": rng.choice([f"level{i}" for i in range(20)], 400), "d": rng.choice(list("abc"), 400)})
+    y = pd.Series(rng.integers(0, 300, 400), name="price")  # integer values, ~250 distinct
+    config = FeaturesConfig(**{**BASE, "categorical_encoder": "target"})
+    fitted = build_preprocessor(TableCleaner(), config, "regression", 0).fit(X, y)
+    assert fitted.transform(X).shape == (400, 2)
+    encoder = fitted.named_steps["encode"].named_transformers_["categorical"].named_steps["encode"]
+    assert encoder.target_type_ == "continuous"
+
+
+def test_a_group_that_multiplies_its_columns_past_the_bound_fails_naming_it():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=900), "c": [f"v{i}" for i in rng.integers(0, 40, 900)]})
+    y = rng.choice(["no", "yes"], 900)
+    unbounded = {**BASE, "one_hot_max_categories": None, "max_expansion": 20}
+    message = r"the categorical columns \(1\) became \d+ features, more than max_expansion=20"
+    with pytest.raises(ValueError, match=message):
+        build_preprocessor(TableCleaner(), FeaturesConfig(**unbounded), "binary", 0).fit(X, y)
+    capped = FeaturesConfig(**{**unbounded, "one_hot_max_categories": 15})
+    assert build_preprocessor(TableCleaner(), capped, "binary", 0).fit(X, y).transform(X).shape == (900, 16)

@@ -32,10 +32,15 @@ def group_array(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
 class ColumnGroups(TransformerMixin, BaseEstimator):
     """`groups` is a list of (name, unfitted Pipeline, selector): a selector gets the frame seen in
     `fit` and names the columns of its group (e.g. `make_column_selector(dtype_include="number")`).
-    A group that selects no column is left out."""
+    A group that selects no column is left out.
 
-    def __init__(self, groups: list[tuple[str, Pipeline, Selector]]) -> None:
+    `max_expansion` bounds how many features a group may make per column it reads: past it, `fit`
+    fails with a message naming the group, instead of handing the model a matrix nobody asked for
+    (an encoder that writes a column per target value per feature turned 78 columns into 27,848)."""
+
+    def __init__(self, groups: list[tuple[str, Pipeline, Selector]], max_expansion: float | None = None) -> None:
         self.groups = groups
+        self.max_expansion = max_expansion
 
     def fit(self, X: pd.DataFrame, y=None) -> ColumnGroups:
         self.fit_transform(X, y)
@@ -55,6 +60,7 @@ class ColumnGroups(TransformerMixin, BaseEstimator):
                 continue
             fitted = clone(steps)
             outputs.append(fitted.fit_transform(group_array(X, columns), y))
+            self._check_width(name, len(columns), outputs[-1].shape[1])
             self.fitted_groups_.append((name, fitted, columns))
         return self._stacked(outputs, len(X))
 
@@ -65,6 +71,14 @@ class ColumnGroups(TransformerMixin, BaseEstimator):
             raise ValueError(f"columns are missing: {', '.join(map(str, missing))}")
         outputs = [fitted.transform(group_array(X, columns)) for _, fitted, columns in self.fitted_groups_]
         return self._stacked(outputs, len(X))
+
+    def _check_width(self, name: str, n_columns: int, n_features: int) -> None:
+        if self.max_expansion is not None and n_features > self.max_expansion * n_columns:
+            raise ValueError(
+                f"the {name} columns ({n_columns}) became {n_features} features, more than max_expansion="
+                f"{self.max_expansion:g} times as many; cap the levels (one_hot_max_categories), choose another "
+                "categorical_encoder, or raise features.max_expansion"
+            )
 
     @staticmethod
     def _stacked(outputs: list[np.ndarray], rows: int) -> np.ndarray:

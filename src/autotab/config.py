@@ -79,6 +79,7 @@ class FeaturesConfig(Section):
     l1_C: float = Field(default=1.0, gt=0)
     l1_alpha: float = Field(default=0.01, gt=0)
     pca: int | float | None = Field(default=None, gt=0)
+    max_expansion: float = Field(default=50, gt=1)
 
     @model_validator(mode="after")
     def _fractions(self) -> FeaturesConfig:

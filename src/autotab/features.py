@@ -44,6 +44,7 @@ from autotab.column_groups import ColumnGroups
 from autotab.config import FeaturesConfig
 
 SCALERS = {"standard": StandardScaler, "robust": RobustScaler, "minmax": MinMaxScaler}
+TARGET_TYPES = {"binary": "binary", "multiclass": "multiclass", "regression": "continuous"}
 
 
 def numeric_imputer(config: FeaturesConfig, seed: int):
@@ -78,9 +79,11 @@ def categorical_encoder(config: FeaturesConfig, task: str, seed: int):
             max_categories=config.one_hot_max_categories,
         )
     if config.categorical_encoder == "target":
-        # Cross-fitted in fit_transform, so a row's own target never encodes its category.
+        # Cross-fitted in fit_transform, so a row's own target never encodes its category. The target
+        # type is the task's, never inferred: scikit-learn's "auto" calls an integer-valued regression
+        # target "multiclass" and writes one column per distinct target value per feature.
         folds = KFold if task == "regression" else StratifiedKFold
-        return TargetEncoder(cv=folds(n_splits=5, shuffle=True, random_state=seed))
+        return TargetEncoder(target_type=TARGET_TYPES[task], cv=folds(n_splits=5, shuffle=True, random_state=seed))
     return OneHotEncoder(
         handle_unknown="infrequent_if_exist",
         min_frequency=config.one_hot_min_frequency,
@@ -104,7 +107,8 @@ def build_encoder(config: FeaturesConfig, task: str, seed: int) -> ColumnGroups:
         [
             ("numeric", numeric_steps(config, seed), make_column_selector(dtype_include="number")),
             ("categorical", categorical_steps(config, task, seed), make_column_selector(dtype_include=object)),
-        ]
+        ],
+        max_expansion=config.max_expansion,
     )
 
 
