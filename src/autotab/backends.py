@@ -8,18 +8,18 @@ worker once, not once per trial.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
+from autotab.budget import stop_pool, worker_pool
 from autotab.config import BackendConfig, ModelConfig
 from autotab.errors import UserError
 
@@ -62,13 +62,8 @@ def scheduler_address(backend: BackendConfig) -> str:
 def trial_runner(backend: BackendConfig, problem, families: dict[str, ModelConfig]) -> Iterator[SubmitFold]:
     """Start the backend's workers, hand them the problem, and yield `submit`; stop them after."""
     if backend.name == "local":
-        # spawn, not fork: the driver may hold threads (pyarrow, BLAS) that a fork would copy mid-work.
-        with ProcessPoolExecutor(
-            backend.parallelism,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_receive_problem,
-            initargs=(problem,),
-        ) as pool:
+        pool = worker_pool(backend.parallelism, initializer=_receive_problem, initargs=(problem,))
+        try:
 
             def submit(family: str, params: dict, features: dict, fold: int) -> Future:
                 try:
@@ -80,6 +75,8 @@ def trial_runner(backend: BackendConfig, problem, families: dict[str, ModelConfi
                     ) from None
 
             yield submit
+        finally:  # a fit still running (a trial stopped at the deadline, an interrupt) is killed
+            stop_pool(pool)
         return
 
     from distributed import Client, LocalCluster

@@ -203,6 +203,8 @@ class Config(Section):
     backend: BackendConfig = BackendConfig()
     serve: ServeConfig
     zoo: dict[str, ModelConfig]
+    # Seconds for train and tune together; None: no time limit, a deterministic run.
+    budget_s: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _models_exist(self) -> Config:

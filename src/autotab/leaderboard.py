@@ -1,8 +1,13 @@
 """The leaderboard: every candidate family, with its default hyperparameters, cross-validated on
-the same folds; ranked by the primary metric. A candidate that fails is recorded and skipped."""
+the same folds; ranked by the primary metric. A candidate that fails is recorded and left out.
+
+With a time budget, candidates run in the order given (cheap first), one per worker process, and
+one that would not finish in time is stopped and listed as skipped for the budget."""
 
 from __future__ import annotations
 
+from concurrent.futures import FIRST_COMPLETED, wait
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,7 +16,9 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
+from autotab.budget import NO_DEADLINE, Deadline, OutOfTime, stop_pool, worker_pool
 from autotab.errors import UserError
 from autotab.training import (
     TASK_METRICS,
@@ -22,12 +29,51 @@ from autotab.training import (
 )
 
 
-def _evaluate(name: str, pipeline: Pipeline, **kwargs: Any) -> tuple[str, CrossValidation | str]:
+@dataclass(frozen=True)
+class Skipped:
+    """A candidate left out for the time budget, and why."""
+
+    reason: str
+
+
+def _evaluate(name: str, pipeline: Pipeline, **kwargs: Any) -> tuple[str, CrossValidation | Skipped | str]:
     try:
         return name, cross_validate_pipeline(pipeline, **kwargs)
-    except Exception as error:  # a candidate that cannot handle the data is skipped, not fatal
+    except OutOfTime as error:
+        return name, Skipped(f"skipped for the budget: {error}")
+    except Exception as error:  # a candidate that cannot handle the data is left out, not fatal
         first_line = (str(error).strip().splitlines() or [""])[0]
         return name, f"{type(error).__name__}: {first_line}"[:300]
+
+
+def _evaluate_in_worker(name: str, pipeline: Pipeline, threads: int, **kwargs: Any):
+    # Each worker fits with the threads it is given, so workers x threads never exceed the cores.
+    with threadpool_limits(threads):
+        return _evaluate(name, pipeline, **kwargs)
+
+
+def _within_deadline(
+    pipelines: dict[str, Pipeline], deadline: Deadline, workers: int, threads: int, **kwargs: Any
+) -> dict[str, CrossValidation | Skipped | str]:
+    """Every candidate as one task on `workers` processes, in the given order; at the deadline the
+    pool is stopped (running fits killed) and what did not finish is skipped."""
+    results: dict[str, CrossValidation | Skipped | str] = {}
+    pool = worker_pool(workers)
+    try:
+        futures = {
+            pool.submit(_evaluate_in_worker, name, pipeline, threads, deadline=deadline, **kwargs): name
+            for name, pipeline in pipelines.items()
+        }
+        pending = set(futures)
+        while pending and deadline.left() > 0:
+            done, pending = wait(pending, timeout=deadline.left(), return_when=FIRST_COMPLETED)
+            for future in done:
+                results.update([future.result()])
+    finally:
+        stop_pool(pool)
+    for name in pipelines:
+        results.setdefault(name, Skipped("skipped for the budget: not finished when the train share ran out"))
+    return {name: results[name] for name in pipelines}
 
 
 def rank(
@@ -41,19 +87,22 @@ def rank(
     groups: pd.Series | None = None,
     positive: Any = None,
     n_jobs: int = 1,
+    deadline: Deadline = NO_DEADLINE,
+    threads: int = 1,
 ) -> tuple[pd.DataFrame, dict[str, CrossValidation]]:
-    """The leaderboard table (best first, failures last) and each successful candidate's CV."""
-    jobs = (
-        delayed(_evaluate)(
-            name, whole_pipeline(preprocessor, estimator),
-            X=X, y=y, task=task, folds=folds, groups=groups, positive=positive,
-        )
-        for name, estimator in candidates.items()
-    )  # fmt: skip
-    results = dict(Parallel(n_jobs=n_jobs)(jobs))
+    """The leaderboard table (best first, failures and skips last) and each successful candidate's CV.
+
+    With a bounded `deadline`, `n_jobs` worker processes of `threads` threads each run the candidates."""
+    pipelines = {name: whole_pipeline(preprocessor, estimator) for name, estimator in candidates.items()}
+    data = {"X": X, "y": y, "task": task, "folds": folds, "groups": groups, "positive": positive}
+    if deadline.bounded:
+        results = _within_deadline(pipelines, deadline, n_jobs, threads, **data)
+    else:
+        jobs = (delayed(_evaluate)(name, pipeline, **data) for name, pipeline in pipelines.items())
+        results = dict(Parallel(n_jobs=n_jobs)(jobs))
     passed = {name: r for name, r in results.items() if isinstance(r, CrossValidation)}
     if not passed:
-        errors = "; ".join(f"{name}: {error}" for name, error in results.items())
+        errors = "; ".join(f"{name}: {getattr(error, 'reason', error)}" for name, error in results.items())
         raise UserError(f"every candidate model failed: {errors}")
     rows = []
     for name, result in results.items():
@@ -62,6 +111,8 @@ def rank(
             for m in TASK_METRICS[task]:
                 row[f"{m}_mean"], row[f"{m}_std"] = result.summary[m]["mean"], result.summary[m]["std"]
             row["status"], row["error"] = "ok", ""
+        elif isinstance(result, Skipped):
+            row["status"], row["error"] = "skipped", result.reason
         else:
             row["status"], row["error"] = "failed", result
         rows.append(row)
@@ -84,7 +135,7 @@ def markdown(table: pd.DataFrame, task: str, metric: str) -> str:
         for m in metrics:
             mean = row.get(f"{m}_mean")
             cells.append("" if pd.isna(mean) else f"{mean:.4f} ± {row[f'{m}_std']:.4f}")
-        cells.append(row["status"] if row["status"] == "ok" else f"failed: {row['error']}")
+        cells.append({"ok": "ok", "skipped": row["error"]}.get(row["status"], f"failed: {row['error']}"))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

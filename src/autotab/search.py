@@ -19,8 +19,10 @@ from sklearn.pipeline import Pipeline
 
 from autotab import ensemble
 from autotab.backends import trial_runner
+from autotab.budget import NO_DEADLINE, Deadline
 from autotab.calibration import PROBABILISTIC, TemperatureScaled, fit_temperature, soften
 from autotab.config import BackendConfig, FeaturesConfig, ModelConfig, TuneConfig
+from autotab.errors import UserError
 from autotab.features import build_preprocessor
 from autotab.models import build_estimator
 from autotab.selection import Referee, Step
@@ -33,7 +35,7 @@ from autotab.training import (
     to_plain,
     whole_pipeline,
 )
-from autotab.tuning import open_study, params_of, run_study
+from autotab.tuning import first_trials, open_study, params_of, run_study
 
 LINEAR = {"binary": "logistic_regression", "multiclass": "logistic_regression", "regression": "ridge"}
 
@@ -132,18 +134,40 @@ def search(
     on_trial: Callable | None = None,
     feature_defaults: dict | None = None,
     backend: BackendConfig | None = None,
+    deadline: Deadline = NO_DEADLINE,
+    fit_seconds: dict[str, float] | None = None,
 ) -> Outcome:
     """`board` is the leaderboard's passing rows (best first) and `oof` its out-of-fold predictions:
     the defaults that may join an ensemble; `zoo(name)` gives any family's config, for ensemble
-    members outside the searched families."""
+    members outside the searched families.
+
+    With a bounded `deadline` the search stops in time for the steps after it, fresh-fold rechecks
+    are as many as the time left affords (none: judged on the search's own folds), and the ensemble
+    pool holds only defaults whose refit fits (`fit_seconds`: each leaderboard model's fit time
+    over its folds)."""
     metric = problem.metric
     backend = backend or BackendConfig()
-    study = open_study(study_name, tune.storage, problem.seed, tune.pruner)
+    n_folds = problem.folds.get_n_splits()
+    stored = open_study(study_name, tune.storage, problem.seed, tune.pruner)
+
+    def cv_seconds() -> float:  # what one cross-validation of the best trial so far took
+        complete = [t for t in stored.trials if t.state == optuna.trial.TrialState.COMPLETE and t.duration]
+        return max(complete, key=lambda t: t.value).duration.total_seconds() if complete else 0.0
+
     with trial_runner(backend, problem, families) as submit_fold:
         ran = run_study(
-            study, families, submit_fold, problem.folds.get_n_splits(), tune.n_trials, tune.timeout_s,
+            stored, families, submit_fold, n_folds, tune.n_trials, tune.timeout_s,
             backend.parallelism, on_trial, tune.feature_space, feature_defaults,
+            # After the search: one more cross-validation of the best (the recheck) and the refit.
+            deadline=deadline, reserve_s=lambda: 2.5 * cv_seconds(),
         )  # fmt: skip
+    study = first_trials(stored, tune.n_trials)
+    recheck_repeats = tune.recheck_repeats
+    if deadline.bounded:
+        # Each fresh split costs two cross-validations (the tuned and the incumbent); keep time for the refit.
+        per_repeat = 2 * cv_seconds()
+        affordable = int(max(deadline.left() - cv_seconds(), 0) // per_repeat) if per_repeat else recheck_repeats
+        recheck_repeats = min(recheck_repeats, affordable)
 
     configs = {**{name: zoo(name) for name in board["model"]}, **families}
     classes = np.unique(problem.y) if problem.task != "regression" else None
@@ -181,15 +205,19 @@ def search(
 
     # 2. The search. Its best trial replaces the defaults only if it clearly beats them on
     # `recheck_repeats` fresh splits of the training rows (0: on the search's own folds).
+    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+        raise UserError(
+            "tune: no trial finished within the budget; raise budget_s, or lower train.folds or the search spaces"
+        )
     best_family, best_params, best_features = params_of(study.best_trial)
     searched_cv = round(maximisable(study.best_value, metric), 6)
-    if tune.recheck_repeats == 0:
+    if recheck_repeats == 0:
         tuned_oof = problem.cross_validate(configs[best_family], best_params, best_features).oof
         tuned_fresh, default_fresh = [tuned_oof], [default_oof]
     else:
         tuned_oof = None
-        tuned_fresh = problem.fresh_oof(configs[best_family], best_params, best_features, tune.recheck_repeats)
-        default_fresh = problem.fresh_oof(configs[incumbent], {}, {}, tune.recheck_repeats)
+        tuned_fresh = problem.fresh_oof(configs[best_family], best_params, best_features, recheck_repeats)
+        default_fresh = problem.fresh_oof(configs[incumbent], {}, {}, recheck_repeats)
     steps.append(referee.judge("search", incumbent, f"tuned {best_family}", tuned_fresh, default_fresh))
     if steps[-1].replaced:
         single, single_params, single_cv, source = best_family, best_params, searched_cv, "search"
@@ -209,6 +237,7 @@ def search(
         "primary_metric": metric, "anchor": anchor, "default_chosen": incumbent, "cv_default_best": default_cv,
         "cv_search_best": searched_cv, "cv_single_chosen": single_cv, "n_trials": len(study.trials),
         "n_pruned": int(states.get("PRUNED", 0)), "ensemble_members": 1, "min_gain_se": tune.min_gain_se,
+        **({"recheck_repeats": recheck_repeats} if deadline.bounded else {}),
     }  # fmt: skip
     if source == "defaults":
         chosen_oof, evidence = default_oof, default_fresh
@@ -221,7 +250,13 @@ def search(
         # 3. The ensemble, kept only if it clearly beats the single chosen above out of fold. The tuned
         # configuration joins the pool only if it earned its place above: its OOF score carries the
         # same optimism, which greedy selection would otherwise reward.
-        predictions = {f"default_{name}": defaults[name][1] for name in board["model"]}
+        # With a budget, a default joins only if refitting it on all rows (its fold fits took
+        # `fit_seconds` over the folds) would take under a third of the time left.
+        affordable = [
+            name for name in board["model"]
+            if not deadline.bounded or (fit_seconds or {}).get(name, np.inf) / (n_folds - 1) < deadline.left() / 3
+        ]  # fmt: skip
+        predictions = {f"default_{name}": defaults[name][1] for name in affordable}
         single_key = f"tuned_{single}" if source == "search" else f"default_{single}"
         predictions[single_key] = chosen_oof
         weights, ensemble_score = ensemble.greedy_selection(

@@ -23,6 +23,7 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 
+from autotab.budget import NO_DEADLINE, Deadline
 from autotab.errors import UserError
 from autotab.evaluation import classification_metrics, regression_metrics
 
@@ -146,13 +147,22 @@ def cross_validate_pipeline(
     folds: BaseCrossValidator,
     groups: pd.Series | None = None,
     positive: Any = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> CrossValidation:
-    """Fit a clone per fold, score its held-out rows with evaluate's metric code, keep the OOF."""
+    """Fit a clone per fold, score its held-out rows with evaluate's metric code, keep the OOF.
+
+    With a bounded `deadline`, after each fold the folds still to run are projected from the ones
+    run so far, and `OutOfTime` is raised as soon as they would overrun."""
     classes = np.unique(y) if task != "regression" else None
     oof = np.zeros((len(y), len(classes))) if classes is not None else np.zeros(len(y))
     scores: list[dict[str, float]] = []
     fit_seconds = predict_seconds = 0.0
-    for train_rows, test_rows in folds.split(X, y, groups):
+    splits = list(folds.split(X, y, groups))
+    start = time.monotonic()
+    for done, (train_rows, test_rows) in enumerate(splits):
+        if deadline.bounded and done:
+            per_fold = (time.monotonic() - start) / done
+            deadline.check(f"{len(splits) - done} more folds", per_fold * (len(splits) - done))
         fold = fit_and_score_fold(pipeline, X, y, task, classes, train_rows, test_rows, positive)
         oof[test_rows] = fold.prediction
         scores.append(fold.scores)

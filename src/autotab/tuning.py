@@ -19,6 +19,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from autotab.budget import NO_DEADLINE, Deadline
 from autotab.config import ModelConfig, SearchDimension
 from autotab.errors import UserError
 
@@ -124,6 +125,7 @@ class RunningTrial:
     params: dict[str, Any]
     features: dict[str, Any]
     fold_scores: list[float] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
 
 
 def run_study(
@@ -137,6 +139,8 @@ def run_study(
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
     feature_space: dict[str, SearchDimension] | None = None,
     feature_defaults: dict[str, Any] | None = None,
+    deadline: Deadline = NO_DEADLINE,
+    reserve_s: Callable[[], float] = lambda: 0.0,
 ) -> int:
     """Run trials until the study holds `n_trials` finished ones (or the timeout stops new ones);
     returns how many finished now.
@@ -147,13 +151,17 @@ def run_study(
     pruner stops hopeless trials between folds. With `parallelism` 1 the trials run one after
     another, exactly as in-process; more trials in flight make results depend on timing. A trial
     whose task fails (a bad combination of settings, a lost worker) is marked failed and not counted.
+
+    With a bounded `deadline` no trial starts once less than `reserve_s()` is left (the time the
+    steps after the search need), a trial whose remaining folds would overrun it is pruned, and at
+    the deadline the trials still running are marked failed (the caller stops their processes).
     """
     feature_space = feature_space or {}
     if not study.trials:
         enqueue_defaults(study, families, feature_space, feature_defaults or {})
     done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     remaining = max(0, n_trials - len([t for t in study.trials if t.state in done]))
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    timeout_at = None if timeout_s is None else time.monotonic() + timeout_s
     finished = failed = 0
     running: dict[Future, RunningTrial] = {}
 
@@ -167,7 +175,11 @@ def run_study(
             raise
 
     def within_budget() -> bool:
-        return finished + len(running) < remaining and (deadline is None or time.monotonic() < deadline)
+        return (
+            finished + len(running) < remaining
+            and (timeout_at is None or time.monotonic() < timeout_at)
+            and deadline.left() > reserve_s()
+        )
 
     try:
         while True:
@@ -175,7 +187,13 @@ def run_study(
                 start_trial()
             if not running:
                 return finished
-            completed, _ = wait(running, return_when=FIRST_COMPLETED)
+            completed, _ = wait(running, timeout=max(deadline.left(), 0) if deadline.bounded else None,
+                                return_when=FIRST_COMPLETED)  # fmt: skip
+            if not completed:  # the deadline: what is still running will not be finished
+                for current in running.values():
+                    study.tell(current.trial, state=optuna.trial.TrialState.FAIL)
+                running.clear()
+                return finished
             for future in sorted(completed, key=lambda f: running[f].trial.number):
                 current = running[future]
                 try:
@@ -195,7 +213,8 @@ def run_study(
                 del running[future]
                 fold = len(current.fold_scores) - 1
                 current.trial.report(float(np.mean(current.fold_scores)), fold)
-                if current.trial.should_prune():
+                per_fold = (time.monotonic() - current.started) / (fold + 1)
+                if current.trial.should_prune() or per_fold * (n_folds - fold - 1) > deadline.left():
                     frozen = study.tell(current.trial, state=optuna.trial.TrialState.PRUNED)
                 elif fold + 1 < n_folds:
                     try:
@@ -213,6 +232,22 @@ def run_study(
         for current in running.values():  # interrupted: what was running is not finished
             study.tell(current.trial, state=optuna.trial.TrialState.FAIL)
         raise
+
+
+def first_trials(study: optuna.Study, n_trials: int) -> optuna.Study:
+    """The study as a run with a budget of `n_trials` sees it: its trials up to the `n_trials`-th
+    finished one, in memory. A stored study outlives its budget: raising `tune.n_trials` continues
+    it, and lowering it chooses among the trials a run with the lower budget would have had."""
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    kept, finished = [], 0
+    for trial in study.trials:
+        if finished == n_trials:
+            break
+        kept.append(trial)
+        finished += trial.state in done
+    view = optuna.create_study(direction="maximize")
+    view.add_trials(kept)
+    return view
 
 
 def trials_table(study: optuna.Study) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """train: the leaderboard. Every candidate family, K-fold cross-validated on the same folds."""
 
+import time
 import warnings
 
 import joblib
@@ -8,6 +9,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
 from autotab import leaderboard, paths
+from autotab.budget import TRAIN_SHARE, Deadline, cores
 from autotab.config import load_config
 from autotab.errors import run_stage
 from autotab.evaluation import recorded_positive
@@ -20,6 +22,7 @@ def main() -> None:
     # A fit stopped at max_iter is scored as it is, so the CV score already tells its story; the
     # hundreds of identical warnings would only bury the stage's own output.
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    started = time.monotonic()
     config = load_config()
     data, train_config = config.data, config.train
     contract = read_json(paths.contract(data.name))
@@ -42,9 +45,14 @@ def main() -> None:
     groups = rows[data.group] if data.group else None
     folds = make_folds(task, train_config.folds, data.seed, grouped=groups is not None)
     positive = recorded_positive(np.unique(y), contract)
+    # With a budget, the leaderboard has its share of it and every core: one worker process per core.
+    budget = {} if config.budget_s is None else {
+        "deadline": Deadline.after(config.budget_s * TRAIN_SHARE - (time.monotonic() - started)),
+        "n_jobs": cores(), "threads": 1,
+    }  # fmt: skip
     table, results = leaderboard.rank(
         candidates, joblib.load(paths.PREPROCESSOR_RECIPE), X, y, task, folds, metric,
-        groups=groups, positive=positive, n_jobs=train_config.n_jobs,
+        groups=groups, positive=positive, **({"n_jobs": train_config.n_jobs} | budget),
     )  # fmt: skip
 
     best = table.iloc[0]
@@ -54,11 +62,20 @@ def main() -> None:
     write_parquet(leaderboard.oof_frame(results, y), paths.OOF_PREDICTIONS)
     write_json(
         {"primary_metric": metric, "best_model": best["model"], f"best_{metric}": float(best[f"{metric}_mean"]),
-         "models_ok": len(results), "models_failed": int((table["status"] != "ok").sum())},
+         "models_ok": len(results), "models_failed": int((table["status"] == "failed").sum()),
+         "models_skipped": int((table["status"] == "skipped").sum()),
+         # Only with a budget, whose runs do not reproduce anyway: what train used of it, for tune.
+         **({} if config.budget_s is None else {
+             "budget_spent_s": round(time.monotonic() - started, 1),
+             "fit_seconds": {name: round(result.fit_seconds, 2) for name, result in results.items()},
+         })},
         paths.CV_METRICS,
     )  # fmt: skip
     # Times vary run to run, so they are printed, never written into a tracked output.
     print(f"train: {train_config.folds}-fold CV leaderboard, {metric} is the primary metric")
+    if config.budget_s is not None:
+        print(f"  budget: {time.monotonic() - started:.1f} s of budget_s={config.budget_s:g} used "
+              f"(train's share {TRAIN_SHARE:.0%}), {cores()} worker processes")  # fmt: skip
     if skipped:
         print(f"  skipped (they do not do {task}): {', '.join(skipped)}")
     print(text.rstrip())

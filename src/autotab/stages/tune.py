@@ -7,6 +7,7 @@ The search covers the pinned `model` family, or with `model: auto` the leaderboa
 import hashlib
 import json
 import sys
+import time
 import warnings
 
 import joblib
@@ -17,6 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import FixedThresholdClassifier
 
 from autotab import paths
+from autotab.budget import Deadline, cores
 from autotab.config import load_config
 from autotab.errors import run_stage
 from autotab.evaluation import best_threshold, recorded_positive
@@ -31,6 +33,7 @@ def main() -> None:
     # A fit stopped at max_iter is scored as it is, so the CV score already tells its story; the
     # hundreds of identical warnings would only bury the stage's own output.
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    started = time.monotonic()
     config = load_config()
     data, train_config, tune = config.data, config.train, config.tune
     contract = read_json(paths.contract(data.name))
@@ -61,22 +64,32 @@ def main() -> None:
         print(f"tune: trial {trial.number + 1}/{tune.n_trials} {trial.params.get('family')}: {metric}={shown} "
               f"(best {maximisable(study.best_value, metric):.4f})", file=sys.stderr, flush=True)  # fmt: skip
 
+    # With a budget, tune has what train left of it, and every core (one trial per core: the
+    # parallelism of the backend on this machine); such a run depends on the machine anyway.
+    backend, deadline, cv = config.backend, Deadline(), read_json(paths.CV_METRICS)
+    if config.budget_s is not None:
+        deadline = Deadline.after(config.budget_s - cv.get("budget_spent_s", 0.0) - (time.monotonic() - started))
+        if backend.name == "local":
+            backend = backend.model_copy(update={"parallelism": max(backend.parallelism, cores())})
+
     # Everything that defines the search names the study: the same search resumes, a new one starts.
-    # The budget is part of it: a study cut to fewer trials, or run further, would not be the study
-    # a fresh run with these params finds.
+    # The trial budget is not part of it: raising tune.n_trials continues the stored study, and a
+    # lower one chooses among its first trials (`first_trials`), as a fresh run would.
     identity = {
         "data": [file_digest(paths.CLEAN_TRAIN), file_digest(paths.PREPROCESSOR_RECIPE)], "families": names,
         "spaces": {n: f.model_dump() for n, f in families.items()}, "train": train_config.model_dump(),
         "seed": data.seed, "group": data.group, "features": config.features.model_dump(),
-        "tune": tune.model_dump(include={"n_trials", "timeout_s", "pruner", "feature_space"}),
-        "parallelism": config.backend.parallelism,
+        "tune": tune.model_dump(include={"pruner", "feature_space"}),
+        "parallelism": backend.parallelism, "budgeted": config.budget_s is not None,
     }  # fmt: skip
     study_name = f"{data.name}-{hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]}"
     oof = pd.read_parquet(paths.OOF_PREDICTIONS)
+    searched = time.monotonic()
     outcome = search(
         problem, families, config.family, board, oof, tune, study_name, progress, config.features.model_dump(),
-        config.backend,
+        backend, deadline=deadline, fit_seconds=cv.get("fit_seconds"),
     )  # fmt: skip
+    refitted = time.monotonic()
     final = outcome.model
     threshold = None
     if task == "binary":
@@ -87,6 +100,7 @@ def main() -> None:
             final, threshold=threshold, pos_label=positive, response_method="predict_proba"
         )
     final.fit(X, y)
+    finished = time.monotonic()
 
     sign = 1 if maximisable(1.0, metric) > 0 else -1
     write_joblib(final, paths.MODEL)
@@ -114,6 +128,12 @@ def main() -> None:
               f"{step['gain']:+.6f} (SE {step['se']:.6f}), needed > {step['threshold']:.6f}: {verdict}")  # fmt: skip
     if len(outcome.weights) > 1:
         print(f"tune: ensemble {outcome.weights}: OOF {metric} {s['oof_ensemble']:.4f} vs {s['oof_single']:.4f} single")
+    if config.budget_s is not None:
+        print(f"tune: budget_s={config.budget_s:g}: train {cv.get('budget_spent_s', 0.0):.1f} s "
+              f"({cv.get('models_skipped', 0)} families skipped), start-up {searched - started:.1f} s, "
+              f"search and selection {refitted - searched:.1f} s ({outcome.ran} trials, {backend.parallelism} "
+              f"at a time, {s.get('recheck_repeats', 0)} fresh-fold rechecks), refit {finished - refitted:.1f} s; "
+              f"{deadline.left():+.1f} s left")  # fmt: skip
 
 
 if __name__ == "__main__":

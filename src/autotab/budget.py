@@ -1,0 +1,77 @@
+"""The whole-run time budget (`budget_s`): train and tune share one wall-clock allowance.
+
+With a budget, the leaderboard gets `TRAIN_SHARE` of it and tune gets what train left. Work runs in
+spawned worker processes, one per core and one thread each, so that a fit still running when time
+is up can be stopped: the process is terminated, not waited for. Without a budget none of this is
+used, and a run stays deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+# The leaderboard's share: enough for every cheap family and the affordable expensive ones on their
+# defaults; the search, the selection steps and the refit need the rest.
+TRAIN_SHARE = 0.3
+
+
+class OutOfTime(Exception):
+    """Work that would not finish before the deadline; what it says goes into the records."""
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A point in `time.monotonic()` (one clock for every process on the machine); None: no budget."""
+
+    at: float | None = None
+
+    @classmethod
+    def after(cls, seconds: float | None) -> Deadline:
+        return cls(None if seconds is None else time.monotonic() + seconds)
+
+    @property
+    def bounded(self) -> bool:
+        return self.at is not None
+
+    def left(self) -> float:
+        return math.inf if self.at is None else self.at - time.monotonic()
+
+    def check(self, what: str, seconds_needed: float) -> None:
+        """Raise `OutOfTime` if `seconds_needed` more would overrun."""
+        left = self.left()
+        if seconds_needed > left:
+            raise OutOfTime(f"{what} needs ~{seconds_needed:.0f} s, {max(left, 0):.0f} s of the budget left")
+
+
+NO_DEADLINE = Deadline()
+
+
+def cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    return len(os.sched_getaffinity(0))
+
+
+def worker_pool(workers: int, initializer=None, initargs: tuple = ()) -> ProcessPoolExecutor:
+    # spawn, not fork: the driver may hold threads (pyarrow, BLAS) that a fork would copy mid-work.
+    return ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=initializer, initargs=initargs
+    )
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool now: queued tasks are cancelled and running ones killed with their process.
+
+    `ProcessPoolExecutor.shutdown` would wait for a running fit, however long it takes; a deadline
+    cannot. The executor keeps its processes in `_processes` (stable since Python 3.2)."""
+    processes = list((pool._processes or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
