@@ -12,10 +12,11 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+import joblib
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
@@ -48,6 +49,18 @@ def _worker_fold_score(family: ModelConfig, params: dict, features: dict, fold: 
     return fold_score(_worker_problem, family, params, features, fold)
 
 
+_loaded_from: str | None = None
+
+
+def _forked_fold_score(problem_file: str, family: ModelConfig, params: dict, features: dict, fold: int) -> float:
+    # A worker forked before the problem existed reads it once from the file the driver wrote.
+    global _loaded_from
+    if _loaded_from != problem_file:
+        _receive_problem(joblib.load(problem_file))
+        _loaded_from = problem_file
+    return _worker_fold_score(family, params, features, fold)
+
+
 def scheduler_address(backend: BackendConfig) -> str:
     address = os.environ.get(ADDRESS_VARIABLE) or backend.address
     if not address:
@@ -59,15 +72,27 @@ def scheduler_address(backend: BackendConfig) -> str:
 
 
 @contextlib.contextmanager
-def trial_runner(backend: BackendConfig, problem, families: dict[str, ModelConfig]) -> Iterator[SubmitFold]:
-    """Start the backend's workers, hand them the problem, and yield `submit`; stop them after."""
+def trial_runner(
+    backend: BackendConfig, problem, families: dict[str, ModelConfig], pool: ProcessPoolExecutor | None = None
+) -> Iterator[SubmitFold]:
+    """Start the backend's workers, hand them the problem, and yield `submit`; stop them after.
+
+    A local `pool` already started (forked, see `budget.worker_pool`) is used instead of spawning
+    one: its workers read the problem from a file."""
     if backend.name == "local":
-        pool = worker_pool(backend.parallelism, initializer=_receive_problem, initargs=(problem,))
+        scratch = tempfile.TemporaryDirectory(prefix="autotab-problem-") if pool is not None else None
+        if scratch is not None:
+            problem_file = f"{scratch.name}/problem.joblib"
+            joblib.dump(problem, problem_file)
+            task, task_args = _forked_fold_score, (problem_file,)
+        else:
+            pool = worker_pool(backend.parallelism, initializer=_receive_problem, initargs=(problem,))
+            task, task_args = _worker_fold_score, ()
         try:
 
             def submit(family: str, params: dict, features: dict, fold: int) -> Future:
                 try:
-                    return pool.submit(_worker_fold_score, families[family], params, features, fold)
+                    return pool.submit(task, *task_args, families[family], params, features, fold)
                 except BrokenProcessPool:
                     raise UserError(
                         "backend=local: a worker process died (out of memory?); lower backend.parallelism, "
@@ -77,6 +102,8 @@ def trial_runner(backend: BackendConfig, problem, families: dict[str, ModelConfi
             yield submit
         finally:  # a fit still running (a trial stopped at the deadline, an interrupt) is killed
             stop_pool(pool)
+            if scratch is not None:
+                scratch.cleanup()
         return
 
     from distributed import Client, LocalCluster

@@ -6,7 +6,7 @@ one that would not finish in time is stopped and listed as skipped for the budge
 
 from __future__ import annotations
 
-from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,12 +53,11 @@ def _evaluate_in_worker(name: str, pipeline: Pipeline, threads: int, **kwargs: A
 
 
 def _within_deadline(
-    pipelines: dict[str, Pipeline], deadline: Deadline, workers: int, threads: int, **kwargs: Any
+    pipelines: dict[str, Pipeline], deadline: Deadline, pool: ProcessPoolExecutor, threads: int, **kwargs: Any
 ) -> dict[str, CrossValidation | Skipped | str]:
-    """Every candidate as one task on `workers` processes, in the given order; at the deadline the
+    """Every candidate as one task on the pool's processes, in the given order; at the deadline the
     pool is stopped (running fits killed) and what did not finish is skipped."""
     results: dict[str, CrossValidation | Skipped | str] = {}
-    pool = worker_pool(workers)
     try:
         futures = {
             pool.submit(_evaluate_in_worker, name, pipeline, threads, deadline=deadline, **kwargs): name
@@ -88,15 +87,17 @@ def rank(
     positive: Any = None,
     n_jobs: int = 1,
     deadline: Deadline = NO_DEADLINE,
+    pool: ProcessPoolExecutor | None = None,
     threads: int = 1,
 ) -> tuple[pd.DataFrame, dict[str, CrossValidation]]:
     """The leaderboard table (best first, failures and skips last) and each successful candidate's CV.
 
-    With a bounded `deadline`, `n_jobs` worker processes of `threads` threads each run the candidates."""
+    With a bounded `deadline`, the `pool`'s worker processes (`threads` threads each) run the
+    candidates, and the pool is stopped at the deadline."""
     pipelines = {name: whole_pipeline(preprocessor, estimator) for name, estimator in candidates.items()}
     data = {"X": X, "y": y, "task": task, "folds": folds, "groups": groups, "positive": positive}
     if deadline.bounded:
-        results = _within_deadline(pipelines, deadline, n_jobs, threads, **data)
+        results = _within_deadline(pipelines, deadline, pool or worker_pool(n_jobs), threads, **data)
     else:
         jobs = (delayed(_evaluate)(name, pipeline, **data) for name, pipeline in pipelines.items())
         results = dict(Parallel(n_jobs=n_jobs)(jobs))

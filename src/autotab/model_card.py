@@ -66,7 +66,8 @@ def model_card(config: Config, contract: dict, metrics: dict, importance: pd.Dat
         "## Performance",
         f"Cross-validated {metric} ({config.train.folds} folds on the training split): defaults chosen "
         f"({tuning['default_chosen']}, anchor {tuning['anchor']}) {tuning['cv_default_best']:.4f}, best tuned "
-        f"{tuning['cv_search_best']:.4f}.",
+        + ("none (no trial finished within the budget)." if tuning["cv_search_best"] is None
+           else f"{tuning['cv_search_best']:.4f}."),
         "",
         f"Holdout ({metrics['holdout_rows']} rows): {metric} {metrics[metric]:.4f}, 95% bootstrap interval "
         f"[{metrics[f'{metric}_ci95_low']:.4f}, {metrics[f'{metric}_ci95_high']:.4f}]; a trivial baseline "

@@ -7,6 +7,7 @@ choice is served temperature-scaled on its out-of-fold predictions when that pay
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -136,6 +137,7 @@ def search(
     backend: BackendConfig | None = None,
     deadline: Deadline = NO_DEADLINE,
     fit_seconds: dict[str, float] | None = None,
+    pool: ProcessPoolExecutor | None = None,
 ) -> Outcome:
     """`board` is the leaderboard's passing rows (best first) and `oof` its out-of-fold predictions:
     the defaults that may join an ensemble; `zoo(name)` gives any family's config, for ensemble
@@ -144,7 +146,7 @@ def search(
     With a bounded `deadline` the search stops in time for the steps after it, fresh-fold rechecks
     are as many as the time left affords (none: judged on the search's own folds), and the ensemble
     pool holds only defaults whose refit fits (`fit_seconds`: each leaderboard model's fit time
-    over its folds)."""
+    over its folds). `pool`: local workers already started (see `backends.trial_runner`)."""
     metric = problem.metric
     backend = backend or BackendConfig()
     n_folds = problem.folds.get_n_splits()
@@ -154,7 +156,7 @@ def search(
         complete = [t for t in stored.trials if t.state == optuna.trial.TrialState.COMPLETE and t.duration]
         return max(complete, key=lambda t: t.value).duration.total_seconds() if complete else 0.0
 
-    with trial_runner(backend, problem, families) as submit_fold:
+    with trial_runner(backend, problem, families, pool) as submit_fold:
         ran = run_study(
             stored, families, submit_fold, n_folds, tune.n_trials, tune.timeout_s,
             backend.parallelism, on_trial, tune.feature_space, feature_defaults,
@@ -205,21 +207,23 @@ def search(
 
     # 2. The search. Its best trial replaces the defaults only if it clearly beats them on
     # `recheck_repeats` fresh splits of the training rows (0: on the search's own folds).
-    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
-        raise UserError(
-            "tune: no trial finished within the budget; raise budget_s, or lower train.folds or the search spaces"
-        )
-    best_family, best_params, best_features = params_of(study.best_trial)
-    searched_cv = round(maximisable(study.best_value, metric), 6)
-    if recheck_repeats == 0:
-        tuned_oof = problem.cross_validate(configs[best_family], best_params, best_features).oof
-        tuned_fresh, default_fresh = [tuned_oof], [default_oof]
-    else:
-        tuned_oof = None
-        tuned_fresh = problem.fresh_oof(configs[best_family], best_params, best_features, recheck_repeats)
-        default_fresh = problem.fresh_oof(configs[incumbent], {}, {}, recheck_repeats)
-    steps.append(referee.judge("search", incumbent, f"tuned {best_family}", tuned_fresh, default_fresh))
-    if steps[-1].replaced:
+    finished = any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    if not finished and not deadline.bounded:
+        raise UserError("tune: no trial finished (all failed or pruned); check the search spaces in conf/model/")
+    # With a budget, the search is judged only if the check fits in the time left; else the defaults stay.
+    judged = finished and (recheck_repeats > 0 or cv_seconds() < deadline.left())
+    searched_cv = round(maximisable(study.best_value, metric), 6) if finished else None
+    tuned_oof, default_fresh = None, [default_oof]
+    if judged:
+        best_family, best_params, best_features = params_of(study.best_trial)
+        if recheck_repeats == 0:
+            tuned_oof = problem.cross_validate(configs[best_family], best_params, best_features).oof
+            tuned_fresh = [tuned_oof]
+        else:
+            tuned_fresh = problem.fresh_oof(configs[best_family], best_params, best_features, recheck_repeats)
+            default_fresh = problem.fresh_oof(configs[incumbent], {}, {}, recheck_repeats)
+        steps.append(referee.judge("search", incumbent, f"tuned {best_family}", tuned_fresh, default_fresh))
+    if judged and steps[-1].replaced:
         single, single_params, single_cv, source = best_family, best_params, searched_cv, "search"
         single_features = best_features
     else:
@@ -237,7 +241,7 @@ def search(
         "primary_metric": metric, "anchor": anchor, "default_chosen": incumbent, "cv_default_best": default_cv,
         "cv_search_best": searched_cv, "cv_single_chosen": single_cv, "n_trials": len(study.trials),
         "n_pruned": int(states.get("PRUNED", 0)), "ensemble_members": 1, "min_gain_se": tune.min_gain_se,
-        **({"recheck_repeats": recheck_repeats} if deadline.bounded else {}),
+        **({"recheck_repeats": recheck_repeats, "search_judged": judged} if deadline.bounded else {}),
     }  # fmt: skip
     if source == "defaults":
         chosen_oof, evidence = default_oof, default_fresh

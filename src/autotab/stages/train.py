@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
 from autotab import leaderboard, paths
-from autotab.budget import TRAIN_SHARE, Deadline, cores
+from autotab.budget import TRAIN_SHARE, Deadline, cores, worker_pool
 from autotab.config import load_config
 from autotab.errors import run_stage
 from autotab.evaluation import recorded_positive
@@ -25,6 +25,9 @@ def main() -> None:
     started = time.monotonic()
     config = load_config()
     data, train_config = config.data, config.train
+    # With a budget, the leaderboard has its share of it and every core: one worker process per core,
+    # forked before this process reads any data (and starts Arrow's threads).
+    pool = None if config.budget_s is None else worker_pool(cores(), fork=True)
     contract = read_json(paths.contract(data.name))
     task = contract["task"]
     metric = primary_metric(task, train_config.metric)
@@ -45,10 +48,9 @@ def main() -> None:
     groups = rows[data.group] if data.group else None
     folds = make_folds(task, train_config.folds, data.seed, grouped=groups is not None)
     positive = recorded_positive(np.unique(y), contract)
-    # With a budget, the leaderboard has its share of it and every core: one worker process per core.
-    budget = {} if config.budget_s is None else {
+    budget = {} if pool is None else {
         "deadline": Deadline.after(config.budget_s * TRAIN_SHARE - (time.monotonic() - started)),
-        "n_jobs": cores(), "threads": 1,
+        "pool": pool, "threads": 1,
     }  # fmt: skip
     table, results = leaderboard.rank(
         candidates, joblib.load(paths.PREPROCESSOR_RECIPE), X, y, task, folds, metric,

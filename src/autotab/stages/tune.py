@@ -18,7 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import FixedThresholdClassifier
 
 from autotab import paths
-from autotab.budget import Deadline, cores
+from autotab.budget import Deadline, cores, worker_pool
 from autotab.config import load_config
 from autotab.errors import run_stage
 from autotab.evaluation import best_threshold, recorded_positive
@@ -36,6 +36,13 @@ def main() -> None:
     started = time.monotonic()
     config = load_config()
     data, train_config, tune = config.data, config.train, config.tune
+    # With a budget, tune has what train left of it, and every core: one trial per core, in workers
+    # forked before this process reads any data (and starts Arrow's threads): a spawned worker's
+    # imports cost seconds of the budget. Such a run depends on the machine anyway.
+    backend, pool = config.backend, None
+    if config.budget_s is not None and backend.name == "local":
+        backend = backend.model_copy(update={"parallelism": max(backend.parallelism, cores())})
+        pool = worker_pool(backend.parallelism, fork=True)
     contract = read_json(paths.contract(data.name))
     task = contract["task"]
     metric = primary_metric(task, train_config.metric)
@@ -61,16 +68,14 @@ def main() -> None:
 
     def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         shown = "pruned" if trial.value is None else f"{maximisable(trial.value, metric):.4f}"
+        complete = [t.value for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        best = f"{maximisable(max(complete), metric):.4f}" if complete else "none yet"
         print(f"tune: trial {trial.number + 1}/{tune.n_trials} {trial.params.get('family')}: {metric}={shown} "
-              f"(best {maximisable(study.best_value, metric):.4f})", file=sys.stderr, flush=True)  # fmt: skip
+              f"(best {best})", file=sys.stderr, flush=True)  # fmt: skip
 
-    # With a budget, tune has what train left of it, and every core (one trial per core: the
-    # parallelism of the backend on this machine); such a run depends on the machine anyway.
-    backend, deadline, cv = config.backend, Deadline(), read_json(paths.CV_METRICS)
+    deadline, cv = Deadline(), read_json(paths.CV_METRICS)
     if config.budget_s is not None:
         deadline = Deadline.after(config.budget_s - cv.get("budget_spent_s", 0.0) - (time.monotonic() - started))
-        if backend.name == "local":
-            backend = backend.model_copy(update={"parallelism": max(backend.parallelism, cores())})
 
     # Everything that defines the search names the study: the same search resumes, a new one starts.
     # The trial budget is not part of it: raising tune.n_trials continues the stored study, and a
@@ -87,7 +92,7 @@ def main() -> None:
     searched = time.monotonic()
     outcome = search(
         problem, families, config.family, board, oof, tune, study_name, progress, config.features.model_dump(),
-        backend, deadline=deadline, fit_seconds=cv.get("fit_seconds"),
+        backend, deadline=deadline, fit_seconds=cv.get("fit_seconds"), pool=pool,
     )  # fmt: skip
     refitted = time.monotonic()
     final = outcome.model

@@ -1,0 +1,121 @@
+"""The whole-run time budget: the leaderboard stops what would overrun, tune keeps to what is left,
+and a budgeted run through DVC still ends in an evaluated, packaged model."""
+
+import json
+import time
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+
+from autotab import leaderboard
+from autotab.budget import Deadline, OutOfTime, worker_pool
+from autotab.cleaner import TableCleaner
+from autotab.config import FeaturesConfig
+from autotab.features import build_preprocessor
+from autotab.training import cross_validate_pipeline, make_folds, whole_pipeline
+from tests.support import copy_repository, run
+
+FEATURES = FeaturesConfig(
+    numeric_imputer="median", missing_indicator=False, scaler="standard", categorical_imputer="most_frequent"
+)
+
+
+class SlowClassifier(ClassifierMixin, BaseEstimator):
+    """A logistic regression that takes `seconds` to fit: a family too expensive for the budget."""
+
+    def __init__(self, seconds: float = 60.0) -> None:
+        self.seconds = seconds
+
+    def fit(self, X, y):
+        time.sleep(self.seconds)
+        self.model_ = LogisticRegression().fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)
+
+
+def table(rows: int = 200) -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=rows), "b": rng.normal(size=rows)})
+    return X, pd.Series(np.where(X["a"] + rng.normal(size=rows) > 0, "yes", "no"))
+
+
+def test_a_deadline_says_what_would_overrun():
+    assert Deadline().left() == float("inf") and not Deadline().bounded
+    Deadline.after(100).check("a fit", 10)
+    with pytest.raises(OutOfTime, match=r"a fit needs ~50 s, \d+ s of the budget left"):
+        Deadline.after(20).check("a fit", 50)
+
+
+def test_cross_validation_stops_once_its_remaining_folds_would_overrun():
+    X, y = table()
+    pipeline = whole_pipeline(build_preprocessor(TableCleaner(), FEATURES, "binary", 0), SlowClassifier(1.0))
+    start = time.monotonic()
+    with pytest.raises(OutOfTime, match="4 more folds needs"):
+        cross_validate_pipeline(
+            pipeline, X, y, "binary", make_folds("binary", 5, 0), positive="yes", deadline=Deadline.after(3)
+        )
+    assert time.monotonic() - start < 3  # one fold ran, the projection stopped the rest
+
+
+def test_the_leaderboard_kills_a_candidate_still_fitting_at_the_deadline_and_lists_it_skipped():
+    X, y = table()
+    preprocessor = build_preprocessor(TableCleaner(), FEATURES, "binary", 0)
+    candidates = {"logistic_regression": LogisticRegression(), "slow": SlowClassifier(600.0)}
+    start = time.monotonic()
+    board, passed = leaderboard.rank(
+        candidates, preprocessor, X, y, "binary", make_folds("binary", 5, 0), "roc_auc",
+        positive="yes", deadline=Deadline.after(8), pool=worker_pool(2, fork=True),
+    )  # fmt: skip
+    assert time.monotonic() - start < 30  # not the 600 s the slow fit would take
+    assert list(passed) == ["logistic_regression"]
+    rows = board.set_index("model")
+    assert rows.loc["logistic_regression", "status"] == "ok" and rows.loc["logistic_regression", "rank"] == 1
+    assert rows.loc["slow", "status"] == "skipped" and "skipped for the budget" in rows.loc["slow", "error"]
+    assert "skipped for the budget" in leaderboard.markdown(board, "binary", "roc_auc")
+
+
+def generated_table(rows: int = 3000) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({f"x{i}": rng.normal(size=rows) for i in range(16)})
+    frame["region"] = rng.choice(["north", "south", "east", "west"], rows)
+    frame["plan"] = rng.choice(["basic", "plus", "pro"], rows)
+    frame.loc[rng.random(rows) < 0.05, "x3"] = np.nan
+    signal = frame["x0"] - 0.5 * frame["x1"] * frame["x2"] + (frame["region"] == "north") + rng.normal(size=rows)
+    frame["churned"] = np.where(signal > 0.5, "yes", "no")
+    return frame
+
+
+@pytest.mark.slow
+def test_a_budgeted_run_keeps_to_its_budget_and_still_serves_a_model(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    copy_repository(repo)
+    generated_table().to_csv(tmp_path / "churn.csv", index=False)
+    run(["autotab", "add-data", str(tmp_path / "churn.csv"), "--target", "churned"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "churn"], repo)
+    budget = 20
+    run(["dvc", "exp", "run", "-S", "data=churn", "-S", f"budget_s={budget}", "features"], repo)
+    start = time.monotonic()
+    trained = run(["dvc", "repro", "--single-item", "train"], repo)
+    tuned = run(["dvc", "repro", "--single-item", "tune"], repo)
+    elapsed = time.monotonic() - start
+    # Generous (three times the budget), as a test on a shared machine must be; bench/ measures it.
+    assert elapsed < 3 * budget, f"train and tune took {elapsed:.0f} s on a {budget} s budget"
+    assert f"of budget_s={budget} used" in trained.stdout
+    assert f"tune: budget_s={budget}: train" in tuned.stdout
+    summary = json.loads((repo / "reports/tuning/summary.json").read_text())
+    assert "recheck_repeats" in summary and "search_judged" in summary
+    cv = json.loads((repo / "reports/cv.json").read_text())
+    assert cv["budget_spent_s"] < budget and cv["models_ok"] >= 1
+    assert set(cv["fit_seconds"]) == set(pd.read_csv(repo / "reports/leaderboard.csv").query("status == 'ok'")["model"])
+    run(["dvc", "repro"], repo)  # evaluate and package: an evaluated, served model
+    assert json.loads((repo / "reports/metrics.json").read_text())["roc_auc"] > 0.7
+    assert joblib.load(repo / "models/model.joblib").predict(generated_table(5).drop(columns="churned")).shape == (5,)
