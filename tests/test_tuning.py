@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from autotab.config import ModelConfig
-from autotab.tuning import open_study, params_of, run_study, trials_table
+from autotab.tuning import first_trials, open_study, params_of, run_study, trials_table
 
 FAMILIES = {
     "a": ModelConfig(name="a", x=0.5, search_space={"x": {"low": 0.0, "high": 1.0}}),
@@ -140,3 +140,37 @@ def test_a_trial_whose_task_cannot_even_be_submitted_is_not_left_running(tmp_pat
         run_study(study, FAMILIES, refuse, 3, 4)
     states = [t.state.name for t in open_study("s", storage, seed=0, pruner="none").trials]
     assert "RUNNING" not in states and states[0] == "FAIL"
+
+
+def test_the_portfolio_follows_the_defaults_family_by_family_in_turn():
+    families = {
+        "a": ModelConfig(name="a", x=0.5, search_space={"x": {"low": 0.0, "high": 1.0}},
+                         portfolio=[{"x": 0.9}, {"x": 0.1}]),
+        "b": ModelConfig(name="b", k=3, search_space={"k": {"low": 1, "high": 10}}, portfolio=[{"k": 7}]),
+    }  # fmt: skip
+    study = open_study("portfolio", None, seed=0, pruner="none")
+    with ThreadPoolExecutor(1) as pool:
+        run_study(study, families, lambda *args: pool.submit(score, *args[:3], args[3]), 1, n_trials=7)
+    first = [params_of(trial)[:2] for trial in study.trials[:5]]
+    assert first == [("a", {"x": 0.5}), ("b", {"k": 3}), ("a", {"x": 0.9}), ("b", {"k": 7}), ("a", {"x": 0.1})]
+
+
+def test_a_portfolio_point_outside_the_search_space_is_refused():
+    with pytest.raises(ValueError, match=r"portfolio\[0\]\.x: 2\.0 is outside search_space\.x"):
+        ModelConfig(name="a", search_space={"x": {"low": 0.0, "high": 1.0}}, portfolio=[{"x": 2.0}])
+    with pytest.raises(ValueError, match=r"portfolio\[0\]\.y: not in search_space"):
+        ModelConfig(name="a", search_space={"x": {"low": 0.0, "high": 1.0}}, portfolio=[{"y": 0.5}])
+
+
+def test_raising_the_trial_budget_continues_the_study_and_a_lower_one_sees_its_first_trials(tmp_path):
+    storage = f"sqlite:///{tmp_path}/studies.db"
+    fresh = open_study("fresh", storage, seed=0, pruner="none")
+    study_run(fresh, score, n_trials=6)
+    stored = open_study("grown", storage, seed=0, pruner="none")
+    assert study_run(stored, score, n_trials=6) == 6
+    assert study_run(open_study("grown", storage, seed=0, pruner="none"), score, n_trials=10) == 4  # continued
+    grown = open_study("grown", storage, seed=0, pruner="none")
+    assert len(grown.trials) == 10
+    as_six = first_trials(grown, 6)  # what a run with n_trials=6 chooses from: the fresh run's trials
+    pd.testing.assert_frame_equal(trials_table(as_six), trials_table(fresh))
+    assert as_six.best_trial.params == fresh.best_trial.params

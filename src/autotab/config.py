@@ -146,6 +146,12 @@ class SearchDimension(Section):
     def is_int(self) -> bool:
         return isinstance(self.low, int) and isinstance(self.high, int)
 
+    def contains(self, value: Any) -> bool:
+        if self.choices is not None:
+            return value in self.choices
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        return is_number and self.low <= value <= self.high
+
 
 class TuneConfig(Section):
     n_trials: int = Field(ge=1)
@@ -184,10 +190,23 @@ class ModelConfig(Section):
 
     name: str
     search_space: dict[str, SearchDimension] = {}
+    # Points of the search space known to do well across many tables (each file cites its source):
+    # tune's first trials after the defaults, before the sampler's own.
+    portfolio: list[dict[str, Any]] = []
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+    @model_validator(mode="after")
+    def _portfolio_in_space(self) -> ModelConfig:
+        for index, point in enumerate(self.portfolio):
+            for key, value in point.items():
+                if key not in self.search_space:
+                    raise ValueError(f"portfolio[{index}].{key}: not in search_space ({', '.join(self.search_space)})")
+                if not self.search_space[key].contains(value):
+                    raise ValueError(f"portfolio[{index}].{key}: {value!r} is outside search_space.{key}")
+        return self
 
 
 class Config(Section):
