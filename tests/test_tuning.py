@@ -1,3 +1,4 @@
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
@@ -19,7 +20,7 @@ def score(family, params, features, fold):
 
 def study_run(study, fold_score, n_trials, folds=3, **options):
     """run_study with each fold a task on a real (thread) executor, as the backends give."""
-    with ThreadPoolExecutor(options.get("parallelism", 1)) as pool:
+    with ThreadPoolExecutor(options.get("parallelism", 1) * options.get("fold_parallelism", 1)) as pool:
 
         def submit(family, params, features, fold):
             return pool.submit(fold_score, family, params, features, fold)
@@ -174,3 +175,17 @@ def test_raising_the_trial_budget_continues_the_study_and_a_lower_one_sees_its_f
     as_six = first_trials(grown, 6)  # what a run with n_trials=6 chooses from: the fresh run's trials
     pd.testing.assert_frame_equal(trials_table(as_six), trials_table(fresh))
     assert as_six.best_trial.params == fresh.best_trial.params
+
+
+def test_folds_run_side_by_side_give_the_same_study_pruning_included():
+    def noisy(family, params, features, fold):
+        time.sleep(0.002 * ((fold * 7 + 3) % 4))  # folds finish out of order
+        return score(family, params, features, fold) + 0.05 * fold
+
+    tables = []
+    for folds_at_once in (1, 3):
+        study = open_study("side-by-side", None, seed=0, pruner="median")
+        study_run(study, noisy, n_trials=20, folds=4, fold_parallelism=folds_at_once)
+        tables.append(trials_table(study))
+    pd.testing.assert_frame_equal(*tables)
+    assert (tables[0]["state"] == "PRUNED").any()  # the pruner took part

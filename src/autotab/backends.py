@@ -73,12 +73,17 @@ def scheduler_address(backend: BackendConfig) -> str:
 
 @contextlib.contextmanager
 def trial_runner(
-    backend: BackendConfig, problem, families: dict[str, ModelConfig], pool: ProcessPoolExecutor | None = None
+    backend: BackendConfig,
+    problem,
+    families: dict[str, ModelConfig],
+    pool: ProcessPoolExecutor | None = None,
+    workers: int | None = None,
 ) -> Iterator[SubmitFold]:
     """Start the backend's workers, hand them the problem, and yield `submit`; stop them after.
 
-    A local `pool` already started (forked, see `budget.worker_pool`) is used instead of spawning
-    one: its workers read the problem from a file."""
+    The local backend starts `workers` processes (default: `backend.parallelism`), or uses a
+    `pool` already started (forked, see `budget.worker_pool`), whose workers read the problem
+    from a file."""
     if backend.name == "local":
         scratch = tempfile.TemporaryDirectory(prefix="autotab-problem-") if pool is not None else None
         if scratch is not None:
@@ -86,7 +91,7 @@ def trial_runner(
             joblib.dump(problem, problem_file)
             task, task_args = _forked_fold_score, (problem_file,)
         else:
-            pool = worker_pool(backend.parallelism, initializer=_receive_problem, initargs=(problem,))
+            pool = worker_pool(workers or backend.parallelism, initializer=_receive_problem, initargs=(problem,))
             task, task_args = _worker_fold_score, ()
         try:
 

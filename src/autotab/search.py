@@ -57,6 +57,7 @@ class Problem:
     class_weight: str | None = None
     # The features preset the recipe was built from; searched feature choices change some of it.
     feature_settings: dict | None = None
+    n_jobs: int = 1  # folds fitted side by side (processes); the results do not depend on it
 
     def recipe(self, features: dict) -> Pipeline:
         if not features or self.feature_settings is None:
@@ -72,7 +73,9 @@ class Problem:
 
     def cross_validate(self, family: ModelConfig, params: dict, features: dict) -> CrossValidation:
         pipeline = self.pipeline(family, params, features)
-        return cross_validate_pipeline(pipeline, self.X, self.y, self.task, self.folds, self.groups, self.positive)
+        return cross_validate_pipeline(
+            pipeline, self.X, self.y, self.task, self.folds, self.groups, self.positive, n_jobs=self.n_jobs
+        )
 
     @cached_property
     def fold_rows(self) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -156,12 +159,14 @@ def search(
         complete = [t for t in stored.trials if t.state == optuna.trial.TrialState.COMPLETE and t.duration]
         return max(complete, key=lambda t: t.value).duration.total_seconds() if complete else 0.0
 
-    with trial_runner(backend, problem, families, pool) as submit_fold:
+    # Each trial's folds run `problem.n_jobs` at a time, on that many workers per trial in flight.
+    workers = backend.parallelism * problem.n_jobs
+    with trial_runner(backend, problem, families, pool, workers) as submit_fold:
         ran = run_study(
             stored, families, submit_fold, n_folds, tune.n_trials, tune.timeout_s,
             backend.parallelism, on_trial, tune.feature_space, feature_defaults,
             # After the search: one more cross-validation of the best (the recheck) and the refit.
-            deadline=deadline, reserve_s=lambda: 2.5 * cv_seconds(),
+            deadline=deadline, reserve_s=lambda: 2.5 * cv_seconds(), fold_parallelism=problem.n_jobs,
         )  # fmt: skip
     study = first_trials(stored, tune.n_trials)
     recheck_repeats = tune.recheck_repeats

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import (
     BaseCrossValidator,
@@ -148,22 +150,26 @@ def cross_validate_pipeline(
     groups: pd.Series | None = None,
     positive: Any = None,
     deadline: Deadline = NO_DEADLINE,
+    n_jobs: int = 1,
 ) -> CrossValidation:
     """Fit a clone per fold, score its held-out rows with evaluate's metric code, keep the OOF.
 
-    With a bounded `deadline`, after each fold the folds still to run are projected from the ones
-    run so far, and `OutOfTime` is raised as soon as they would overrun."""
+    With `n_jobs` > 1 the folds are fitted side by side in worker processes (the same results).
+    With a bounded `deadline` (one fold at a time), after each fold the folds still to run are
+    projected from the ones run so far, and `OutOfTime` is raised as soon as they would overrun."""
     classes = np.unique(y) if task != "regression" else None
     oof = np.zeros((len(y), len(classes))) if classes is not None else np.zeros(len(y))
     scores: list[dict[str, float]] = []
     fit_seconds = predict_seconds = 0.0
     splits = list(folds.split(X, y, groups))
-    start = time.monotonic()
-    for done, (train_rows, test_rows) in enumerate(splits):
-        if deadline.bounded and done:
-            per_fold = (time.monotonic() - start) / done
-            deadline.check(f"{len(splits) - done} more folds", per_fold * (len(splits) - done))
-        fold = fit_and_score_fold(pipeline, X, y, task, classes, train_rows, test_rows, positive)
+    if n_jobs > 1 and not deadline.bounded:
+        fold_args = (pipeline, X, y, task, classes)
+        results = Parallel(n_jobs=n_jobs)(
+            delayed(fit_and_score_fold)(*fold_args, train_rows, test_rows, positive) for train_rows, test_rows in splits
+        )
+    else:
+        results = _folds_within(deadline, splits, pipeline, X, y, task, classes, positive)
+    for (_, test_rows), fold in zip(splits, results, strict=True):
         oof[test_rows] = fold.prediction
         scores.append(fold.scores)
         fit_seconds += fold.fit_seconds
@@ -176,6 +182,15 @@ def cross_validate_pipeline(
         for metric in TASK_METRICS[task]
     }
     return CrossValidation(summary, scores, oof, classes, fit_seconds, predict_seconds)
+
+
+def _folds_within(deadline: Deadline, splits: list, pipeline, X, y, task, classes, positive) -> Iterator[FoldResult]:
+    start = time.monotonic()
+    for done, (train_rows, test_rows) in enumerate(splits):
+        if deadline.bounded and done:
+            per_fold = (time.monotonic() - start) / done
+            deadline.check(f"{len(splits) - done} more folds", per_fold * (len(splits) - done))
+        yield fit_and_score_fold(pipeline, X, y, task, classes, train_rows, test_rows, positive)
 
 
 def split_xy(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:

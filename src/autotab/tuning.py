@@ -124,7 +124,9 @@ class RunningTrial:
     family: str
     params: dict[str, Any]
     features: dict[str, Any]
-    fold_scores: list[float] = field(default_factory=list)
+    fold_scores: list[float] = field(default_factory=list)  # reported, in fold order
+    arrived: dict[int, float] = field(default_factory=dict)  # finished folds not yet reported
+    submitted: int = 0
     started: float = field(default_factory=time.monotonic)
 
 
@@ -141,16 +143,20 @@ def run_study(
     feature_defaults: dict[str, Any] | None = None,
     deadline: Deadline = NO_DEADLINE,
     reserve_s: Callable[[], float] = lambda: 0.0,
+    fold_parallelism: int = 1,
 ) -> int:
     """Run trials until the study holds `n_trials` finished ones (or the timeout stops new ones);
     returns how many finished now.
 
     Optuna stays on this side: it asks for a trial, and each of the trial's folds is one task,
     `submit_fold(family, params, features, fold)`, a future of the fold's score (larger is better),
-    on whatever engine the backend runs. After each fold the running mean is reported, so the
-    pruner stops hopeless trials between folds. With `parallelism` 1 the trials run one after
-    another, exactly as in-process; more trials in flight make results depend on timing. A trial
-    whose task fails (a bad combination of settings, a lost worker) is marked failed and not counted.
+    on whatever engine the backend runs. The running mean is reported fold by fold, in fold order,
+    so the pruner stops hopeless trials between folds. Up to `fold_parallelism` folds of a trial
+    run at once; since reports and pruning still follow the fold order, this changes nothing but
+    the time (a fold started ahead of a pruning decision is wasted work, not a different result).
+    With `parallelism` 1 the trials run one after another, exactly as in-process; more trials in
+    flight make results depend on timing. A trial whose task fails (a bad combination of settings,
+    a lost worker) is marked failed and not counted.
 
     With a bounded `deadline` no trial starts once less than `reserve_s()` is left (the time the
     steps after the search need), a trial whose remaining folds would overrun it is pruned, and at
@@ -163,44 +169,76 @@ def run_study(
     remaining = max(0, n_trials - len([t for t in study.trials if t.state in done]))
     timeout_at = None if timeout_s is None else time.monotonic() + timeout_s
     finished = failed = 0
-    running: dict[Future, RunningTrial] = {}
+    trials: list[RunningTrial] = []
+    tasks: dict[Future, tuple[RunningTrial, int]] = {}
+
+    def submit_folds(current: RunningTrial) -> None:
+        in_flight = sum(1 for owner, _ in tasks.values() if owner is current)
+        while current.submitted < n_folds and in_flight < fold_parallelism:
+            future = submit_fold(current.family, current.params, current.features, current.submitted)
+            tasks[future] = (current, current.submitted)
+            current.submitted += 1
+            in_flight += 1
 
     def start_trial() -> None:
         trial = study.ask()
         try:
             family, params, features = sample(trial, families, feature_space)
-            running[submit_fold(family, params, features, 0)] = RunningTrial(trial, family, params, features)
+            trials.append(RunningTrial(trial, family, params, features))
+            submit_folds(trials[-1])
         except BaseException:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)  # not left RUNNING in the storage
+            if trials and trials[-1].trial is trial:
+                trials.pop()
             raise
+
+    def end(current: RunningTrial, **outcome: Any) -> optuna.trial.FrozenTrial:
+        trials.remove(current)
+        for future in [f for f, (owner, _) in tasks.items() if owner is current]:
+            future.cancel()  # folds started ahead of a decision that ended the trial: not needed
+            del tasks[future]
+        return study.tell(current.trial, **outcome)
 
     def within_budget() -> bool:
         return (
-            finished + len(running) < remaining
+            finished + len(trials) < remaining
             and (timeout_at is None or time.monotonic() < timeout_at)
             and deadline.left() > reserve_s()
         )
 
+    def report(current: RunningTrial) -> optuna.trial.FrozenTrial | None:
+        """Report the folds that arrived in order; the trial's end, if that decided it."""
+        while len(current.fold_scores) in current.arrived:
+            fold = len(current.fold_scores)
+            current.fold_scores.append(current.arrived.pop(fold))
+            current.trial.report(float(np.mean(current.fold_scores)), fold)
+            per_fold = (time.monotonic() - current.started) / (fold + 1) / fold_parallelism
+            if current.trial.should_prune() or per_fold * (n_folds - fold - 1) > deadline.left():
+                return end(current, state=optuna.trial.TrialState.PRUNED)
+            if fold + 1 == n_folds:
+                return end(current, values=round(float(np.mean(current.fold_scores)), 6))
+        return None
+
     try:
         while True:
-            while len(running) < parallelism and within_budget():
+            while len(trials) < parallelism and within_budget():
                 start_trial()
-            if not running:
+            if not trials:
                 return finished
-            completed, _ = wait(running, timeout=max(deadline.left(), 0) if deadline.bounded else None,
+            completed, _ = wait(tasks, timeout=max(deadline.left(), 0) if deadline.bounded else None,
                                 return_when=FIRST_COMPLETED)  # fmt: skip
             if not completed:  # the deadline: what is still running will not be finished
-                for current in running.values():
-                    study.tell(current.trial, state=optuna.trial.TrialState.FAIL)
-                running.clear()
+                for current in list(trials):
+                    end(current, state=optuna.trial.TrialState.FAIL)
                 return finished
-            for future in sorted(completed, key=lambda f: running[f].trial.number):
-                current = running[future]
+            for future in sorted(completed, key=lambda f: (tasks[f][0].trial.number, tasks[f][1])):
+                if future not in tasks:  # its trial ended while this batch was being handled
+                    continue
+                current, fold = tasks.pop(future)
                 try:
-                    current.fold_scores.append(float(future.result()))
+                    current.arrived[fold] = float(future.result())
                 except Exception as error:  # any failure of one trial's task fails that trial
-                    del running[future]
-                    study.tell(current.trial, state=optuna.trial.TrialState.FAIL)
+                    end(current, state=optuna.trial.TrialState.FAIL)
                     failed += 1
                     print(f"tune: trial {current.trial.number} ({current.family}) failed: "
                           f"{type(error).__name__}: {error}", file=sys.stderr)  # fmt: skip
@@ -210,26 +248,15 @@ def run_study(
                             "check the search spaces in conf/model/ and tune.feature_space"
                         ) from error
                     continue
-                del running[future]
-                fold = len(current.fold_scores) - 1
-                current.trial.report(float(np.mean(current.fold_scores)), fold)
-                per_fold = (time.monotonic() - current.started) / (fold + 1)
-                if current.trial.should_prune() or per_fold * (n_folds - fold - 1) > deadline.left():
-                    frozen = study.tell(current.trial, state=optuna.trial.TrialState.PRUNED)
-                elif fold + 1 < n_folds:
-                    try:
-                        running[submit_fold(current.family, current.params, current.features, fold + 1)] = current
-                    except BaseException:
-                        study.tell(current.trial, state=optuna.trial.TrialState.FAIL)
-                        raise
+                frozen = report(current)
+                if frozen is None:
+                    submit_folds(current)
                     continue
-                else:
-                    frozen = study.tell(current.trial, round(float(np.mean(current.fold_scores)), 6))
                 finished += 1
                 if on_trial is not None:
                     on_trial(study, frozen)
     except BaseException:
-        for current in running.values():  # interrupted: what was running is not finished
+        for current in trials:  # interrupted: what was running is not finished
             study.tell(current.trial, state=optuna.trial.TrialState.FAIL)
         raise
 

@@ -36,13 +36,14 @@ def main() -> None:
     started = time.monotonic()
     config = load_config()
     data, train_config, tune = config.data, config.train, config.tune
-    # With a budget, tune has what train left of it, and every core: one trial per core, in workers
-    # forked before this process reads any data (and starts Arrow's threads): a spawned worker's
-    # imports cost seconds of the budget. Such a run depends on the machine anyway.
-    backend, pool = config.backend, None
+    # Each trial's folds run side by side, train.n_jobs at a time (the results do not depend on it).
+    # With a budget, tune has what train left of it and a fold per core, in workers forked before
+    # this process reads any data (and starts Arrow's threads): a spawned worker's imports cost
+    # seconds of the budget.
+    backend, pool, n_jobs = config.backend, None, train_config.n_jobs
     if config.budget_s is not None and backend.name == "local":
-        backend = backend.model_copy(update={"parallelism": max(backend.parallelism, cores())})
-        pool = worker_pool(backend.parallelism, fork=True)
+        n_jobs = max(n_jobs, cores())
+        pool = worker_pool(backend.parallelism * n_jobs, fork=True)
     contract = read_json(paths.contract(data.name))
     task = contract["task"]
     metric = primary_metric(task, train_config.metric)
@@ -63,7 +64,7 @@ def main() -> None:
     problem = Problem(
         X, y, task, metric, make_folds(task, train_config.folds, data.seed, grouped=groups is not None),
         joblib.load(paths.PREPROCESSOR_RECIPE), data.seed, groups, positive, train_config.class_weight,
-        config.features.model_dump(),
+        config.features.model_dump(), n_jobs,
     )  # fmt: skip
 
     def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -82,7 +83,7 @@ def main() -> None:
     # lower one chooses among its first trials (`first_trials`), as a fresh run would.
     identity = {
         "data": [file_digest(paths.CLEAN_TRAIN), file_digest(paths.PREPROCESSOR_RECIPE)], "families": names,
-        "spaces": {n: f.model_dump() for n, f in families.items()}, "train": train_config.model_dump(),
+        "spaces": {n: f.model_dump() for n, f in families.items()}, "train": train_config.model_dump(exclude={"n_jobs"}),
         "seed": data.seed, "group": data.group, "features": config.features.model_dump(),
         "tune": tune.model_dump(include={"pruner", "feature_space"}),
         "parallelism": backend.parallelism, "budgeted": config.budget_s is not None,
@@ -136,7 +137,7 @@ def main() -> None:
     if config.budget_s is not None:
         print(f"tune: budget_s={config.budget_s:g}: train {cv.get('budget_spent_s', 0.0):.1f} s "
               f"({cv.get('models_skipped', 0)} families skipped), start-up {searched - started:.1f} s, "
-              f"search and selection {refitted - searched:.1f} s ({outcome.ran} trials, {backend.parallelism} "
+              f"search and selection {refitted - searched:.1f} s ({outcome.ran} trials, {n_jobs} folds "
               f"at a time, {s.get('recheck_repeats', 0)} fresh-fold rechecks), refit {finished - refitted:.1f} s; "
               f"{deadline.left():+.1f} s left")  # fmt: skip
 
