@@ -83,8 +83,9 @@ def main() -> None:
     # lower one chooses among its first trials (`first_trials`), as a fresh run would.
     identity = {
         "data": [file_digest(paths.CLEAN_TRAIN), file_digest(paths.PREPROCESSOR_RECIPE)], "families": names,
-        "spaces": {n: f.model_dump() for n, f in families.items()}, "train": train_config.model_dump(exclude={"n_jobs"}),
-        "seed": data.seed, "group": data.group, "features": config.features.model_dump(),
+        "spaces": {n: f.model_dump() for n, f in families.items()},
+        "train": train_config.model_dump(exclude={"n_jobs"}), "seed": data.seed, "group": data.group,
+        "features": config.features.model_dump(),
         "tune": tune.model_dump(include={"pruner", "feature_space"}),
         "parallelism": backend.parallelism, "budgeted": config.budget_s is not None,
     }  # fmt: skip
