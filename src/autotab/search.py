@@ -171,6 +171,9 @@ def search(
     study = first_trials(stored, tune.n_trials)
     recheck_repeats = tune.recheck_repeats
     if deadline.bounded:
+        # In this process from here: starting worker processes for a few fits would cost more than
+        # it saves, and here the fits' own threads have every core.
+        problem = replace(problem, n_jobs=1)
         # Each fresh split costs two cross-validations (the tuned and the incumbent); keep time for the refit.
         per_repeat = 2 * cv_seconds()
         affordable = int(max(deadline.left() - cv_seconds(), 0) // per_repeat) if per_repeat else recheck_repeats
