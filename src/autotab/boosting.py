@@ -26,7 +26,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 MAX_ESTIMATORS = 2000  # boosting rounds are a ceiling for early stopping, bounded for cost
-MIN_VALIDATION_ROWS = 20  # fewer rows in the slice: no early stopping, `n_estimators` rounds on all rows
+# The slice has at least this many rows (more than validation_fraction on small fits) and at most a
+# third of the fit's rows: a fit with fewer than 60 rows boosts `n_estimators` rounds, without a slice.
+MIN_VALIDATION_ROWS = 20
 
 COMMON_CONSTRAINTS: dict[str, list] = {
     "n_estimators": [Interval(Integral, 1, MAX_ESTIMATORS, closed="both")],
@@ -81,8 +83,8 @@ class BoostedTrees(BaseEstimator):
         """The held-out slice's row indices, or None when there are too few rows to early-stop on."""
         if self.early_stopping_rounds is None:
             return None
-        size = int(round(self.validation_fraction * len(y)))
-        if size < MIN_VALIDATION_ROWS:
+        size = max(int(round(self.validation_fraction * len(y))), MIN_VALIDATION_ROWS)
+        if len(y) - size < 2 * size:
             return None
         stratify = None
         if self._classifier:
