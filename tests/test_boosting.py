@@ -82,7 +82,8 @@ def test_fits_in_the_pipeline_pickles_and_reproduces_byte_for_byte(family, task)
     else:
         proba = fitted.predict_proba(X)
         assert proba.shape == (len(X), y.nunique())
-        assert ((proba >= 0) & (proba <= 1)).all() and np.allclose(proba.sum(axis=1), 1.0)
+        assert proba.dtype == np.float64 and ((proba >= 0) & (proba <= 1)).all()
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
         assert list(fitted.classes_) == sorted(y.unique())
         predicted = fitted.predict(X)
         assert set(predicted) <= set(y) and (predicted == y).mean() > 0.8

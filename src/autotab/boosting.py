@@ -118,7 +118,9 @@ class BoostedClassifier(ClassifierMixin, BoostedTrees):
     _classifier = True
 
     def predict_proba(self, X) -> np.ndarray:
-        return np.asarray(self.model_.predict_proba(self._features(X)), dtype=np.float64)
+        # XGBoost answers in float32, whose rows miss 1 by more than scikit-learn's metrics accept.
+        proba = np.asarray(self.model_.predict_proba(self._features(X)), dtype=np.float64)
+        return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
