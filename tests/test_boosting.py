@@ -134,6 +134,12 @@ def test_every_fit_uses_exactly_the_threads_it_is_given_and_writes_nothing(famil
     else:
         threads = json.loads(library.get_metadata()["params"])["system_options"]["thread_count"]
     assert int(threads) == 2
+    if family == "catboost":  # CatBoost's predict takes its own thread count (default: every core)
+        asked = []
+        predict_proba = library.predict_proba
+        monkeypatch.setattr(library, "predict_proba", lambda X, **kw: asked.append(kw) or predict_proba(X, **kw))
+        model.predict_proba(np.zeros((1, model.n_features_in_)))
+        assert asked == [{"thread_count": 2}]
     assert list(tmp_path.iterdir()) == []  # no catboost_info/ or other files
     out, err = capfd.readouterr()
     assert out == "" and err == ""

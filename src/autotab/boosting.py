@@ -108,6 +108,12 @@ class BoostedTrees(BaseEstimator):
     def _best_round(self, model) -> int:
         raise NotImplementedError
 
+    def _library_proba(self, X: np.ndarray) -> np.ndarray:
+        return self.model_.predict_proba(X)
+
+    def _library_predict(self, X: np.ndarray) -> np.ndarray:
+        return self.model_.predict(X)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
@@ -119,7 +125,7 @@ class BoostedClassifier(ClassifierMixin, BoostedTrees):
 
     def predict_proba(self, X) -> np.ndarray:
         # XGBoost answers in float32, whose rows miss 1 by more than scikit-learn's metrics accept.
-        proba = np.asarray(self.model_.predict_proba(self._features(X)), dtype=np.float64)
+        proba = np.asarray(self._library_proba(self._features(X)), dtype=np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
@@ -128,7 +134,7 @@ class BoostedClassifier(ClassifierMixin, BoostedTrees):
 
 class BoostedRegressor(RegressorMixin, BoostedTrees):
     def predict(self, X) -> np.ndarray:
-        return np.asarray(self.model_.predict(self._features(X)), dtype=np.float64)
+        return np.asarray(self._library_predict(self._features(X)), dtype=np.float64)
 
 
 def _rows(weight: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
@@ -438,6 +444,13 @@ class CatBoostTrees(BoostedTrees):
 
     def _best_round(self, model):
         return model.get_best_iteration()
+
+    # CatBoost predicts on every core unless told otherwise (LightGBM and XGBoost keep n_jobs).
+    def _library_proba(self, X):
+        return self.model_.predict_proba(X, thread_count=self.n_jobs)
+
+    def _library_predict(self, X):
+        return self.model_.predict(X, thread_count=self.n_jobs)
 
 
 class CatBoostRegressor(BoostedRegressor, CatBoostTrees):
