@@ -24,6 +24,14 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
 from sklearn.utils._param_validation import InvalidParameterError
 
+from autotab.boosting import (
+    CatBoostClassifier,
+    CatBoostRegressor,
+    LightGBMClassifier,
+    LightGBMRegressor,
+    XGBoostClassifier,
+    XGBoostRegressor,
+)
 from autotab.config import ModelConfig
 from autotab.errors import UserError
 
@@ -83,6 +91,9 @@ FAMILIES: dict[str, Family] = {
     "extra_trees": Family(ExtraTreesClassifier, ExtraTreesRegressor),
     "hist_gradient_boosting": Family(HistGradientBoostingClassifier, HistGradientBoostingRegressor),
     "mlp": Family(MLPClassifier, MLPRegressor, scale_target=True),
+    "lightgbm": Family(LightGBMClassifier, LightGBMRegressor),
+    "xgboost": Family(XGBoostClassifier, XGBoostRegressor),
+    "catboost": Family(CatBoostClassifier, CatBoostRegressor),
 }
 
 # Set from data.seed, never from the model group, so one seed governs a whole run.
