@@ -23,8 +23,9 @@ Every system gets the same cores (`--cores`, default 2: pinned with sched_setaff
 OMP/MKL/OpenBLAS threads and each system's own n_jobs / num_cpus set to it). A row records the
 primary metric (binary ROC AUC of tables.json's positive class, multiclass log loss, regression
 RMSE), wall and CPU seconds (getrusage of the children), the model chosen and the 1-min load
-average before, at most during, and after; a row is `contended` when that load went above 1.3 x the
-cores given. Rows are appended to bench/results/peers.jsonl; a rerun skips the rows already done
+average before, at most during, and after, and the CPU the rest of the machine used meanwhile
+(/proc/stat); a row is `contended` when the machine's load went above 1.3 x the cores the system
+itself used (see Meter.contention). Rows are appended to bench/results/peers.jsonl; a rerun skips the rows already done
 (`--rerun-contended` redoes contended ones), then bench/results/peers.md is rewritten from it.
 
     .venv/bin/python bench/peers.py                                  # everything (hours: 9 tables x 5 runs)
@@ -64,13 +65,12 @@ PEERS = ROOT / "bench" / "peers"
 VENVS = ROOT / "bench" / ".venvs"
 SCRATCH = ROOT / "bench" / ".scratch"
 RESULTS = ROOT / "bench" / "results" / "peers.jsonl"
-REPORT = ROOT / "bench" / "results" / "peers.md"
 BUILT_IN = ("breast_biopsy", "penguins")
 SYSTEMS = ("autotab", "flaml", "autogluon", "hgb")
 MODES = ("budget", "default")
 METRICS = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
 SEED = 42
-CONTENDED = 1.3  # x the cores a system was given: the 1-min load above which a row is contended
+CONTENDED = 1.3  # x the cores a system used: the machine's load above which a row is contended
 UNKNOWN_KEY = re.compile(r"Could not override '([^']+)'")
 
 
@@ -245,14 +245,22 @@ class LoadWatch:
         return {"load_before": self.before, "load_peak": max(self.peak, after), "load_after": after}
 
 
+def machine_busy_s() -> float:
+    """CPU seconds every core of the machine has been busy since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 class Meter:
     """Wall and CPU seconds of the children run while it is open (getrusage(RUSAGE_CHILDREN) deltas:
-    every process a child waits for is counted, DVC's stage processes included)."""
+    every process a child waits for is counted, DVC's stage processes included), the load averages,
+    and the CPU seconds the rest of the machine used meanwhile (/proc/stat, minus ours)."""
 
     def __enter__(self) -> Meter:
         self.start = time.perf_counter()
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.cpu0 = usage.ru_utime + usage.ru_stime
+        self.busy0 = machine_busy_s()
         self.load = LoadWatch()
         return self
 
@@ -260,7 +268,23 @@ class Meter:
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.wall = time.perf_counter() - self.start
         self.cpu = usage.ru_utime + usage.ru_stime - self.cpu0
+        self.others_cpu = max(0.0, machine_busy_s() - self.busy0 - self.cpu)
         self.loads = self.load.stop()
+
+    def contention(self) -> dict:
+        """Whether others competed: the cores the system used on average (CPU / wall), and the load
+        beside it. `contended_load` is the 1-min load rule (peak load above 1.3 x the cores used),
+        which lags a minute, so a run right after a busy one looks contended; `contended` uses the
+        exact count instead: the rest of the machine used more than 0.3 x our cores meanwhile."""
+        own = self.cpu / self.wall if self.wall else 0.0
+        others = self.others_cpu / self.wall if self.wall else 0.0
+        return {
+            "cores_used": round(own, 2),
+            "others_cores": round(others, 2),
+            **{k: round(v, 2) for k, v in self.loads.items()},
+            "contended_load": self.loads["load_peak"] > CONTENDED * max(own, 1.0),
+            "contended": others > (CONTENDED - 1) * max(own, 1.0),
+        }
 
 
 def run_child(command: list[str], *, cwd: Path, env: dict[str, str], cores: int, log: Path):
@@ -443,10 +467,10 @@ def row_key(row: dict) -> tuple:
     return row["table"], system, budget, bool(row.get("quick")) if system.startswith("autotab") else False
 
 
-def read_rows() -> list[dict]:
-    if not RESULTS.exists():
+def read_rows(results: Path) -> list[dict]:
+    if not results.exists():
         return []
-    return [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()]
+    return [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
 
 
 def latest_rows(rows: list[dict]) -> dict[tuple, dict]:
@@ -498,8 +522,7 @@ def measure(*, name: str, split: Split, args: argparse.Namespace) -> dict:
         "wall_s": round(meter.wall, 1),
         "cpu_s": round(meter.cpu, 1),
         "cores": args.cores,
-        **{k: round(v, 2) for k, v in meter.loads.items()},
-        "contended": meter.loads["load_peak"] > CONTENDED * args.cores,
+        **meter.contention(),
         "budget_s": args.budget,
         "quick": args.quick and name.startswith("autotab"),
         "rows": {"train": split.rows[0], "test": split.rows[1]},
@@ -515,9 +538,9 @@ def head_commit() -> str:
     return result.stdout.strip()
 
 
-def append_row(row: dict) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a") as out:
+def append_row(row: dict, *, results: Path) -> None:
+    results.parent.mkdir(parents=True, exist_ok=True)
+    with results.open("a") as out:
         out.write(json.dumps(row, default=str) + "\n")
 
 
@@ -526,7 +549,7 @@ def run_bench(args: argparse.Namespace) -> None:
     names = system_names(args.systems, args.autotab_modes)
     for system in {name for name in names if not name.startswith("autotab")}:
         ensure_venv(system)
-    done = latest_rows(read_rows())
+    done = latest_rows(read_rows(args.results))
     for table_name in args.tables or list(tables):
         split = make_split(table=tables[table_name], folder=SCRATCH / table_name / "data")
         for name in names:
@@ -535,7 +558,7 @@ def run_bench(args: argparse.Namespace) -> None:
                 print(f"{table_name} {name}: done, skipped", flush=True)
                 continue
             row = measure(name=name, split=split, args=args)
-            append_row(row)
+            append_row(row, results=args.results)
             print(f"{table_name} {name}: {row['status']} {row['metric']}={row['score']} {row['wall_s']} s wall, "
                   f"{row['cpu_s']} s CPU, {row['model']} {row['error']}", flush=True)  # fmt: skip
 
@@ -555,20 +578,31 @@ def best_peer(rows: dict[str, dict], metric: str) -> dict | None:
     return max(peers, key=lambda r: maximisable(r["score"], metric), default=None)
 
 
+def notes(row: dict) -> str:
+    """What a reader must know about a row: not ok, contended, a trial run, refused rows."""
+    said = [row["status"]] if row["status"] != "ok" else []
+    if row["contended"]:
+        said.append("contended")
+    if row.get("quick"):
+        said.append(f"quick ({row.get('n_trials')} trials)")
+    if row.get("rejected_rows"):
+        said.append(f"{row['rejected_rows']} held-out rows refused (scored with the prior)")
+    if row["error"]:
+        said.append(row["error"].replace("|", "/"))
+    return "; ".join(said)
+
+
 def table_section(name: str, rows: dict[str, dict]) -> list[str]:
     first = next(iter(rows.values()))
     lines = [f"### {name} ({first['task']}, {first['metric']}; {first['rows']['train']} train / "
              f"{first['rows']['test']} held-out rows)", "",
-             "| system | score | wall s | CPU s | model chosen | load before / peak / after | note |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| system | score | wall s | CPU s | cores used (others) | model chosen "
+             "| 1-min load before / peak / after | note |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for system, row in sorted(rows.items()):
         score = "—" if row["score"] is None else f"{row['score']:.4f}"
-        notes = [row["status"]] if row["status"] != "ok" else []
-        notes += ["contended"] * row["contended"] + [f"quick ({row.get('n_trials')} trials)"] * bool(row.get("quick"))
-        notes += [row["error"]] * bool(row["error"])
-        notes += [f"{row['rejected_rows']} rows refused"] * bool(row.get("rejected_rows"))
         loads = f"{row['load_before']:.1f} / {row['load_peak']:.1f} / {row['load_after']:.1f}"
-        cells = [system, score, f"{row['wall_s']:.0f}", f"{row['cpu_s']:.0f}", row["model"], loads, "; ".join(notes)]
+        cores = f"{row['cores_used']:.1f} ({row['others_cores']:.1f})"
+        cells = [system, score, f"{row['wall_s']:.0f}", f"{row['cpu_s']:.0f}", cores, row["model"], loads, notes(row)]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return [*lines, ""]
 
@@ -593,16 +627,17 @@ def tally(by_table: dict[str, dict[str, dict]]) -> list[str]:
     return lines
 
 
-def write_report() -> None:
+def write_report(results: Path) -> None:
+    """results.md (peers.md) from results (peers.jsonl)."""
     by_table: dict[str, dict[str, dict]] = {}
-    for row in latest_rows(read_rows()).values():
+    for row in latest_rows(read_rows(results)).values():
         by_table.setdefault(row["table"], {})[row["system"]] = row
     if not by_table:
         return
     lines = [
         "# autotab against FLAML, AutoGluon and an untuned HistGradientBoosting",
         "",
-        "Written by `bench/peers.py` from `bench/results/peers.jsonl` (the latest row per table, system and",
+        "Written by `bench/peers.py` from the JSONL file beside it (the latest row per table, system and",
         "budget). One seeded stratified 80/20 split per table; every system fits the same training rows",
         "and is scored on the same held-out rows by autotab's metric code (ROC AUC of the positive class,",
         "log loss, RMSE). Every system had the same cores (the `cores` field, pinned), budget in `budget_s`.",
@@ -622,8 +657,9 @@ def write_report() -> None:
     ]
     for name in sorted(by_table):
         lines += table_section(name, by_table[name])
-    REPORT.write_text("\n".join(lines))
-    print(f"{REPORT}: written")
+    report = results.with_suffix(".md")
+    report.write_text("\n".join(lines))
+    print(f"{report}: written")
 
 
 def main() -> None:
@@ -636,11 +672,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="autotab with -S tune.n_trials=5 (a trial run)")
     parser.add_argument("--rerun-contended", action="store_true", help="redo rows run under contention")
     parser.add_argument("--report", action="store_true", help="only rewrite peers.md from peers.jsonl")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the JSONL file (the report: .md beside it)")
     parser.add_argument("--shared", type=Path, default=SHARED, help="the shared tables' folder (tables.json)")
     args = parser.parse_args()
     if not args.report:
         run_bench(args)
-    write_report()
+    write_report(args.results)
 
 
 if __name__ == "__main__":
