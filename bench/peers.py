@@ -196,6 +196,9 @@ def primary_score(*, split: Split, predictions: pd.DataFrame) -> float:
     if split.table.task == "regression":
         return regression_metrics(split.truth, predictions["prediction"].to_numpy())[metric]
     proba = predictions[split.classes].to_numpy(dtype=float)
+    totals = proba.sum(axis=1, keepdims=True)
+    if np.allclose(totals, 1.0, atol=1e-4):  # float32 probabilities (AutoGluon) sum to 1 only roughly
+        proba = proba / totals
     positive = positive_label(split=split)
     scores = classification_metrics(split.truth, proba, np.array(split.classes, dtype=object), positive)
     return scores[metric]
@@ -583,7 +586,7 @@ def notes(row: dict) -> str:
     said = [row["status"]] if row["status"] != "ok" else []
     if row["contended"]:
         said.append("contended")
-    if row.get("quick"):
+    if row.get("quick") and row["status"] == "ok":
         said.append(f"quick ({row.get('n_trials')} trials)")
     if row.get("rejected_rows"):
         said.append(f"{row['rejected_rows']} held-out rows refused (scored with the prior)")
@@ -630,7 +633,8 @@ def tally(by_table: dict[str, dict[str, dict]]) -> list[str]:
 def write_report(results: Path) -> None:
     """results.md (peers.md) from results (peers.jsonl)."""
     by_table: dict[str, dict[str, dict]] = {}
-    for row in latest_rows(read_rows(results)).values():
+    latest = list(latest_rows(read_rows(results)).values())
+    for row in latest:
         by_table.setdefault(row["table"], {})[row["system"]] = row
     if not by_table:
         return
@@ -648,7 +652,9 @@ def write_report(results: Path) -> None:
         "## Wins, ties and losses",
         "",
         "A tie is within 0.002 ROC AUC, or 1% log loss or RMSE. Rows marked quick or contended count too:",
-        "read the tables.",
+        f"read the tables. Of {len(latest)} rows, {sum(r['contended'] for r in latest)} ran contended (the rest of",
+        f"the machine used more than 0.3 x the system's own cores) and {sum(bool(r.get('quick')) for r in latest)}"
+        " were quick autotab runs (`-S tune.n_trials=5`).",
         "",
         *tally(by_table),
         "",
