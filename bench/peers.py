@@ -370,7 +370,7 @@ def run_autotab(*, split: Split, folder: Path, mode: str, budget: float, quick: 
                 return Run(None, status="unavailable", error=f"the configuration has no {unknown[1]!r} key")
             return Run(None, status="failed", error=f"{' '.join(step[:3])}: {last_line(result)}")
     predictions, rejected = autotab_predictions(repo=repo, split=split)
-    extra = {"step_wall_s": walls, "rejected_rows": rejected, **autotab_choice(repo=repo)}
+    extra = {"step_wall_s": walls, "rejected_rows": rejected, "commit": head_commit(repo), **autotab_choice(repo=repo)}
     return Run(predictions, model=extra.pop("model"), extra=extra)
 
 
@@ -507,6 +507,7 @@ def measure(*, name: str, split: Split, args: argparse.Namespace) -> dict:
     folder = SCRATCH / split.table.name / name.replace(":", "-")
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
+    commit = head_commit(ROOT)  # what the autotab clone is made from, and the bench's own code
     with Meter() as meter:
         try:
             run = run_system(name=name, split=split, folder=folder, args=args)
@@ -529,15 +530,14 @@ def measure(*, name: str, split: Split, args: argparse.Namespace) -> dict:
         "budget_s": args.budget,
         "quick": args.quick and name.startswith("autotab"),
         "rows": {"train": split.rows[0], "test": split.rows[1]},
-        "commit": head_commit(),
+        "commit": commit,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
         **run.extra,
     }
 
 
-def head_commit() -> str:
-    """The commit the autotab clone was made from (and the bench's own code)."""
-    result = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+def head_commit(repo: Path) -> str:
+    result = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     return result.stdout.strip()
 
 
