@@ -307,8 +307,10 @@ def run_child(command: list[str], *, cwd: Path, env: dict[str, str], cores: int,
 
 
 def last_line(result: subprocess.CompletedProcess) -> str:
-    lines = [line.strip() for line in (result.stderr + result.stdout).splitlines() if line.strip()]
-    return lines[-1][:500] if lines else f"exit code {result.returncode}"
+    """Why a child failed: its first `... error: ...` line (autotab's one-line errors), else its last line."""
+    lines = [line.strip() for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    errors = [line for line in lines if re.match(r"^[\w .:-]*\berror: ", line)]
+    return (errors or lines or [f"exit code {result.returncode}"])[0 if errors else -1][:500]
 
 
 # ---------------------------------------------------------------- autotab, the user's path
@@ -368,7 +370,8 @@ def run_autotab(*, split: Split, folder: Path, mode: str, budget: float, quick: 
             unknown = UNKNOWN_KEY.search(result.stderr + result.stdout)
             if unknown:
                 return Run(None, status="unavailable", error=f"the configuration has no {unknown[1]!r} key")
-            return Run(None, status="failed", error=f"{' '.join(step[:3])}: {last_line(result)}")
+            error = f"{' '.join(step[:3])}: {last_line(result)}"
+            return Run(None, status="failed", error=error, extra={"step_wall_s": walls})
     predictions, rejected = autotab_predictions(repo=repo, split=split)
     extra = {"step_wall_s": walls, "rejected_rows": rejected, "commit": head_commit(repo), **autotab_choice(repo=repo)}
     return Run(predictions, model=extra.pop("model"), extra=extra)
