@@ -220,6 +220,10 @@ def test_the_experiment_table_sorts_on_a_header_click(swept, report, tmp_path):
     losses = {baseline["name"]: baseline["data"]["metrics"]["reports/metrics.json"]["data"]["log_loss"]}
     for name, exp in experiments.items():
         losses[name] = exp["revs"][0]["data"]["metrics"]["reports/metrics.json"]["data"]["log_loss"]
-    ascending = sorted(losses, key=losses.get)
-    assert f'data-ascending="{",".join(ascending)}"' in dom
-    assert f'data-descending="{",".join(reversed(ascending))}"' in dom
+    # Revisions with the same loss (a pinned family that keeps the same defaults as HEAD) may come
+    # in either order: the check is on the values, every revision listed once.
+    ascending = re.search(r'data-ascending="([^"]*)"', dom).group(1).split(",")
+    descending = re.search(r'data-descending="([^"]*)"', dom).group(1).split(",")
+    assert sorted(ascending) == sorted(descending) == sorted(losses)
+    assert [losses[name] for name in ascending] == sorted(losses.values())
+    assert [losses[name] for name in descending] == sorted(losses.values(), reverse=True)
