@@ -20,10 +20,11 @@ def repo(tmp_path_factory) -> Path:
     return built_copy(tmp_path_factory.mktemp("autotab"))
 
 
-def tuned_and_packaged(repo: Path, name: str, n_trials: int, *overrides: str, **env: str) -> None:
-    """The experiment's tune stage ran its trials afresh, and the pipeline after it is up to date."""
+def tuned_and_packaged(repo: Path, name: str, n_trials: int, ran: int, *overrides: str, **env: str) -> None:
+    """The experiment's tune stage ran `ran` trials now (the rest were in the stored study), and the
+    pipeline after it is up to date."""
     result = run(["dvc", "exp", "run", "-n", name, "-S", f"tune.n_trials={n_trials}", *overrides], repo, **env)
-    assert "Running stage 'tune'" in result.stdout and f"({n_trials} run now" in result.stdout, result.stdout
+    assert "Running stage 'tune'" in result.stdout and f"({ran} run now" in result.stdout, result.stdout
     summary = json.loads((repo / "reports/tuning/summary.json").read_text())
     assert summary["n_trials"] == n_trials
     # evaluate and package ran too, unless the refit model came out byte-identical to the last one
@@ -31,7 +32,7 @@ def tuned_and_packaged(repo: Path, name: str, n_trials: int, *overrides: str, **
 
 
 def test_a_private_local_cluster_runs_the_trials_and_the_model_is_packaged(repo):
-    tuned_and_packaged(repo, "dask-local", 8, "-S", "backend=dask_local")
+    tuned_and_packaged(repo, "dask-local", 8, 8, "-S", "backend=dask_local")  # 2 trials in flight: a new study
 
 
 @pytest.fixture
@@ -69,9 +70,12 @@ def dask_cluster(tmp_path):
 
 def test_the_tune_stage_runs_its_trials_on_an_existing_scheduler(repo, dask_cluster):
     assert dask_cluster.startswith("tcp://127.0.0.1:")
+    # The same search as the local cluster's (where trials run is not part of it), with a larger
+    # budget: the stored study continues, and its 4 new trials run on the scheduler's workers.
     tuned_and_packaged(
-        repo, "dask-cluster", 6, "-S", "backend=dask", "-S", "backend.parallelism=2", AUTOTAB_DASK_ADDRESS=dask_cluster
-    )
+        repo, "dask-cluster", 12, 4, "-S", "backend=dask", "-S", "backend.parallelism=2",
+        AUTOTAB_DASK_ADDRESS=dask_cluster,
+    )  # fmt: skip
     from distributed import Client
 
     with Client(dask_cluster, timeout="30s") as client:
