@@ -127,6 +127,27 @@ class Outcome:
         return step
 
 
+# How many of the leaderboard's best defaults a budgeted search keeps time to refit for the ensemble.
+ENSEMBLE_RESERVE_MEMBERS = 4
+
+
+def refit_seconds(models, fit_seconds: dict[str, float] | None, n_folds: int) -> dict[str, float]:
+    """Each leaderboard model's estimated refit on all rows, in the leaderboard's order: its K fold
+    fits (`fit_seconds`, each on (K-1)/K of the rows) took about K-1 refits. Unknown: infinite."""
+    return {name: (fit_seconds or {}).get(name, np.inf) / (n_folds - 1) for name in models}
+
+
+def within_seconds(refits: dict[str, float], seconds: float) -> list[str]:
+    """The longest prefix of `refits` (best first) whose refits add up to at most `seconds`."""
+    chosen, total = [], 0.0
+    for name, cost in refits.items():
+        total += cost
+        if total > seconds:
+            break
+        chosen.append(name)
+    return chosen
+
+
 def search(
     problem: Problem,
     families: dict[str, ModelConfig],
@@ -159,14 +180,22 @@ def search(
         complete = [t for t in stored.trials if t.state == optuna.trial.TrialState.COMPLETE and t.duration]
         return max(complete, key=lambda t: t.value).duration.total_seconds() if complete else 0.0
 
+    # With a budget, the search leaves time for the ensemble's refits: the leaderboard's best
+    # `ENSEMBLE_RESERVE_MEMBERS` defaults, each refit on all rows (a greedy blend rarely needs more),
+    # but never more than half the time tune has: the search gets the other half at least.
+    refits = refit_seconds(board["model"], fit_seconds, n_folds) if deadline.bounded else {}
+    ensemble_reserve = 0.0
+    if deadline.bounded and tune.ensemble:
+        ensemble_reserve = min(sum(list(refits.values())[:ENSEMBLE_RESERVE_MEMBERS]), deadline.left() / 2)
+
     # Each trial's folds run `problem.n_jobs` at a time, on that many workers per trial in flight.
     workers = backend.parallelism * problem.n_jobs
     with trial_runner(backend, problem, families, pool, workers) as submit_fold:
         ran = run_study(
             stored, families, submit_fold, n_folds, tune.n_trials, tune.timeout_s,
             backend.parallelism, on_trial, tune.feature_space, feature_defaults,
-            # After the search: one more cross-validation of the best (the recheck) and the refit.
-            deadline=deadline, reserve_s=lambda: 2.5 * cv_seconds(), fold_parallelism=problem.n_jobs,
+            # After the search: one more cross-validation of the best (the recheck), the refit and the ensemble's.
+            deadline=deadline, reserve_s=lambda: 2.5 * cv_seconds() + ensemble_reserve, fold_parallelism=problem.n_jobs,
         )  # fmt: skip
     study = first_trials(stored, tune.n_trials)
     recheck_repeats = tune.recheck_repeats
@@ -262,12 +291,12 @@ def search(
         # 3. The ensemble, kept only if it clearly beats the single chosen above out of fold. The tuned
         # configuration joins the pool only if it earned its place above: its OOF score carries the
         # same optimism, which greedy selection would otherwise reward.
-        # With a budget, a default joins only if refitting it on all rows (its fold fits took
-        # `fit_seconds` over the folds) would take under a third of the time left.
-        affordable = [
-            name for name in board["model"]
-            if not deadline.bounded or (fit_seconds or {}).get(name, np.inf) / (n_folds - 1) < deadline.left() / 3
-        ]  # fmt: skip
+        # With a budget, the pool is the leaderboard's best defaults, in rank order, as long as
+        # refitting them all on every row fits in what is left (a margin kept for the threshold
+        # and the stage's writes).
+        affordable = list(board["model"])
+        if deadline.bounded:
+            affordable = within_seconds(refits, 0.8 * deadline.left())
         predictions = {f"default_{name}": defaults[name][1] for name in affordable}
         single_key = f"tuned_{single}" if source == "search" else f"default_{single}"
         predictions[single_key] = chosen_oof
