@@ -203,9 +203,10 @@ def search(
         # In this process from here: starting worker processes for a few fits would cost more than
         # it saves, and here the fits' own threads have every core.
         problem = replace(problem, n_jobs=1)
-        # Each fresh split costs two cross-validations (the tuned and the incumbent); keep time for the refit.
-        per_repeat = 2 * cv_seconds()
-        affordable = int(max(deadline.left() - cv_seconds(), 0) // per_repeat) if per_repeat else recheck_repeats
+        # Each fresh split costs two cross-validations (the tuned and the incumbent); keep time for
+        # the refit and the ensemble's.
+        per_repeat, kept = 2 * cv_seconds(), cv_seconds() + ensemble_reserve
+        affordable = int(max(deadline.left() - kept, 0) // per_repeat) if per_repeat else recheck_repeats
         recheck_repeats = min(recheck_repeats, affordable)
 
     configs = {**{name: zoo(name) for name in board["model"]}, **families}
