@@ -4,8 +4,11 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.tree import DecisionTreeClassifier
 
 from autotab import leaderboard
+from autotab.budget import Deadline, worker_pool
 from autotab.cleaner import TableCleaner
 from autotab.config import FeaturesConfig
 from autotab.errors import UserError
@@ -67,3 +70,66 @@ def test_out_of_fold_predictions_and_markdown():
     text = leaderboard.markdown(table, "binary", "roc_auc")
     assert text.splitlines()[0].startswith("| rank | model | roc_auc (primary) | log_loss")
     assert " ± " in text.splitlines()[2]
+
+
+def screened_rank(candidates, **budget):
+    X, y = data(n=150)
+    preprocessor = build_preprocessor(TableCleaner(), FEATURES, "binary", 0)
+    folds = make_folds("binary", 3, seed=0)
+    return leaderboard.rank(
+        candidates, preprocessor, X, y, "binary", folds, "roc_auc", positive="pos",
+        screen_rows=100, screen_keep=0.33, seed=0, **budget,
+    )  # fmt: skip
+
+
+SCREENED = {
+    "logistic": LogisticRegression(),
+    "stump": DecisionTreeClassifier(max_depth=1, random_state=0),
+    "uniform": DummyClassifier(strategy="uniform", random_state=0),
+    "broken": Broken(),
+    "knn": KNeighborsClassifier(n_neighbors=15),
+    "prior": DummyClassifier(),
+}
+
+
+def test_a_table_over_screen_rows_screens_on_a_sample_and_fits_the_best_on_all_rows():
+    table, results = screened_rank(SCREENED)
+    # 5 passed the screening round on 100 of the 150 rows; the best third, but at least 3, go on.
+    assert set(results) == {"logistic", "stump", "knn"}
+    assert all(len(result.oof) == 150 for result in results.values())
+    assert table["model"].tolist()[:3] == sorted(results, key=lambda n: -results[n].summary["roc_auc"]["mean"])
+    out = table.set_index("model").loc[["uniform", "prior"]]
+    assert (out["status"] == "screened").all() and out["rank"].isna().all() and out["roc_auc_mean"].isna().all()
+    assert out["error"].str.match(r"screened out on 100 rows: roc_auc 0\.\d{4} \(the kept reached 0\.\d{4}\)").all()
+    # A failure in the screening round is recorded once, not fitted again on all rows.
+    assert table.set_index("model").loc["broken", "error"] == "ValueError: cannot handle this data"
+    assert "screened out on 100 rows" in leaderboard.markdown(table, "binary", "roc_auc")
+
+
+def test_screening_is_seeded_and_a_table_under_screen_rows_is_not_screened():
+    first, _ = screened_rank(SCREENED)
+    again, _ = screened_rank(SCREENED)
+    pd.testing.assert_frame_equal(first, again)
+    X, y = data(n=90)
+    preprocessor = build_preprocessor(TableCleaner(), FEATURES, "binary", 0)
+    table, results = leaderboard.rank(
+        SCREENED, preprocessor, X, y, "binary", make_folds("binary", 3, seed=0), "roc_auc", positive="pos",
+        screen_rows=100,
+    )  # fmt: skip
+    assert set(results) == {"logistic", "stump", "knn", "uniform", "prior"} and "screened" not in set(table["status"])
+
+
+def test_the_screening_round_under_a_budget_keeps_its_pool_for_the_full_round():
+    table, results = screened_rank(SCREENED, deadline=Deadline.after(120), pool=worker_pool(2), threads=1)
+    assert set(results) == {"logistic", "stump", "knn"}
+    assert (table.set_index("model").loc[["uniform", "prior"], "status"] == "screened").all()
+
+
+def test_a_screening_sample_is_stratified_or_takes_whole_groups():
+    y = pd.Series(["a"] * 900 + ["b"] * 100)
+    sample = leaderboard.screening_sample(y, None, task="binary", rows=200, seed=0)
+    assert len(sample) == 200 and (y.iloc[sample] == "b").sum() == 20
+    groups = pd.Series(np.repeat(np.arange(100), 10))
+    sample = leaderboard.screening_sample(y, groups, task="binary", rows=205, seed=0)
+    taken = groups.iloc[sample]
+    assert len(sample) == 210 and (taken.value_counts() == 10).all()

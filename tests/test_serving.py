@@ -9,16 +9,24 @@ import hashlib
 import http.client
 import json
 import re
+import shutil
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import joblib
+import numpy as np
+import pandas as pd
 import pytest
 import schemathesis
 import yaml
 from hypothesis import HealthCheck, given, settings
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
 
+from autotab import ensemble
+from autotab.config import load_config
+from autotab.models import build_estimator
 from tests.serving_support import built_repository, get, holdout_records
 from tests.support import CHROMIUM, chromium, free_port, post, require, run, served_bento
 
@@ -200,3 +208,33 @@ def test_the_serve_config_flows_from_conf_through_dvc_into_the_bento(repo, tmp_p
         assert status == 400 and "records" in body, body
         assert json.loads(get(f"{base}/metadata")[1])["limits"]["max_records"] == 2
         assert f"127.0.0.1:{port}" in (tmp_path / "cwd/serve.log").read_text()
+
+
+def test_the_three_boosting_families_are_served_inside_the_one_pipeline(repo, tmp_path):
+    """A soft vote of LightGBM, XGBoost and CatBoost (their conf/model defaults) in place of the tuned
+    model, behind the same cleaner and features, packaged by the package stage and served for real:
+    the server answers what the Pipeline predicts in process."""
+    boosted = tmp_path / "repo"
+    shutil.copytree(repo, boosted, symlinks=True)
+    served = joblib.load(boosted / "models/model.joblib")
+    recipe = Pipeline(served.estimator.steps[:-1])
+    config = load_config(boosted / "params.yaml")
+    families = ("lightgbm", "xgboost", "catboost")
+    members = {name: (recipe, build_estimator(config.family(name), "binary", config.data.seed)) for name in families}
+    model = clone(served).set_params(estimator=ensemble.soft_vote(members, dict.fromkeys(families, 1), "binary"))
+    contract = json.loads((boosted / "contracts/breast_biopsy.json").read_text())
+    rows = pd.read_parquet(boosted / "data/clean/train.parquet")
+    model.fit(rows.drop(columns=[contract["target"]]), rows[contract["target"]])
+    joblib.dump(model, boosted / "models/model.joblib")
+    run(["dvc", "repro", "--single-item", "package"], boosted)
+
+    records, X = holdout_records(boosted)
+    with served_bento(boosted, tmp_path / "serve") as base:
+        status, body = post(f"{base}/predict", json.dumps({"records": records}).encode())
+    assert status == 200, body
+    answers, expected = json.loads(body), model.predict_proba(X)
+    assert [answer["label"] for answer in answers] == list(model.predict(X))
+    for answer, row in zip(answers, expected, strict=True):
+        for label, p in zip(model.classes_, row, strict=True):
+            assert abs(answer["probabilities"][label] - p) < 1e-6
+    assert len(set(np.round(expected[:, 0], 6))) > 10  # the boosted vote, not a constant

@@ -2,10 +2,17 @@
 the same folds; ranked by the primary metric. A candidate that fails is recorded and left out.
 
 With a time budget, candidates run in the order given (cheap first), one per worker process, and
-one that would not finish in time is stopped and listed as skipped for the budget."""
+one that would not finish in time is stopped and listed as skipped for the budget.
+
+On a table with more rows than `screen_rows`, the leaderboard is one round of successive halving
+(Jamieson & Talwalkar 2016; FLAML and AutoGluon likewise grow the sample before the expensive fits):
+every candidate is first cross-validated on a seeded sample of that many rows, and only the best
+`screen_keep` share of them (at least `MIN_KEPT`) on all rows. The others are listed as screened out,
+with their score on the sample."""
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +21,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import BaseCrossValidator
+from sklearn.model_selection import BaseCrossValidator, train_test_split
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
@@ -36,6 +43,18 @@ class Skipped:
     reason: str
 
 
+@dataclass(frozen=True)
+class Screened:
+    """A candidate left out after the screening round on a sample of the rows, and why."""
+
+    reason: str
+
+
+# The screening round keeps at least this many candidates (when that many passed it): the ensemble
+# and the search choose among the full-row leaderboard, and need a few families to choose from.
+MIN_KEPT = 3
+
+
 def _evaluate(name: str, pipeline: Pipeline, **kwargs: Any) -> tuple[str, CrossValidation | Skipped | str]:
     try:
         return name, cross_validate_pipeline(pipeline, **kwargs)
@@ -53,11 +72,18 @@ def _evaluate_in_worker(name: str, pipeline: Pipeline, threads: int, **kwargs: A
 
 
 def _within_deadline(
-    pipelines: dict[str, Pipeline], deadline: Deadline, pool: ProcessPoolExecutor, threads: int, **kwargs: Any
+    pipelines: dict[str, Pipeline],
+    deadline: Deadline,
+    pool: ProcessPoolExecutor,
+    threads: int,
+    keep_pool: bool = False,
+    **kwargs: Any,
 ) -> dict[str, CrossValidation | Skipped | str]:
     """Every candidate as one task on the pool's processes, in the given order; at the deadline the
-    pool is stopped (running fits killed) and what did not finish is skipped."""
+    pool is stopped (running fits killed) and what did not finish is skipped. With `keep_pool`, a
+    pool whose tasks all finished in time stays up for another round."""
     results: dict[str, CrossValidation | Skipped | str] = {}
+    pending: set = set()
     try:
         futures = {
             pool.submit(_evaluate_in_worker, name, pipeline, threads, deadline=deadline, **kwargs): name
@@ -69,7 +95,8 @@ def _within_deadline(
             for future in done:
                 results.update([future.result()])
     finally:
-        stop_pool(pool)
+        if pending or not keep_pool:
+            stop_pool(pool)
     for name in pipelines:
         results.setdefault(name, Skipped("skipped for the budget: not finished when the train share ran out"))
     return {name: results[name] for name in pipelines}
@@ -89,18 +116,45 @@ def rank(
     deadline: Deadline = NO_DEADLINE,
     pool: ProcessPoolExecutor | None = None,
     threads: int = 1,
+    screen_rows: int | None = None,
+    screen_keep: float = 0.5,
+    seed: int = 0,
 ) -> tuple[pd.DataFrame, dict[str, CrossValidation]]:
-    """The leaderboard table (best first, failures and skips last) and each successful candidate's CV.
+    """The leaderboard table (best first; failures, skips and screened-out candidates last) and each
+    successful candidate's CV on all rows.
 
     With a bounded `deadline`, the `pool`'s worker processes (`threads` threads each) run the
-    candidates, and the pool is stopped at the deadline."""
+    candidates, and the pool is stopped at the deadline. With more rows than `screen_rows`, a
+    screening round on a `seed`ed sample of that many rows comes first (module docstring)."""
     pipelines = {name: whole_pipeline(preprocessor, estimator) for name, estimator in candidates.items()}
     data = {"X": X, "y": y, "task": task, "folds": folds, "groups": groups, "positive": positive}
     if deadline.bounded:
-        results = _within_deadline(pipelines, deadline, pool or worker_pool(n_jobs), threads, **data)
-    else:
-        jobs = (delayed(_evaluate)(name, pipeline, **data) for name, pipeline in pipelines.items())
-        results = dict(Parallel(n_jobs=n_jobs)(jobs))
+        pool = pool or worker_pool(n_jobs)
+
+    def run(chosen: dict[str, Pipeline], keep_pool: bool = False, **rows: Any) -> dict:
+        if deadline.bounded:
+            return _within_deadline(chosen, deadline, pool, threads, keep_pool, **(data | rows))
+        jobs = (delayed(_evaluate)(name, pipeline, **(data | rows)) for name, pipeline in chosen.items())
+        return dict(Parallel(n_jobs=n_jobs)(jobs))
+
+    screened: dict[str, Screened | Skipped | str] = {}
+    if screen_rows is not None and len(y) > screen_rows and len(pipelines) > MIN_KEPT:
+        sample = screening_sample(y, groups, task=task, rows=screen_rows, seed=seed)
+        first = run(
+            pipelines, keep_pool=True, X=X.iloc[sample], y=y.iloc[sample],
+            groups=None if groups is None else groups.iloc[sample],
+        )  # fmt: skip
+        screened = screen(first, metric=metric, keep=screen_keep, rows=len(sample))
+        pipelines = {name: pipeline for name, pipeline in pipelines.items() if name not in screened}
+    results: dict = {}
+    if pipelines and deadline.left() > 0:
+        results = run(pipelines)
+    elif deadline.bounded:  # the screening round used the time up (and stopped the pool), or left no one
+        stop_pool(pool)
+        results = {
+            name: Skipped("skipped for the budget: the screening round used the train share") for name in pipelines
+        }
+    results = {name: (screened | results)[name] for name in candidates}
     passed = {name: r for name, r in results.items() if isinstance(r, CrossValidation)}
     if not passed:
         errors = "; ".join(f"{name}: {getattr(error, 'reason', error)}" for name, error in results.items())
@@ -114,6 +168,8 @@ def rank(
             row["status"], row["error"] = "ok", ""
         elif isinstance(result, Skipped):
             row["status"], row["error"] = "skipped", result.reason
+        elif isinstance(result, Screened):
+            row["status"], row["error"] = "screened", result.reason
         else:
             row["status"], row["error"] = "failed", result
         rows.append(row)
@@ -123,6 +179,38 @@ def rank(
     table.insert(0, "rank", range(1, len(table) + 1))
     table["rank"] = table["rank"].where(table["status"] == "ok").astype("Int64")
     return table.reset_index(drop=True), passed
+
+
+def screening_sample(y: pd.Series, groups: pd.Series | None, *, task: str, rows: int, seed: int) -> np.ndarray:
+    """Positions of a seeded sample of about `rows` rows: stratified by class, or whole groups."""
+    positions = np.arange(len(y))
+    if groups is not None:  # whole groups, in a seeded order, until the sample has enough rows
+        order = np.random.default_rng(seed).permutation(pd.unique(groups))
+        sizes = groups.value_counts().reindex(order).to_numpy()
+        chosen = set(order[: int(np.searchsorted(np.cumsum(sizes), rows)) + 1])
+        return positions[groups.isin(chosen).to_numpy()]
+    stratify = y if task != "regression" and y.value_counts().min() >= 2 else None
+    sample, _ = train_test_split(positions, train_size=rows, stratify=stratify, random_state=seed)
+    return np.sort(sample)
+
+
+def screen(
+    first: dict[str, CrossValidation | Skipped | str], *, metric: str, keep: float, rows: int
+) -> dict[str, Screened | Skipped | str]:
+    """The candidates the screening round leaves out: failed or skipped there, or outside the best
+    `keep` share of those that passed (at least `MIN_KEPT`)."""
+    passed = {name: r for name, r in first.items() if isinstance(r, CrossValidation)}
+    out: dict[str, Screened | Skipped | str] = {n: r for n, r in first.items() if n not in passed}
+    score = {name: maximisable(r.summary[metric]["mean"], metric) for name, r in passed.items()}
+    ranked = sorted(passed, key=lambda name: (-score[name], name))
+    kept = ranked[: max(MIN_KEPT, math.ceil(keep * len(ranked)))]
+    if not kept:
+        return out
+    bar = passed[kept[-1]].summary[metric]["mean"]
+    for name in ranked[len(kept) :]:
+        mean = passed[name].summary[metric]["mean"]
+        out[name] = Screened(f"screened out on {rows} rows: {metric} {mean:.4f} (the kept reached {bar:.4f})")
+    return out
 
 
 def markdown(table: pd.DataFrame, task: str, metric: str) -> str:
@@ -136,7 +224,8 @@ def markdown(table: pd.DataFrame, task: str, metric: str) -> str:
         for m in metrics:
             mean = row.get(f"{m}_mean")
             cells.append("" if pd.isna(mean) else f"{mean:.4f} ± {row[f'{m}_std']:.4f}")
-        cells.append({"ok": "ok", "skipped": row["error"]}.get(row["status"], f"failed: {row['error']}"))
+        shown = {"ok": "ok", "skipped": row["error"], "screened": row["error"]}
+        cells.append(shown.get(row["status"], f"failed: {row['error']}"))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -54,7 +54,8 @@ def main() -> None:
     }  # fmt: skip
     table, results = leaderboard.rank(
         candidates, joblib.load(paths.PREPROCESSOR_RECIPE), X, y, task, folds, metric,
-        groups=groups, positive=positive, **({"n_jobs": train_config.n_jobs} | budget),
+        groups=groups, positive=positive, screen_rows=train_config.screen_rows,
+        screen_keep=train_config.screen_keep, seed=data.seed, **({"n_jobs": train_config.n_jobs} | budget),
     )  # fmt: skip
 
     best = table.iloc[0]
@@ -66,6 +67,7 @@ def main() -> None:
         {"primary_metric": metric, "best_model": best["model"], f"best_{metric}": float(best[f"{metric}_mean"]),
          "models_ok": len(results), "models_failed": int((table["status"] == "failed").sum()),
          "models_skipped": int((table["status"] == "skipped").sum()),
+         "models_screened_out": int((table["status"] == "screened").sum()),
          # Only with a budget, whose runs do not reproduce anyway: what train used of it, for tune.
          **({} if config.budget_s is None else {
              "budget_spent_s": round(time.monotonic() - started, 1),
