@@ -84,6 +84,7 @@ def main() -> None:
     best = cv[f"best_{cv['primary_metric']}"]
     print(
         f"  leaderboard: {cv['models_ok']} ok, {cv.get('models_skipped', 0)} skipped, "
+        f"{cv.get('models_screened_out', 0)} screened out, "
         f"{cv['models_failed']} failed; best {cv['best_model']} {best:.4f}"
     )
     print(
@@ -91,7 +92,8 @@ def main() -> None:
         f"cv {summary['cv_single_chosen']:.4f}"
     )
     for line in (train_out + tune_out).splitlines():
-        if "budget" in line or ": fit " in line:
+        # The spending, each family's fit time, and each selection step (the SE rule on this table).
+        if "budget" in line or ": fit " in line or line.startswith(("tune: defaults", "tune: search", "tune: ens")):
             print("  " + line.strip())
     print(f"  copy: {repo}" if options.keep else "")
 

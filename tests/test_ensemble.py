@@ -8,7 +8,7 @@ from sklearn.pipeline import Pipeline
 
 from autotab.cleaner import TableCleaner
 from autotab.config import FeaturesConfig
-from autotab.ensemble import greedy_selection, oof_score, soft_vote
+from autotab.ensemble import cross_fitted_blend, greedy_selection, oof_score, soft_vote
 from autotab.features import build_preprocessor
 
 CLASSES = np.array(["neg", "pos"])
@@ -108,3 +108,29 @@ def test_members_with_different_recipes_keep_their_own_feature_steps():
     assert [name for name, _ in vote.estimators] == ["knn+logistic", "tuned_logistic"] and vote.weights == [3, 3]
     assert "select" in vote.named_estimators_["tuned_logistic"].named_steps
     np.testing.assert_allclose(model.predict_proba(X), weighted_average_of_members(members, weights, X, y))
+
+
+def test_the_cross_fitted_blend_loses_the_optimism_of_selecting_among_noise():
+    """Members that know nothing: a blend chosen on all rows still looks better than its first
+    member on those rows; the cross-fitted blend, scored on rows its selection never saw, does not."""
+    rng = np.random.default_rng(0)
+    y = pd.Series(rng.choice(CLASSES, 400))
+    noise = {f"m{i}": member(rng, pd.Series(["neg"] * 400), 0.3) for i in range(8)}
+    score = lambda p: oof_score(p, y, "binary", "roc_auc", CLASSES, "pos")  # noqa: E731
+    weights, in_sample = greedy_selection(noise, y, "binary", "roc_auc", CLASSES, "pos", rounds=20)
+    honest = cross_fitted_blend(noise, y, "binary", "roc_auc", CLASSES, "pos", rounds=20, seed=0)
+    assert len(weights) > 1 and in_sample > 0.55
+    assert abs(score(honest) - 0.5) < 0.05 and score(honest) < in_sample - 0.05
+    again = cross_fitted_blend(noise, y, "binary", "roc_auc", CLASSES, "pos", rounds=20, seed=0)
+    np.testing.assert_array_equal(honest, again)
+
+
+def test_the_cross_fitted_blend_keeps_a_real_gain_of_blending():
+    """Two members that each see half of the signal: their blend beats both, cross-fitted too."""
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=600), rng.normal(size=600)
+    y = pd.Series(np.where(a + b + rng.normal(scale=0.5, size=600) > 0, "pos", "neg"))
+    half = {name: np.column_stack([1 - 1 / (1 + np.exp(-x)), 1 / (1 + np.exp(-x))]) for name, x in (("a", a), ("b", b))}
+    score = lambda p: oof_score(p, y, "binary", "roc_auc", CLASSES, "pos")  # noqa: E731
+    honest = cross_fitted_blend(half, y, "binary", "roc_auc", CLASSES, "pos", rounds=10, seed=0)
+    assert score(honest) > max(score(p) for p in half.values()) + 0.05

@@ -99,8 +99,10 @@ def test_on_a_few_rows_with_a_linear_truth_the_linear_anchor_is_kept():
     assert outcome.summary["anchor"] == "logistic_regression"
     assert outcome.single == "logistic_regression" and outcome.weights == {"logistic_regression": 1}
     assert not any(step["replaced"] for step in steps.values())
-    for step in steps.values():
-        assert step["threshold"] == pytest.approx(2 * step["se"], abs=1e-6) and step["gain"] <= step["threshold"]
+    for name, step in steps.items():
+        # The ensemble is judged cross-fitted (no optimism of its own choice left): any gain would count.
+        bar = 0.0 if name == "ensemble" else 2 * step["se"]
+        assert step["threshold"] == pytest.approx(bar, abs=1e-6) and step["gain"] <= step["threshold"]
 
 
 def test_with_a_strong_interaction_and_many_rows_a_tree_family_replaces_the_anchor():

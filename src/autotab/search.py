@@ -313,7 +313,13 @@ def search(
         if len(weights) > 1:  # greedy selection returns its best single member alone when no blend beats it
             ordered = dict(sorted(weights.items()))
             blend = sum(predictions[k] * n for k, n in ordered.items()) / sum(ordered.values())
-            steps.append(referee.judge("ensemble", single_key, "ensemble", [blend], [chosen_oof]))
+            # Judged on the cross-fitted blend (each slice of rows blended as chosen on the others):
+            # the selection's own optimism is gone from its score, so any gain over the single counts.
+            honest = ensemble.cross_fitted_blend(
+                predictions, problem.y, problem.task, metric, classes, problem.positive, tune.ensemble_rounds,
+                tune.ensemble_bags, problem.seed,
+            )  # fmt: skip
+            steps.append(referee.judge("ensemble", single_key, "ensemble", [honest], [chosen_oof], min_gain_se=0.0))
             if steps[-1].replaced:
                 members = {}
                 for key in ordered:

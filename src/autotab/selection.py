@@ -115,6 +115,10 @@ class Referee:
         challenger: str,
         challenger_oof: Sequence[np.ndarray],
         incumbent_oof: Sequence[np.ndarray],
+        min_gain_se: float | None = None,
     ) -> Step:
+        """`min_gain_se`: this step's bar, if not the referee's (0 for a cross-fitted challenger,
+        whose out-of-fold score carries no optimism from its own choice)."""
         gain, se = self.paired_gain(self.served(challenger_oof), self.served(incumbent_oof))
-        return Step(step, incumbent, challenger, gain, se, round(self.min_gain_se * se, 6))
+        bar = self.min_gain_se if min_gain_se is None else min_gain_se
+        return Step(step, incumbent, challenger, gain, se, round(bar * se, 6))
