@@ -110,6 +110,9 @@ def test_members_with_different_recipes_keep_their_own_feature_steps():
     np.testing.assert_allclose(model.predict_proba(X), weighted_average_of_members(members, weights, X, y))
 
 
+SELECTION = {"task": "binary", "metric": "roc_auc", "classes": CLASSES, "positive": "pos"}
+
+
 def test_the_cross_fitted_blend_loses_the_optimism_of_selecting_among_noise():
     """Members that know nothing: a blend chosen on all rows still looks better than its first
     member on those rows; the cross-fitted blend, scored on rows its selection never saw, does not."""
@@ -118,10 +121,10 @@ def test_the_cross_fitted_blend_loses_the_optimism_of_selecting_among_noise():
     noise = {f"m{i}": member(rng, pd.Series(["neg"] * 400), 0.3) for i in range(8)}
     score = lambda p: oof_score(p, y, "binary", "roc_auc", CLASSES, "pos")  # noqa: E731
     weights, in_sample = greedy_selection(noise, y, "binary", "roc_auc", CLASSES, "pos", rounds=20)
-    honest = cross_fitted_blend(noise, y, "binary", "roc_auc", CLASSES, "pos", rounds=20, seed=0)
+    honest = cross_fitted_blend(noise, y, **SELECTION, rounds=20, seed=0)
     assert len(weights) > 1 and in_sample > 0.55
     assert abs(score(honest) - 0.5) < 0.05 and score(honest) < in_sample - 0.05
-    again = cross_fitted_blend(noise, y, "binary", "roc_auc", CLASSES, "pos", rounds=20, seed=0)
+    again = cross_fitted_blend(noise, y, **SELECTION, rounds=20, seed=0)
     np.testing.assert_array_equal(honest, again)
 
 
@@ -132,5 +135,5 @@ def test_the_cross_fitted_blend_keeps_a_real_gain_of_blending():
     y = pd.Series(np.where(a + b + rng.normal(scale=0.5, size=600) > 0, "pos", "neg"))
     half = {name: np.column_stack([1 - 1 / (1 + np.exp(-x)), 1 / (1 + np.exp(-x))]) for name, x in (("a", a), ("b", b))}
     score = lambda p: oof_score(p, y, "binary", "roc_auc", CLASSES, "pos")  # noqa: E731
-    honest = cross_fitted_blend(half, y, "binary", "roc_auc", CLASSES, "pos", rounds=10, seed=0)
+    honest = cross_fitted_blend(half, y, **SELECTION, rounds=10, seed=0)
     assert score(honest) > max(score(p) for p in half.values()) + 0.05

@@ -30,32 +30,23 @@ def oof_score(prediction: np.ndarray, y: pd.Series, task: str, metric: str, clas
 
 
 def cross_fitted_blend(
-    predictions: dict[str, np.ndarray],
-    y: pd.Series,
-    task: str,
-    metric: str,
-    classes: Any = None,
-    positive: Any = None,
-    rounds: int = 20,
-    bags: int = 0,
-    seed: int = 0,
-    folds: int = 10,
+    predictions: dict[str, np.ndarray], y: pd.Series, *, folds: int = 10, **selection: Any
 ) -> np.ndarray:
     """The greedy ensemble's out-of-fold predictions without the optimism of its own selection:
     each of `folds` seeded slices of the rows (stratified for a classifier) gets the blend selected
     on the other slices, as `calibration.cross_fitted` does for a temperature. Scored against the
-    single model, its gain is an honest estimate of what the blend adds on new rows."""
+    single model, its gain is an honest estimate of what the blend adds on new rows. `selection`:
+    `greedy_selection`'s keyword arguments (task, metric, classes, positive, rounds, bags, seed)."""
     labels = y.reset_index(drop=True)
     blend = np.empty_like(next(iter(predictions.values())), dtype=float)
-    if task == "regression" or labels.value_counts().min() < folds:
+    seed = selection.get("seed", 0)
+    if selection["task"] == "regression" or labels.value_counts().min() < folds:
         splits = KFold(folds, shuffle=True, random_state=seed).split(labels)
     else:
         splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(labels, labels)
     for fit_rows, apply_rows in splits:
         chosen = {name: prediction[fit_rows] for name, prediction in predictions.items()}
-        weights, _ = greedy_selection(
-            chosen, labels.iloc[fit_rows], task, metric, classes, positive, rounds, bags, seed
-        )  # fmt: skip
+        weights, _ = greedy_selection(chosen, labels.iloc[fit_rows], **selection)
         total = sum(weights.values())
         blend[apply_rows] = sum(predictions[name][apply_rows] * n for name, n in weights.items()) / total
     return blend

@@ -316,8 +316,8 @@ def search(
             # Judged on the cross-fitted blend (each slice of rows blended as chosen on the others):
             # the selection's own optimism is gone from its score, so any gain over the single counts.
             honest = ensemble.cross_fitted_blend(
-                predictions, problem.y, problem.task, metric, classes, problem.positive, tune.ensemble_rounds,
-                tune.ensemble_bags, problem.seed,
+                predictions, problem.y, task=problem.task, metric=metric, classes=classes, positive=problem.positive,
+                rounds=tune.ensemble_rounds, bags=tune.ensemble_bags, seed=problem.seed,
             )  # fmt: skip
             steps.append(referee.judge("ensemble", single_key, "ensemble", [honest], [chosen_oof], min_gain_se=0.0))
             if steps[-1].replaced:
