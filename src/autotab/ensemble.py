@@ -29,8 +29,12 @@ def oof_score(prediction: np.ndarray, y: pd.Series, task: str, metric: str, clas
     return maximisable(value, metric)
 
 
+# Slices of the rows a blend is cross-fitted on: selected on 90% of them, as the final one is on all.
+CROSS_FIT_FOLDS = 10
+
+
 def cross_fitted_blend(
-    predictions: dict[str, np.ndarray], y: pd.Series, *, folds: int = 10, **selection: Any
+    predictions: dict[str, np.ndarray], y: pd.Series, *, folds: int = CROSS_FIT_FOLDS, **selection: Any
 ) -> np.ndarray:
     """The greedy ensemble's out-of-fold predictions without the optimism of its own selection:
     each of `folds` seeded slices of the rows (stratified for a classifier) gets the blend selected

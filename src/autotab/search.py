@@ -6,6 +6,7 @@ choice is served temperature-scaled on its out-of-fold predictions when that pay
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -131,6 +132,23 @@ class Outcome:
 ENSEMBLE_RESERVE_MEMBERS = 4
 
 
+def oof_of(oof: pd.DataFrame, name: str, classes: np.ndarray | None) -> np.ndarray:
+    """A leaderboard model's out-of-fold predictions (a column, or one per class) from `oof`."""
+    return oof[[name] if classes is None else [f"{name}__{c}" for c in classes]].to_numpy().squeeze()
+
+
+def selection_seconds(problem: Problem, board: pd.DataFrame, oof: pd.DataFrame, tune: TuneConfig) -> float:
+    """How long one greedy ensemble selection over the leaderboard's out-of-fold predictions takes."""
+    classes = np.unique(problem.y) if problem.task != "regression" else None
+    predictions = {name: oof_of(oof, name, classes) for name in board["model"]}
+    started = time.monotonic()
+    ensemble.greedy_selection(
+        predictions, problem.y, problem.task, problem.metric, classes, problem.positive, tune.ensemble_rounds,
+        tune.ensemble_bags, problem.seed,
+    )  # fmt: skip
+    return time.monotonic() - started
+
+
 def refit_seconds(models, fit_seconds: dict[str, float] | None, n_folds: int) -> dict[str, float]:
     """Each leaderboard model's estimated refit on all rows, in the leaderboard's order: its K fold
     fits (`fit_seconds`, each on (K-1)/K of the rows) took about K-1 refits. Unknown: infinite."""
@@ -183,10 +201,13 @@ def search(
     # With a budget, the search leaves time for the ensemble's refits: the leaderboard's best
     # `ENSEMBLE_RESERVE_MEMBERS` defaults, each refit on all rows (a greedy blend rarely needs more),
     # but never more than half the time tune has: the search gets the other half at least.
+    # Judging the blend takes one greedy selection per cross-fitted slice, timed here on the defaults.
     refits = refit_seconds(board["model"], fit_seconds, n_folds) if deadline.bounded else {}
-    ensemble_reserve = 0.0
+    ensemble_reserve = judging_s = 0.0
     if deadline.bounded and tune.ensemble:
-        ensemble_reserve = min(sum(list(refits.values())[:ENSEMBLE_RESERVE_MEMBERS]), deadline.left() / 2)
+        judging_s = (ensemble.CROSS_FIT_FOLDS + 1) * selection_seconds(problem, board, oof, tune)
+        refit_s = sum(list(refits.values())[:ENSEMBLE_RESERVE_MEMBERS])
+        ensemble_reserve = min(refit_s + judging_s, deadline.left() / 2)
 
     # Each trial's folds run `problem.n_jobs` at a time, on that many workers per trial in flight.
     workers = backend.parallelism * problem.n_jobs
@@ -219,8 +240,7 @@ def search(
     steps: list[Step] = []
 
     def board_oof(name: str) -> np.ndarray:
-        columns = [name] if classes is None else [f"{name}__{c}" for c in classes]
-        return oof[columns].to_numpy().squeeze()
+        return oof_of(oof, name, classes)
 
     # Each default's cross-validated score and out-of-fold predictions on the search's folds.
     scores = board.set_index("model")[f"{metric}_mean"]
@@ -296,8 +316,10 @@ def search(
         # refitting them all on every row fits in what is left (a margin kept for the threshold
         # and the stage's writes).
         affordable = list(board["model"])
-        if deadline.bounded:
-            affordable = within_seconds(refits, 0.8 * deadline.left())
+        if deadline.bounded:  # no time to judge a blend: the single stays
+            affordable = (
+                within_seconds(refits, 0.8 * (deadline.left() - judging_s)) if deadline.left() > judging_s else []
+            )
         predictions = {f"default_{name}": defaults[name][1] for name in affordable}
         single_key = f"tuned_{single}" if source == "search" else f"default_{single}"
         predictions[single_key] = chosen_oof
