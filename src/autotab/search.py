@@ -269,7 +269,8 @@ def search(
     if not finished and not deadline.bounded:
         raise UserError("tune: no trial finished (all failed or pruned); check the search spaces in conf/model/")
     # With a budget, the search is judged only if the check fits in the time left; else the defaults stay.
-    judged = finished and (recheck_repeats > 0 or cv_seconds() < deadline.left())
+    # The ensemble's time comes first: a blend of defaults pays more often than a tuned single.
+    judged = finished and (recheck_repeats > 0 or cv_seconds() < deadline.left() - ensemble_reserve)
     searched_cv = round(maximisable(study.best_value, metric), 6) if finished else None
     tuned_oof, default_fresh = None, [default_oof]
     if judged:

@@ -158,9 +158,10 @@ def run_study(
     flight make results depend on timing. A trial whose task fails (a bad combination of settings,
     a lost worker) is marked failed and not counted.
 
-    With a bounded `deadline` no trial starts once less than `reserve_s()` is left (the time the
-    steps after the search need), a trial whose remaining folds would overrun it is pruned, and at
-    the deadline the trials still running are marked failed (the caller stops their processes).
+    With a bounded `deadline` the search has until `reserve_s()` (the time the steps after it
+    need) before the deadline: no trial starts after that, a trial whose remaining folds would run
+    past it is pruned, and the trials still running then are marked failed (the caller stops their
+    processes).
     """
     feature_space = feature_space or {}
     if not study.trials:
@@ -213,7 +214,8 @@ def run_study(
             current.fold_scores.append(current.arrived.pop(fold))
             current.trial.report(float(np.mean(current.fold_scores)), fold)
             per_fold = (time.monotonic() - current.started) / (fold + 1) / fold_parallelism
-            if current.trial.should_prune() or per_fold * (n_folds - fold - 1) > deadline.left():
+            # The time after the search (`reserve_s`) is not the trials' to use: one that would eat into it stops.
+            if current.trial.should_prune() or per_fold * (n_folds - fold - 1) > deadline.left() - reserve_s():
                 return end(current, state=optuna.trial.TrialState.PRUNED)
             if fold + 1 == n_folds:
                 return end(current, values=round(float(np.mean(current.fold_scores)), 6))
@@ -225,9 +227,10 @@ def run_study(
                 start_trial()
             if not trials:
                 return finished
-            completed, _ = wait(tasks, timeout=max(deadline.left(), 0) if deadline.bounded else None,
+            searching_s = deadline.left() - reserve_s()
+            completed, _ = wait(tasks, timeout=max(searching_s, 0) if deadline.bounded else None,
                                 return_when=FIRST_COMPLETED)  # fmt: skip
-            if not completed:  # the deadline: what is still running will not be finished
+            if not completed:  # the search's time is up: what is still running will not be finished
                 for current in list(trials):
                     end(current, state=optuna.trial.TrialState.FAIL)
                 return finished
