@@ -195,21 +195,6 @@ def test_the_bentos_image_installs_only_runtime_packages(repo):
     assert not [tool for tool in DEV_TOOLS if re.search(rf"\b{tool}\b", dockerfile)]
 
 
-def test_the_serve_config_flows_from_conf_through_dvc_into_the_bento(repo, tmp_path):
-    """A `serve` override reruns only the package stage; the Bento then serves as configured, no flags."""
-    port = free_port()
-    overrides = ["-S", f"serve.port={port}", "-S", "serve.max_records=2", "-S", "serve.batching.enabled=false"]
-    result = run(["dvc", "exp", "run", *overrides], repo)
-    assert "Running stage 'package'" in result.stdout and "Running stage 'tune'" not in result.stdout
-    with served_bento(repo, tmp_path, configured_port=port) as base:
-        record = holdout_records(repo)[0][0]
-        assert post(f"{base}/predict", json.dumps({"records": [record] * 2}).encode())[0] == 200
-        status, body = post(f"{base}/predict", json.dumps({"records": [record] * 3}).encode())
-        assert status == 400 and "records" in body, body
-        assert json.loads(get(f"{base}/metadata")[1])["limits"]["max_records"] == 2
-        assert f"127.0.0.1:{port}" in (tmp_path / "cwd/serve.log").read_text()
-
-
 def test_the_three_boosting_families_are_served_inside_the_one_pipeline(repo, tmp_path):
     """A soft vote of LightGBM, XGBoost and CatBoost (their conf/model defaults) in place of the tuned
     model, behind the same cleaner and features, packaged by the package stage and served for real:
@@ -238,3 +223,18 @@ def test_the_three_boosting_families_are_served_inside_the_one_pipeline(repo, tm
         for label, p in zip(model.classes_, row, strict=True):
             assert abs(answer["probabilities"][label] - p) < 1e-6
     assert len(set(np.round(expected[:, 0], 6))) > 10  # the boosted vote, not a constant
+
+
+def test_the_serve_config_flows_from_conf_through_dvc_into_the_bento(repo, tmp_path):
+    """A `serve` override reruns only the package stage; the Bento then serves as configured, no flags."""
+    port = free_port()
+    overrides = ["-S", f"serve.port={port}", "-S", "serve.max_records=2", "-S", "serve.batching.enabled=false"]
+    result = run(["dvc", "exp", "run", *overrides], repo)
+    assert "Running stage 'package'" in result.stdout and "Running stage 'tune'" not in result.stdout
+    with served_bento(repo, tmp_path, configured_port=port) as base:
+        record = holdout_records(repo)[0][0]
+        assert post(f"{base}/predict", json.dumps({"records": [record] * 2}).encode())[0] == 200
+        status, body = post(f"{base}/predict", json.dumps({"records": [record] * 3}).encode())
+        assert status == 400 and "records" in body, body
+        assert json.loads(get(f"{base}/metadata")[1])["limits"]["max_records"] == 2
+        assert f"127.0.0.1:{port}" in (tmp_path / "cwd/serve.log").read_text()
