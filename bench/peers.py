@@ -41,8 +41,9 @@ redoes the contended ones), then peers.md beside it is rewritten from the latest
     .venv/bin/python bench/peers.py --report        # only rewrite peers.md from peers.jsonl
 
 `--quick` passes `-S tune.n_trials=5` to autotab (a trial run; its rows say so). On german_credit
-(800 training rows, a contended machine) one table took: flaml 75 s, autogluon 63 s, hgb 30 s,
-autotab default 563 s (bench/results/peers_trial.md).
+(800 training rows) one table takes: flaml ~70 s, autogluon ~25 s, hgb ~10 s, autotab with a 60 s
+budget ~220 s (the budget covers train and tune; the other stages, DVC and the Bento come on top),
+autotab default ~560 s (bench/results/peers.md).
 """
 
 from __future__ import annotations
@@ -594,8 +595,11 @@ def best_peer(rows: dict[str, dict], metric: str) -> dict | None:
 
 
 def notes(row: dict) -> str:
-    """What a reader must know about a row: not ok, contended, a trial run, refused rows."""
+    """What a reader must know about a row: not ok, contended, a trial run, refused rows, and the
+    commit of autotab it ran (rows of one report may come from different commits)."""
     said = [row["status"]] if row["status"] != "ok" else []
+    if row["system"].startswith("autotab") and row.get("commit"):
+        said.append(f"commit {row['commit']}")
     if row["contended"]:
         said.append("contended")
     if row.get("quick") and row["status"] == "ok":
