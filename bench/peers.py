@@ -43,7 +43,7 @@ redoes the contended ones), then peers.md beside it is rewritten from the latest
 `--quick` passes `-S tune.n_trials=5` to autotab (a trial run; its rows say so). On german_credit
 (800 training rows) one table takes: flaml ~70 s, autogluon ~25 s, hgb ~10 s, autotab with a 60 s
 budget ~220 s (the budget covers train and tune; the other stages, DVC and the Bento come on top),
-autotab default ~560 s (bench/results/peers.md).
+autotab default ~560 s.
 """
 
 from __future__ import annotations
