@@ -117,7 +117,7 @@ def rank(
     pool: ProcessPoolExecutor | None = None,
     threads: int = 1,
     screen_rows: int | None = None,
-    screen_keep: float = 0.5,
+    screen_keep: float = 0.33,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, dict[str, CrossValidation]]:
     """The leaderboard table (best first; failures, skips and screened-out candidates last) and each

@@ -1,8 +1,9 @@
 """The search behind the tune stage: a study over the chosen families, then three choices, each
-stepping up from the simpler model only when it clearly pays (`autotab.selection`): the anchor
-(linear) defaults or the best family's defaults, then the best tuned configuration, then a greedy
-ensemble. With a metric that scores probabilities, each side is judged as it would be served, and the
-choice is served temperature-scaled on its out-of-fold predictions when that pays (`autotab.calibration`)."""
+stepping up from the simpler model only when it pays (`autotab.selection`): the anchor (linear)
+defaults or the best family's defaults, then the best tuned configuration (each by more than
+`min_gain_se` standard errors), then a greedy ensemble (any gain of its cross-fitted blend). With a
+metric that scores probabilities, each side is judged as it would be served, and the choice is
+served temperature-scaled on its out-of-fold predictions when that pays (`autotab.calibration`)."""
 
 from __future__ import annotations
 
@@ -310,7 +311,7 @@ def search(
         chosen_oof, evidence = problem.cross_validate(configs[single], single_params, single_features).oof, tuned_fresh
     outcome.oof = chosen_oof
     if tune.ensemble:
-        # 3. The ensemble, kept only if it clearly beats the single chosen above out of fold. The tuned
+        # 3. The ensemble, kept only if its cross-fitted blend beats the single chosen above. The tuned
         # configuration joins the pool only if it earned its place above: its OOF score carries the
         # same optimism, which greedy selection would otherwise reward.
         # With a budget, the pool is the leaderboard's best defaults, in rank order, as long as
