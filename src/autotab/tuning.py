@@ -7,6 +7,7 @@ report their running cross-validated score after each fold, so a pruner can stop
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -200,11 +201,15 @@ def run_study(
             del tasks[future]
         return study.tell(current.trial, **outcome)
 
+    def searching_left() -> float:
+        # `reserve_s` reads the stored trials (a database query): only asked with a budget.
+        return deadline.left() - reserve_s() if deadline.bounded else math.inf
+
     def within_budget() -> bool:
         return (
             finished + len(trials) < remaining
             and (timeout_at is None or time.monotonic() < timeout_at)
-            and deadline.left() > reserve_s()
+            and searching_left() > 0
         )
 
     def report(current: RunningTrial) -> optuna.trial.FrozenTrial | None:
@@ -215,7 +220,7 @@ def run_study(
             current.trial.report(float(np.mean(current.fold_scores)), fold)
             per_fold = (time.monotonic() - current.started) / (fold + 1) / fold_parallelism
             # The time after the search (`reserve_s`) is not the trials' to use: one that would eat into it stops.
-            if current.trial.should_prune() or per_fold * (n_folds - fold - 1) > deadline.left() - reserve_s():
+            if current.trial.should_prune() or per_fold * (n_folds - fold - 1) > searching_left():
                 return end(current, state=optuna.trial.TrialState.PRUNED)
             if fold + 1 == n_folds:
                 return end(current, values=round(float(np.mean(current.fold_scores)), 6))
@@ -227,8 +232,7 @@ def run_study(
                 start_trial()
             if not trials:
                 return finished
-            searching_s = deadline.left() - reserve_s()
-            completed, _ = wait(tasks, timeout=max(searching_s, 0) if deadline.bounded else None,
+            completed, _ = wait(tasks, timeout=max(searching_left(), 0) if deadline.bounded else None,
                                 return_when=FIRST_COMPLETED)  # fmt: skip
             if not completed:  # the search's time is up: what is still running will not be finished
                 for current in list(trials):
