@@ -67,22 +67,32 @@ def test_the_bootstrap_is_seeded_and_averages_the_gain_over_fresh_splits():
     assert first[0] == pytest.approx(np.mean(singles), abs=1e-6)
 
 
-def run_search(X: pd.DataFrame, y: pd.Series, families: list[str], n_trials: int, pinned: str | None = None) -> Outcome:
-    """The tune stage's search end to end on a table in memory: the leaderboard of `families`'
-    defaults, then the study over the top two (or the pinned family), the recheck and the ensemble."""
-    zoo = load_config(ROOT / "params.yaml").zoo
+ZOO = load_config(ROOT / "params.yaml").zoo
+
+
+def make_problem(X: pd.DataFrame, y: pd.Series) -> Problem:
     recipe = build_preprocessor(TableCleaner(), FEATURES, "binary", 0)
     folds = make_folds("binary", 5, 0)
-    settings = FEATURES.model_dump()
-    problem = Problem(X, y, "binary", "roc_auc", folds, recipe, 0, positive="yes", feature_settings=settings)
-    candidates = {name: build_estimator(zoo[name], "binary", 0) for name in families}
-    board, results = leaderboard.rank(candidates, recipe, X, y, "binary", folds, "roc_auc", positive="yes")
+    return Problem(X, y, "binary", "roc_auc", folds, recipe, 0, positive="yes", feature_settings=FEATURES.model_dump())
+
+
+def run_search(
+    X: pd.DataFrame, y: pd.Series, families: list[str], n_trials: int, pinned: str | None = None, screen_rows=None
+) -> Outcome:
+    """The tune stage's search end to end on a table in memory: the leaderboard of `families`'
+    defaults, then the study over the top two (or the pinned family), the recheck and the ensemble."""
+    problem = make_problem(X, y)
+    candidates = {name: build_estimator(ZOO[name], "binary", 0) for name in families}
+    board, results = leaderboard.rank(
+        candidates, problem.preprocessor, X, y, "binary", problem.folds, "roc_auc", positive="yes"
+    )
     oof = leaderboard.oof_frame(results, y)
     if pinned:
         board = board[board["model"] == pinned].reset_index(drop=True)
     searched = [pinned] if pinned else list(board["model"][:2])
     tune = TuneConfig(n_trials=n_trials, top_families=2, storage=None, pruner="none")  # the default min_gain_se
-    return search(problem, {n: zoo[n] for n in searched}, zoo.__getitem__, board, oof, tune, "test")
+    families = {n: ZOO[n] for n in searched}
+    return search(problem, families, ZOO.__getitem__, board, oof, tune, "test", screen_rows=screen_rows)
 
 
 def linear_table(rows: int) -> tuple[pd.DataFrame, pd.Series]:
@@ -115,6 +125,24 @@ def test_with_a_strong_interaction_and_many_rows_a_tree_family_replaces_the_anch
     assert first["gain"] > first["threshold"] > 0
     assert outcome.summary["default_chosen"] in ("random_forest", "hist_gradient_boosting")
     assert "logistic_regression" not in outcome.single
+
+
+def test_on_a_table_over_screen_rows_the_trials_see_the_screening_sample_and_the_choice_every_row():
+    rng = np.random.default_rng(6)
+    X = pd.DataFrame(rng.uniform(-1, 1, size=(1200, 3)), columns=["a", "b", "c"])
+    y = pd.Series(np.where(X["a"] * X["b"] + rng.normal(scale=0.3, size=1200) > 0, "yes", "no"), name="target")
+    outcome = run_search(X, y, ["logistic_regression", "hist_gradient_boosting"], n_trials=3, screen_rows=300)
+    assert outcome.summary["search_rows"] == 300
+    # The logistic regression defaults' trial is scored on the sample's folds, not on every row's.
+    trial = next(t for t in outcome.study.trials if t.params["family"] == "logistic_regression")
+    sample = make_problem(X, y).sample(300)
+    on_sample = sample.cross_validate(ZOO["logistic_regression"], {}, {}).summary["roc_auc"]["mean"]
+    on_every_row = make_problem(X, y).cross_validate(ZOO["logistic_regression"], {}, {}).summary["roc_auc"]["mean"]
+    assert trial.value == pytest.approx(on_sample, abs=1e-6) and abs(on_sample - on_every_row) > 1e-3
+    assert (sample.y == "yes").sum() == pytest.approx(300 * (y == "yes").mean(), abs=1)  # stratified
+    # What is served is judged on every row: its out-of-fold predictions cover them all.
+    assert outcome.oof.shape[0] == 1200
+    assert make_problem(X, y).sample(None).y is y and make_problem(X, y).sample(5000).y is y
 
 
 def test_a_pinned_family_is_judged_against_its_own_defaults_only():

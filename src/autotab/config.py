@@ -99,7 +99,7 @@ class TrainConfig(Section):
     candidates: list[str] = Field(min_length=1)
     class_weight: Literal["balanced"] | None = None
     n_jobs: int = Field(ge=1)
-    screen_rows: int | None = Field(default=10_000, ge=100)
+    screen_rows: int | None = Field(default=2500, ge=100)
     screen_keep: float = Field(default=0.33, gt=0, le=1)
 
 

@@ -27,6 +27,7 @@ from autotab.calibration import PROBABILISTIC, TemperatureScaled, fit_temperatur
 from autotab.config import BackendConfig, FeaturesConfig, ModelConfig, TuneConfig
 from autotab.errors import UserError
 from autotab.features import build_preprocessor
+from autotab.leaderboard import screening_sample
 from autotab.models import build_estimator
 from autotab.selection import Referee, Step
 from autotab.training import (
@@ -90,6 +91,15 @@ class Problem:
         pipeline = self.pipeline(family, params, features)
         result = fit_and_score_fold(pipeline, self.X, self.y, self.task, classes, train_rows, test_rows, self.positive)
         return maximisable(result.scores[self.metric], self.metric)
+
+    def sample(self, rows: int | None) -> Problem:
+        """The problem on a seeded sample of about `rows` of its rows (stratified, or whole groups),
+        cross-validated the same way; itself when it has no more rows than that."""
+        if rows is None or len(self.y) <= rows:
+            return self
+        kept = screening_sample(self.y, self.groups, task=self.task, rows=rows, seed=self.seed)
+        groups = None if self.groups is None else self.groups.iloc[kept]
+        return replace(self, X=self.X.iloc[kept], y=self.y.iloc[kept], groups=groups)
 
     def fresh_oof(self, family: ModelConfig, params: dict, features: dict, repeats: int) -> list[np.ndarray]:
         """Out-of-fold predictions of one configuration on `repeats` fresh K-fold splits of the
@@ -181,6 +191,7 @@ def search(
     deadline: Deadline = NO_DEADLINE,
     fit_seconds: dict[str, float] | None = None,
     pool: ProcessPoolExecutor | None = None,
+    screen_rows: int | None = None,
 ) -> Outcome:
     """`board` is the leaderboard's passing rows (best first) and `oof` its out-of-fold predictions:
     the defaults that may join an ensemble; `zoo(name)` gives any family's config, for ensemble
@@ -189,15 +200,23 @@ def search(
     With a bounded `deadline` the search stops in time for the steps after it, fresh-fold rechecks
     are as many as the time left affords (none: judged on the search's own folds), and the ensemble
     pool holds only defaults whose refit fits (`fit_seconds`: each leaderboard model's fit time
-    over its folds). `pool`: local workers already started (see `backends.trial_runner`)."""
+    over its folds). `pool`: local workers already started (see `backends.trial_runner`).
+    With more training rows than `screen_rows`, the trials are cross-validated on the leaderboard's
+    screening sample of the rows (`Problem.sample`)."""
     metric = problem.metric
     backend = backend or BackendConfig()
     n_folds = problem.folds.get_n_splits()
     stored = open_study(study_name, tune.storage, problem.seed, tune.pruner)
 
-    def cv_seconds() -> float:  # what one cross-validation of the best trial so far took
+    # On a large table the trials are cross-validated on the leaderboard's screening sample of its
+    # rows: cheap before expensive. What follows the search (the recheck against the defaults, the
+    # refit, the ensemble) uses every row.
+    searched_on = problem.sample(screen_rows)
+    rows_ratio = len(problem.y) / len(searched_on.y)
+
+    def cv_seconds() -> float:  # what one cross-validation of the best trial so far would take on all rows
         complete = [t for t in stored.trials if t.state == optuna.trial.TrialState.COMPLETE and t.duration]
-        return max(complete, key=lambda t: t.value).duration.total_seconds() if complete else 0.0
+        return rows_ratio * max(complete, key=lambda t: t.value).duration.total_seconds() if complete else 0.0
 
     # With a budget, the search leaves time for the ensemble's refits: the leaderboard's best
     # `ENSEMBLE_RESERVE_MEMBERS` defaults, each refit on all rows (a greedy blend rarely needs more),
@@ -212,7 +231,7 @@ def search(
 
     # Each trial's folds run `problem.n_jobs` at a time, on that many workers per trial in flight.
     workers = backend.parallelism * problem.n_jobs
-    with trial_runner(backend, problem, families, pool, workers) as submit_fold:
+    with trial_runner(backend, searched_on, families, pool, workers) as submit_fold:
         ran = run_study(
             stored, families, submit_fold, n_folds, tune.n_trials, tune.timeout_s,
             backend.parallelism, on_trial, tune.feature_space, feature_defaults,
@@ -285,6 +304,8 @@ def search(
         steps.append(referee.judge("search", incumbent, f"tuned {best_family}", tuned_fresh, default_fresh))
     if judged and steps[-1].replaced:
         single, single_params, single_cv, source = best_family, best_params, searched_cv, "search"
+        if searched_on is not problem:  # its score on every row, not on the sample it was picked on
+            single_cv = round(maximisable(float(np.mean([referee.score(o) for o in tuned_fresh])), metric), 6)
         single_features = best_features
     else:
         single, single_params, single_cv, source = incumbent, {}, default_cv, "defaults"
@@ -300,7 +321,8 @@ def search(
     outcome.summary = {
         "primary_metric": metric, "anchor": anchor, "default_chosen": incumbent, "cv_default_best": default_cv,
         "cv_search_best": searched_cv, "cv_single_chosen": single_cv, "n_trials": len(study.trials),
-        "n_pruned": int(states.get("PRUNED", 0)), "ensemble_members": 1, "min_gain_se": tune.min_gain_se,
+        "n_pruned": int(states.get("PRUNED", 0)), "search_rows": len(searched_on.y), "ensemble_members": 1,
+        "min_gain_se": tune.min_gain_se,
         **({"recheck_repeats": recheck_repeats, "search_judged": judged} if deadline.bounded else {}),
     }  # fmt: skip
     if source == "defaults":

@@ -94,7 +94,7 @@ def main() -> None:
     searched = time.monotonic()
     outcome = search(
         problem, families, config.family, board, oof, tune, study_name, progress, config.features.model_dump(),
-        backend, deadline=deadline, fit_seconds=cv.get("fit_seconds"), pool=pool,
+        backend, deadline=deadline, fit_seconds=cv.get("fit_seconds"), pool=pool, screen_rows=train_config.screen_rows,
     )  # fmt: skip
     refitted = time.monotonic()
     final = outcome.model
