@@ -1,4 +1,4 @@
-"""What the serving and batch-prediction tests share: one built copy of the repository per session."""
+"""What the serving and batch-prediction tests share: records of the built repository's holdout, GET."""
 
 from __future__ import annotations
 
@@ -7,20 +7,6 @@ import urllib.request
 from pathlib import Path
 
 import pandas as pd
-import pytest
-
-from tests.support import built_copy
-
-_BUILT: dict[str, Path] = {}
-
-
-def built_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The whole pipeline run once in a copy, shared by test_serving.py and test_batch_predict.py.
-
-    Those tests only read the copy, except the config test that ends test_serving.py."""
-    if "repo" not in _BUILT:
-        _BUILT["repo"] = built_copy(tmp_path_factory.mktemp("served"))
-    return _BUILT["repo"]
 
 
 def holdout_records(repo: Path) -> tuple[list[dict], pd.DataFrame]:

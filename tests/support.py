@@ -79,6 +79,26 @@ def built_copy(destination: Path) -> Path:
     return destination
 
 
+_BUILT: dict[str, Path] = {}
+
+
+def built_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole pipeline run once per test session in a copy of the repository (`built_copy`).
+
+    Tests only read it; a test that changes a repository works in its own `built_clone`."""
+    if "repo" not in _BUILT:
+        _BUILT["repo"] = built_copy(tmp_path_factory.mktemp("built"))
+    return _BUILT["repo"]
+
+
+def built_clone(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A workspace of one's own, without running the pipeline again: a copy of the session's built
+    repository with its git history, DVC cache, Optuna studies and Bento store."""
+    destination = tmp_path_factory.mktemp(name) / "repo"
+    shutil.copytree(built_repository(tmp_path_factory), destination, symlinks=True)
+    return destination
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.serving_support import built_repository
-from tests.support import run
+from tests.support import built_repository, run
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ import yaml
 from dvc_render.base import Renderer
 
 from tests.conftest import REPO
-from tests.support import CHROMIUM, built_copy, chromium, require, run
+from tests.support import CHROMIUM, built_clone, chromium, require, run
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +51,7 @@ def wait_for_queue(repo: Path) -> None:
 def swept(tmp_path_factory) -> Path:
     """The built copy with a queued sweep of two models run by `dvc queue start`: 3 trials each, and
     a leaderboard of those two families only, to keep the test short."""
-    repo = built_copy(tmp_path_factory.mktemp("compare"))
+    repo = built_clone(tmp_path_factory, "compare")
     families = ",".join(SWEEP)
     sweep = ["-S", f"model={families}", "-S", f"train.candidates=[{families}]", "-S", "tune.n_trials=3"]
     run(["dvc", "exp", "run", "--queue", *sweep], repo)

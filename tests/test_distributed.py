@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import BIN, built_copy, environment, run
+from tests.support import BIN, built_clone, environment, run
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    return built_copy(tmp_path_factory.mktemp("autotab"))
+    return built_clone(tmp_path_factory, "distributed")
 
 
 def tuned_and_packaged(repo: Path, name: str, n_trials: int, ran: int, *overrides: str, **env: str) -> None:

@@ -16,14 +16,14 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.support import BENTO_OUT, built_copy, post, run, served_bento
+from tests.support import BENTO_OUT, built_clone, post, run, served_bento
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    return built_copy(tmp_path_factory.mktemp("autotab"))
+    return built_clone(tmp_path_factory, "end_to_end")
 
 
 def test_holdout_quality_on_the_built_in_data(repo):

@@ -9,7 +9,6 @@ import hashlib
 import http.client
 import json
 import re
-import shutil
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,8 +26,18 @@ from sklearn.pipeline import Pipeline
 from autotab import ensemble
 from autotab.config import load_config
 from autotab.models import build_estimator
-from tests.serving_support import built_repository, get, holdout_records
-from tests.support import CHROMIUM, chromium, free_port, post, require, run, served_bento
+from tests.serving_support import get, holdout_records
+from tests.support import (
+    CHROMIUM,
+    built_clone,
+    built_repository,
+    chromium,
+    free_port,
+    post,
+    require,
+    run,
+    served_bento,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -195,12 +204,11 @@ def test_the_bentos_image_installs_only_runtime_packages(repo):
     assert not [tool for tool in DEV_TOOLS if re.search(rf"\b{tool}\b", dockerfile)]
 
 
-def test_the_three_boosting_families_are_served_inside_the_one_pipeline(repo, tmp_path):
+def test_the_three_boosting_families_are_served_inside_the_one_pipeline(tmp_path_factory, tmp_path):
     """A soft vote of LightGBM, XGBoost and CatBoost (their conf/model defaults) in place of the tuned
     model, behind the same cleaner and features, packaged by the package stage and served for real:
     the server answers what the Pipeline predicts in process."""
-    boosted = tmp_path / "repo"
-    shutil.copytree(repo, boosted, symlinks=True)
+    boosted = built_clone(tmp_path_factory, "boosted")
     served = joblib.load(boosted / "models/model.joblib")
     recipe = Pipeline(served.estimator.steps[:-1])
     config = load_config(boosted / "params.yaml")
@@ -225,8 +233,9 @@ def test_the_three_boosting_families_are_served_inside_the_one_pipeline(repo, tm
     assert len(set(np.round(expected[:, 0], 6))) > 10  # the boosted vote, not a constant
 
 
-def test_the_serve_config_flows_from_conf_through_dvc_into_the_bento(repo, tmp_path):
+def test_the_serve_config_flows_from_conf_through_dvc_into_the_bento(tmp_path_factory, tmp_path):
     """A `serve` override reruns only the package stage; the Bento then serves as configured, no flags."""
+    repo = built_clone(tmp_path_factory, "serve_config")
     port = free_port()
     overrides = ["-S", f"serve.port={port}", "-S", "serve.max_records=2", "-S", "serve.batching.enabled=false"]
     result = run(["dvc", "exp", "run", *overrides], repo)

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from sklearn.datasets import load_wine
 
-from tests.support import BENTO_OUT, built_copy, post, run, served_bento
+from tests.support import BENTO_OUT, built_clone, post, run, served_bento
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def commit(repo: Path, message: str) -> str:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict:
     """The copy, built; its first commit (the code the run started from) and the commit of the run."""
-    repo = built_copy(tmp_path_factory.mktemp("versioned"))
+    repo = built_clone(tmp_path_factory, "versioned")
     source_commit = run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
     return {"repo": repo, "source_commit": source_commit, "run_commit": commit(repo, "the built pipeline")}
 
