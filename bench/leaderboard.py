@@ -21,9 +21,10 @@ from autotab.cleaning import clean_rows, infer_task, split_rows
 from autotab.config import load_config
 from autotab.evaluation import positive_class
 from autotab.features import build_preprocessor
+from autotab.metrics import primary_metric
 from autotab.models import build_estimator, supports
 from autotab.tables import read_table
-from autotab.training import make_folds, primary_metric, split_xy
+from autotab.training import make_folds, split_xy
 
 ROOT = Path(__file__).resolve().parents[1]
 

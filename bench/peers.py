@@ -66,8 +66,7 @@ import pandas as pd
 import yaml
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
-from autotab.evaluation import classification_metrics, regression_metrics
-from autotab.training import maximisable
+from autotab.metrics import classification_metrics, maximisable, regression_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets" / "bench"

@@ -30,11 +30,12 @@ from autotab import leaderboard
 from autotab.cleaner import TableCleaner
 from autotab.cleaning import clean_rows, infer_task, split_rows
 from autotab.config import load_config
-from autotab.evaluation import classification_metrics, positive_class, regression_metrics
+from autotab.evaluation import positive_class
 from autotab.features import build_preprocessor
+from autotab.metrics import classification_metrics, maximisable, primary_metric, regression_metrics
 from autotab.models import build_estimator, supports
 from autotab.search import LINEAR, Problem, search
-from autotab.training import make_folds, maximisable, primary_metric, split_xy, whole_pipeline
+from autotab.training import make_folds, split_xy, whole_pipeline
 from autotab.tuning import params_of
 
 ROOT = Path(__file__).resolve().parents[1]

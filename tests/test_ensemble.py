@@ -8,8 +8,9 @@ from sklearn.pipeline import Pipeline
 
 from autotab.cleaner import TableCleaner
 from autotab.config import FeaturesConfig
-from autotab.ensemble import cross_fitted_blend, greedy_selection, oof_score, soft_vote
+from autotab.ensemble import cross_fitted_blend, greedy_selection, soft_vote
 from autotab.features import build_preprocessor
+from autotab.metrics import oof_score
 
 CLASSES = np.array(["neg", "pos"])
 

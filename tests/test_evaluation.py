@@ -4,14 +4,8 @@ import pytest
 from sklearn import metrics as skm
 
 from autotab.errors import UserError
-from autotab.evaluation import (
-    classification_metric,
-    classification_metrics,
-    confusion_rows,
-    plot_tables,
-    positive_class,
-    regression_metrics,
-)
+from autotab.evaluation import confusion_rows, plot_tables, positive_class
+from autotab.metrics import classification_metric, classification_metrics, regression_metrics
 
 Y = pd.Series(["benign", "malignant", "malignant", "benign", "malignant"])
 P_MALIGNANT = np.array([0.1, 0.8, 0.4, 0.3, 0.9])

@@ -36,9 +36,9 @@ def test_a_tiny_study_is_deterministic_and_starts_from_the_defaults():
         tables.append(trials_table(study))
     pd.testing.assert_frame_equal(*tables)
     first_two = tables[0].head(2)
-    assert first_two["family"].tolist() == ["a", "b"] and first_two["a.x"].iloc[0] == 0.5
+    assert first_two["params_family"].tolist() == ["a", "b"] and first_two["params_a.x"].iloc[0] == 0.5
     assert params_of(study.trials[1]) == ("b", {"k": 3}, {})
-    assert {"number", "state", "value", "family"} <= set(tables[0].columns)  # and no times
+    assert set(tables[0].columns) == {"number", "state", "value", "params_family", "params_a.x", "params_b.k"}
 
 
 def test_an_interrupted_study_resumes_from_its_storage(tmp_path):

@@ -111,7 +111,13 @@ def trial_runner(
                 scratch.cleanup()
         return
 
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UserError(
+            f"backend={backend.name} needs Dask, an optional dependency: pip install 'autotab[dask]' "
+            "(make setup installs it), or run with backend=local"
+        ) from None
 
     with contextlib.ExitStack() as stack:
         if backend.name == "dask_local":

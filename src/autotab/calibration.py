@@ -19,9 +19,6 @@ from scipy.optimize import minimize_scalar
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import KFold
 
-# Primary metrics that score the probabilities themselves; the others rank rows or count labels,
-# which a temperature does not change for a binary classifier.
-PROBABILISTIC = ("log_loss", "brier")
 BOUNDS = (0.05, 20.0)  # temperatures searched: from 20 times sharper to 20 times softer
 TINY = 1e-15  # log loss clips probabilities here too
 

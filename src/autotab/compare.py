@@ -21,7 +21,7 @@ from typing import Any
 
 from autotab import paths
 from autotab.errors import UserError
-from autotab.training import LARGER_IS_BETTER
+from autotab.metrics import LARGER_IS_BETTER
 
 REPORT_DIR = Path("reports/compare")
 VEGA_MODULES = Path("vega/node_modules")

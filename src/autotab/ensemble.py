@@ -16,18 +16,7 @@ from sklearn.ensemble import VotingClassifier, VotingRegressor
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from autotab.evaluation import REGRESSION_SCORERS, classification_metric
-from autotab.training import maximisable
-
-
-def oof_score(prediction: np.ndarray, y: pd.Series, task: str, metric: str, classes, positive) -> float:
-    """The metric on all out-of-fold rows at once, signed so that larger is better."""
-    if task == "regression":
-        value = round(float(REGRESSION_SCORERS[metric](y, prediction)), 6)
-    else:
-        value = classification_metric(metric, y, prediction, classes, positive)
-    return maximisable(value, metric)
-
+from autotab.metrics import oof_score
 
 # Slices of the rows a blend is cross-fitted on: selected on 90% of them, as the final one is on all.
 CROSS_FIT_FOLDS = 10

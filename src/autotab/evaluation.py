@@ -30,65 +30,6 @@ def recorded_positive(classes: Any, contract: dict) -> object | None:
     return next((c for c in classes if str(c) == label), None) if label is not None else None
 
 
-def _round(values: dict[str, float]) -> dict[str, float]:
-    return {name: round(float(v), 6) for name, v in values.items()}
-
-
-def _positive(y_true: pd.Series, proba: np.ndarray, classes: np.ndarray, positive: object):
-    return (y_true.to_numpy() == positive).astype(int), proba[:, list(classes).index(positive)]
-
-
-# Each classification metric from (true labels, class probabilities, classes, positive class,
-# predicted labels). The binary-only ones score the positive class's probability.
-CLASSIFICATION_SCORERS: dict[str, Callable[..., float]] = {
-    "accuracy": lambda y, proba, classes, positive, predicted: skm.accuracy_score(y, predicted),
-    "balanced_accuracy": lambda y, proba, classes, positive, predicted: skm.balanced_accuracy_score(y, predicted),
-    "f1_macro": lambda y, proba, classes, positive, predicted: skm.f1_score(y, predicted, average="macro"),
-    "log_loss": lambda y, proba, classes, positive, predicted: skm.log_loss(y, proba, labels=classes),
-    "roc_auc": lambda y, proba, classes, positive, predicted: (
-        skm.roc_auc_score(*_positive(y, proba, classes, positive))
-        if len(classes) == 2
-        else skm.roc_auc_score(y, proba, multi_class="ovr", labels=classes)
-    ),
-    "pr_auc": lambda y, proba, classes, positive, predicted: skm.average_precision_score(
-        *_positive(y, proba, classes, positive)
-    ),
-    "brier": lambda y, proba, classes, positive, predicted: skm.brier_score_loss(
-        *_positive(y, proba, classes, positive)
-    ),
-}
-BINARY_ONLY = ("pr_auc", "brier")
-REGRESSION_SCORERS: dict[str, Callable[..., float]] = {
-    "rmse": skm.root_mean_squared_error,
-    "mae": skm.mean_absolute_error,
-    "r2": skm.r2_score,
-}
-
-
-def classification_metric(
-    name: str, y_true: pd.Series, proba: np.ndarray, classes: np.ndarray, positive: object | None, predicted: Any = None
-) -> float:
-    """One classification metric, exactly as `classification_metrics` computes it (for loops that
-    score many candidates on one metric, such as ensemble selection)."""
-    if predicted is None and name in ("accuracy", "balanced_accuracy", "f1_macro"):
-        predicted = classes[np.argmax(proba, axis=1)]
-    return round(float(CLASSIFICATION_SCORERS[name](y_true, proba, classes, positive, predicted)), 6)
-
-
-def classification_metrics(
-    y_true: pd.Series, proba: np.ndarray, classes: np.ndarray, positive: object | None, predicted: Any = None
-) -> dict[str, float]:
-    """Every classification metric; labels are `predicted` if given (a tuned threshold), else argmax."""
-    if predicted is None:
-        predicted = classes[np.argmax(proba, axis=1)]
-    names = [name for name in CLASSIFICATION_SCORERS if len(classes) == 2 or name not in BINARY_ONLY]
-    return {name: classification_metric(name, y_true, proba, classes, positive, predicted) for name in names}
-
-
-def regression_metrics(y_true: pd.Series, predicted: np.ndarray) -> dict[str, float]:
-    return _round({name: scorer(y_true, predicted) for name, scorer in REGRESSION_SCORERS.items()})
-
-
 def confusion_rows(y_true: pd.Series, predicted: np.ndarray) -> pd.DataFrame:
     """One row per holdout record, the form DVC's confusion template counts."""
     return pd.DataFrame({"actual": y_true.astype(str).to_numpy(), "predicted": predicted.astype(str)})
@@ -145,10 +86,16 @@ def fitted_pipeline(model: Any) -> Any:
 
 
 def permutation_importance_rows(
-    model: Any, X: pd.DataFrame, y: pd.Series, scoring: str, seed: int, repeats: int = 5
+    model: Any,
+    X: pd.DataFrame,
+    y: pd.Series,
+    scoring: Callable[[Any, pd.DataFrame, pd.Series], float],
+    seed: int,
+    repeats: int = 5,
 ) -> pd.DataFrame:
     """How much the holdout score drops when one raw input column is shuffled (seeded), per column
-    of the user's table: the whole Pipeline, cleaning included, is what is probed."""
+    of the user's table, by `scoring` (`metrics.holdout_scorer`): the whole Pipeline, cleaning
+    included, is what is probed."""
     from sklearn.inspection import permutation_importance
 
     result = permutation_importance(model, X, y, scoring=scoring, n_repeats=repeats, random_state=seed)

@@ -27,13 +27,8 @@ from threadpoolctl import threadpool_limits
 
 from autotab.budget import NO_DEADLINE, Deadline, OutOfTime, stop_pool, worker_pool
 from autotab.errors import UserError
-from autotab.training import (
-    TASK_METRICS,
-    CrossValidation,
-    cross_validate_pipeline,
-    maximisable,
-    whole_pipeline,
-)
+from autotab.metrics import TASK_METRICS, maximisable
+from autotab.training import CrossValidation, cross_validate_pipeline, whole_pipeline
 
 
 @dataclass(frozen=True)

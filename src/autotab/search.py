@@ -23,18 +23,18 @@ from sklearn.pipeline import Pipeline
 from autotab import ensemble
 from autotab.backends import trial_runner
 from autotab.budget import NO_DEADLINE, Deadline
-from autotab.calibration import PROBABILISTIC, TemperatureScaled, fit_temperature, soften
+from autotab.calibration import TemperatureScaled, fit_temperature, soften
 from autotab.config import BackendConfig, FeaturesConfig, ModelConfig, TuneConfig
 from autotab.errors import UserError
 from autotab.features import build_preprocessor
 from autotab.leaderboard import screening_sample
+from autotab.metrics import PROBABILISTIC, maximisable
 from autotab.models import build_estimator
 from autotab.selection import Referee, Step
 from autotab.training import (
     CrossValidation,
     cross_validate_pipeline,
     fit_and_score_fold,
-    maximisable,
     reseeded,
     to_plain,
     whole_pipeline,

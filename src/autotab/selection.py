@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from autotab.calibration import cross_fitted
-from autotab.ensemble import oof_score
+from autotab.metrics import oof_score
 
 
 @dataclass(frozen=True)

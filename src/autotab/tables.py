@@ -91,11 +91,8 @@ def read_csv(path: Path, delimiter: str = "auto", encoding: str = "auto") -> pd.
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
     """The hex digest of a file's bytes, read in blocks (md5 is what DVC records in dvc.lock)."""
-    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, algorithm).hexdigest()
 
 
 def read_parquet(path: Path) -> pd.DataFrame:

@@ -27,33 +27,7 @@ from sklearn.pipeline import Pipeline
 
 from autotab.budget import NO_DEADLINE, Deadline
 from autotab.errors import UserError
-from autotab.evaluation import classification_metrics, regression_metrics
-
-LARGER_IS_BETTER = {
-    "roc_auc": True, "pr_auc": True, "accuracy": True, "balanced_accuracy": True, "f1_macro": True,
-    "r2": True, "log_loss": False, "brier": False, "rmse": False, "mae": False,
-}  # fmt: skip
-TASK_METRICS = {
-    "binary": ["roc_auc", "log_loss", "accuracy", "balanced_accuracy", "f1_macro", "pr_auc", "brier"],
-    "multiclass": ["log_loss", "accuracy", "balanced_accuracy", "f1_macro", "roc_auc"],
-    "regression": ["rmse", "mae", "r2"],
-}
-
-
-def primary_metric(task: str, configured: str) -> str:
-    if configured == "auto":
-        return TASK_METRICS[task][0]
-    if configured not in TASK_METRICS[task]:
-        raise UserError(
-            f"train.metric: {configured!r} does not apply to a {task} task; "
-            f"use one of: auto, {', '.join(TASK_METRICS[task])}"
-        )
-    return configured
-
-
-def maximisable(value: float, metric: str) -> float:
-    """A metric value signed so that larger is better (and back: the map is its own inverse)."""
-    return value if LARGER_IS_BETTER[metric] else -value
+from autotab.metrics import TASK_METRICS, classification_metrics, regression_metrics
 
 
 def make_folds(task: str, n_folds: int, seed: int, grouped: bool = False) -> BaseCrossValidator:

@@ -285,9 +285,8 @@ def first_trials(study: optuna.Study, n_trials: int) -> optuna.Study:
 
 
 def trials_table(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial: number, state, value and parameters; no times, so it reproduces."""
-    rows = [{"number": t.number, "state": t.state.name, "value": t.value, **t.params} for t in study.trials]
-    return pd.DataFrame(rows)
+    """One row per trial: number, state, value and parameters (`params_*`); no times, so it reproduces."""
+    return study.trials_dataframe(attrs=("number", "state", "value", "params"))
 
 
 def history_table(study: optuna.Study, sign: int) -> pd.DataFrame:

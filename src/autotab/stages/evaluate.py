@@ -5,20 +5,20 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from autotab import evaluation, paths
+from autotab import evaluation, metrics, paths
 from autotab.config import load_config
 from autotab.contract import check_cleaned
 from autotab.errors import run_stage
 from autotab.model_card import model_card
 from autotab.tables import read_json, write_atomic, write_csv, write_json
-from autotab.training import primary_metric, split_xy
+from autotab.training import split_xy
 
 
 def main() -> None:
     config = load_config()
     contract = read_json(paths.contract(config.data.name))
     task = contract["task"]
-    metric = primary_metric(task, config.train.metric)
+    metric = metrics.primary_metric(task, config.train.metric)
     pipeline = joblib.load(paths.MODEL)
     X, y = split_xy(pd.read_parquet(paths.CLEAN_TEST), contract["target"])
     y_train = pd.read_parquet(paths.CLEAN_TRAIN)[contract["target"]]
@@ -29,11 +29,11 @@ def main() -> None:
     classes = positive = None
     if task == "regression":
         predicted = pipeline.predict(X)
-        metrics = evaluation.regression_metrics(y, predicted)
-        baseline = evaluation.regression_metrics(y, np.full(len(y), y_train.mean()))
+        holdout = metrics.regression_metrics(y, predicted)
+        baseline = metrics.regression_metrics(y, np.full(len(y), y_train.mean()))
 
         def score(rows):
-            return evaluation.regression_metrics(y.iloc[rows], predicted[rows])[metric]
+            return metrics.regression_metrics(y.iloc[rows], predicted[rows])[metric]
 
         scores = predicted
     else:
@@ -41,14 +41,12 @@ def main() -> None:
         proba = pipeline.predict_proba(X)
         predicted = pipeline.predict(X)  # with a binary model's tuned threshold
         positive = evaluation.recorded_positive(classes, contract)
-        metrics = evaluation.classification_metrics(y, proba, classes, positive, predicted)
+        holdout = metrics.classification_metrics(y, proba, classes, positive, predicted)
         prior = evaluation.prior_probabilities(y_train, classes, len(y))
-        baseline = evaluation.classification_metrics(y, prior, classes, positive)
+        baseline = metrics.classification_metrics(y, prior, classes, positive)
 
         def score(rows):
-            return evaluation.classification_metrics(y.iloc[rows], proba[rows], classes, positive, predicted[rows])[
-                metric
-            ]
+            return metrics.classification_metrics(y.iloc[rows], proba[rows], classes, positive, predicted[rows])[metric]
 
         scores = proba
 
@@ -56,19 +54,20 @@ def main() -> None:
         write_csv(table, plots / name)
     # Probe only the columns the model uses: shuffling a dropped one cannot change anything.
     used = [f["name"] for f in contract["input"] if f["used"]]
-    scoring = {"binary": "roc_auc", "multiclass": "neg_log_loss", "regression": "neg_root_mean_squared_error"}[task]
+    # Scored by the run's primary metric (train.metric), as every other choice of the run was.
+    scoring = metrics.holdout_scorer(metric, task, positive)
     importance = evaluation.permutation_importance_rows(pipeline, X, y, scoring, config.data.seed)
     importance = importance[importance["feature"].isin(used)].reset_index(drop=True)
     write_csv(importance, plots / "permutation_importance.csv")
     low, high = evaluation.bootstrap_interval(score, len(y), config.data.seed)
-    result = {"task": task, "holdout_rows": len(y), "primary_metric": metric, **metrics,
+    result = {"task": task, "holdout_rows": len(y), "primary_metric": metric, **holdout,
               f"{metric}_ci95_low": low, f"{metric}_ci95_high": high, "baseline": baseline}  # fmt: skip
     if getattr(pipeline, "threshold", None) is not None:
         result["decision_threshold"] = pipeline.threshold  # tuned out of fold, used for the labels
     write_json(result, paths.METRICS)
     card = model_card(config, contract, result, importance)
     write_atomic(paths.MODEL_CARD, lambda tmp: tmp.write_text(card))
-    shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
+    shown = ", ".join(f"{k}={v:.4f}" for k, v in holdout.items())
     print(f"evaluate: holdout ({len(y)} rows): {shown}")
     print(f"evaluate: {metric} 95% bootstrap interval [{low:.4f}, {high:.4f}]; trivial baseline {baseline[metric]:.4f}")
 

@@ -13,9 +13,10 @@ from autotab.budget import TRAIN_SHARE, Deadline, cores, worker_pool
 from autotab.config import load_config
 from autotab.errors import run_stage
 from autotab.evaluation import recorded_positive
+from autotab.metrics import primary_metric
 from autotab.models import build_estimator, supports
 from autotab.tables import read_json, write_atomic, write_csv, write_json, write_parquet
-from autotab.training import check_folds, make_folds, primary_metric, split_xy
+from autotab.training import check_folds, make_folds, split_xy
 
 
 def main() -> None:

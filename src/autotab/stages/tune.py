@@ -22,10 +22,11 @@ from autotab.budget import Deadline, cores, worker_pool
 from autotab.config import load_config
 from autotab.errors import run_stage
 from autotab.evaluation import best_threshold, recorded_positive
+from autotab.metrics import maximisable, primary_metric
 from autotab.models import supports
 from autotab.search import Problem, search
 from autotab.tables import file_digest, read_json, write_csv, write_joblib, write_json
-from autotab.training import make_folds, maximisable, primary_metric, split_xy
+from autotab.training import make_folds, split_xy
 from autotab.tuning import history_table, importance_table, trials_table
 
 

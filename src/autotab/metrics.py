@@ -1,0 +1,130 @@
+"""The metrics: every metric's name, direction and computation, in one place.
+
+The leaderboard, each tuning trial, the selection rules, ensembling, evaluate (its holdout metrics
+and permutation importance) and the comparison report all score through this module, so
+`train.metric` means the same thing everywhere. Each metric is scikit-learn's own function; the
+binary-only ones score the positive class's probability."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from autotab.errors import UserError
+
+LARGER_IS_BETTER = {
+    "roc_auc": True, "pr_auc": True, "accuracy": True, "balanced_accuracy": True, "f1_macro": True,
+    "r2": True, "log_loss": False, "brier": False, "rmse": False, "mae": False,
+}  # fmt: skip
+TASK_METRICS = {
+    "binary": ["roc_auc", "log_loss", "accuracy", "balanced_accuracy", "f1_macro", "pr_auc", "brier"],
+    "multiclass": ["log_loss", "accuracy", "balanced_accuracy", "f1_macro", "roc_auc"],
+    "regression": ["rmse", "mae", "r2"],
+}
+
+
+def primary_metric(task: str, configured: str) -> str:
+    if configured == "auto":
+        return TASK_METRICS[task][0]
+    if configured not in TASK_METRICS[task]:
+        raise UserError(
+            f"train.metric: {configured!r} does not apply to a {task} task; "
+            f"use one of: auto, {', '.join(TASK_METRICS[task])}"
+        )
+    return configured
+
+
+def maximisable(value: float, metric: str) -> float:
+    """A metric value signed so that larger is better (and back: the map is its own inverse)."""
+    return value if LARGER_IS_BETTER[metric] else -value
+
+
+def _round(values: dict[str, float]) -> dict[str, float]:
+    return {name: round(float(v), 6) for name, v in values.items()}
+
+
+def _positive(y_true: pd.Series, proba: np.ndarray, classes: np.ndarray, positive: object):
+    return (y_true.to_numpy() == positive).astype(int), proba[:, list(classes).index(positive)]
+
+
+# Each classification metric from (true labels, class probabilities, classes, positive class,
+# predicted labels). The binary-only ones score the positive class's probability.
+CLASSIFICATION_SCORERS: dict[str, Callable[..., float]] = {
+    "accuracy": lambda y, proba, classes, positive, predicted: skm.accuracy_score(y, predicted),
+    "balanced_accuracy": lambda y, proba, classes, positive, predicted: skm.balanced_accuracy_score(y, predicted),
+    "f1_macro": lambda y, proba, classes, positive, predicted: skm.f1_score(y, predicted, average="macro"),
+    "log_loss": lambda y, proba, classes, positive, predicted: skm.log_loss(y, proba, labels=classes),
+    "roc_auc": lambda y, proba, classes, positive, predicted: (
+        skm.roc_auc_score(*_positive(y, proba, classes, positive))
+        if len(classes) == 2
+        else skm.roc_auc_score(y, proba, multi_class="ovr", labels=classes)
+    ),
+    "pr_auc": lambda y, proba, classes, positive, predicted: skm.average_precision_score(
+        *_positive(y, proba, classes, positive)
+    ),
+    "brier": lambda y, proba, classes, positive, predicted: skm.brier_score_loss(
+        *_positive(y, proba, classes, positive)
+    ),
+}
+BINARY_ONLY = ("pr_auc", "brier")
+LABEL_METRICS = ("accuracy", "balanced_accuracy", "f1_macro")  # scored on labels, not probabilities
+# Metrics that score the probabilities themselves; the others rank rows or count labels, which a
+# temperature does not change for a binary classifier (`autotab.calibration`).
+PROBABILISTIC = ("log_loss", "brier")
+REGRESSION_SCORERS: dict[str, Callable[..., float]] = {
+    "rmse": skm.root_mean_squared_error,
+    "mae": skm.mean_absolute_error,
+    "r2": skm.r2_score,
+}
+
+
+def classification_metric(
+    name: str, y_true: pd.Series, proba: np.ndarray, classes: np.ndarray, positive: object | None, predicted: Any = None
+) -> float:
+    """One classification metric, exactly as `classification_metrics` computes it (for loops that
+    score many candidates on one metric, such as ensemble selection)."""
+    if predicted is None and name in LABEL_METRICS:
+        predicted = classes[np.argmax(proba, axis=1)]
+    return round(float(CLASSIFICATION_SCORERS[name](y_true, proba, classes, positive, predicted)), 6)
+
+
+def classification_metrics(
+    y_true: pd.Series, proba: np.ndarray, classes: np.ndarray, positive: object | None, predicted: Any = None
+) -> dict[str, float]:
+    """Every classification metric; labels are `predicted` if given (a tuned threshold), else argmax."""
+    if predicted is None:
+        predicted = classes[np.argmax(proba, axis=1)]
+    names = [name for name in CLASSIFICATION_SCORERS if len(classes) == 2 or name not in BINARY_ONLY]
+    return {name: classification_metric(name, y_true, proba, classes, positive, predicted) for name in names}
+
+
+def regression_metrics(y_true: pd.Series, predicted: np.ndarray) -> dict[str, float]:
+    return _round({name: scorer(y_true, predicted) for name, scorer in REGRESSION_SCORERS.items()})
+
+
+def oof_score(prediction: np.ndarray, y: pd.Series, task: str, metric: str, classes, positive) -> float:
+    """The metric on all out-of-fold rows at once, signed so that larger is better."""
+    if task == "regression":
+        value = round(float(REGRESSION_SCORERS[metric](y, prediction)), 6)
+    else:
+        value = classification_metric(metric, y, prediction, classes, positive)
+    return maximisable(value, metric)
+
+
+def holdout_scorer(metric: str, task: str, positive: Any = None) -> Callable[[Any, pd.DataFrame, pd.Series], float]:
+    """A scorer for scikit-learn's `scoring=` (permutation importance): `metric` on a fitted model's
+    predictions of some rows, exactly as evaluate scores the holdout (labels from the model's own
+    `predict`, so a tuned decision threshold counts), signed so that larger is better."""
+
+    def score(model: Any, X: pd.DataFrame, y: pd.Series) -> float:
+        if task == "regression":
+            return maximisable(round(float(REGRESSION_SCORERS[metric](y, model.predict(X))), 6), metric)
+        predicted = model.predict(X) if metric in LABEL_METRICS else None
+        value = classification_metric(metric, y, model.predict_proba(X), model.classes_, positive, predicted)
+        return maximisable(value, metric)
+
+    return score

@@ -1,0 +1,59 @@
+"""One module owns the metrics: names, directions, computation, and the scorer evaluate's
+permutation importance uses, so `train.metric` means the same everywhere."""
+
+import typing
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import FixedThresholdClassifier
+
+from autotab import metrics
+from autotab.config import TrainConfig
+from autotab.evaluation import permutation_importance_rows
+
+
+def test_every_configurable_metric_has_a_direction_and_every_task_metric_is_configurable():
+    configurable = set(typing.get_args(TrainConfig.model_fields["metric"].annotation)) - {"auto"}
+    assert configurable == set(metrics.LARGER_IS_BETTER)
+    assert {m for task in metrics.TASK_METRICS.values() for m in task} == configurable
+    assert set(metrics.PROBABILISTIC) | set(metrics.LABEL_METRICS) <= configurable
+
+
+@pytest.fixture(scope="module")
+def binary():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"signal": rng.normal(size=400), "noise": rng.normal(size=400)})
+    y = pd.Series(np.where(X["signal"] + rng.normal(scale=0.7, size=400) > 0.6, "yes", "no"))
+    # A decision threshold far from 0.5: labels from `predict` differ from the argmax of the probabilities.
+    model = FixedThresholdClassifier(LogisticRegression(), threshold=0.2, pos_label="yes").fit(X, y)
+    return model, X, y
+
+
+def test_the_holdout_scorer_scores_as_evaluate_does_with_the_models_own_labels(binary):
+    model, X, y = binary
+    proba, labels = model.predict_proba(X), model.predict(X)
+    assert (labels != model.classes_[proba.argmax(axis=1)]).any()  # the threshold matters here
+    holdout = metrics.classification_metrics(y, proba, model.classes_, "yes", labels)
+    for metric in ("roc_auc", "log_loss", "accuracy", "f1_macro", "brier"):
+        scorer = metrics.holdout_scorer(metric, "binary", positive="yes")
+        assert scorer(model, X, y) == pytest.approx(metrics.maximisable(holdout[metric], metric), abs=1e-9)
+
+
+def test_permutation_importance_follows_the_configured_metric(binary):
+    model, X, y = binary
+    by_auc = permutation_importance_rows(model, X, y, metrics.holdout_scorer("roc_auc", "binary", "yes"), seed=0)
+    by_accuracy = permutation_importance_rows(model, X, y, metrics.holdout_scorer("accuracy", "binary", "yes"), seed=0)
+    assert by_auc["feature"].iloc[0] == by_accuracy["feature"].iloc[0] == "signal"
+    assert by_auc["importance"].iloc[0] != pytest.approx(by_accuracy["importance"].iloc[0], abs=1e-3)
+
+
+def test_a_regression_scorer_is_signed_so_that_larger_is_better():
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"x": rng.normal(size=200)})
+    y = pd.Series(3 * X["x"] + rng.normal(size=200))
+    model = Ridge().fit(X, y)
+    rmse = metrics.regression_metrics(y, model.predict(X))["rmse"]
+    assert metrics.holdout_scorer("rmse", "regression")(model, X, y) == pytest.approx(-rmse)
+    assert metrics.oof_score(model.predict(X), y, "regression", "rmse", None, None) == pytest.approx(-rmse)
