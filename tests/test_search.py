@@ -1,13 +1,16 @@
 """The tune stage's choice between the best trial and the defaults, judged on fresh folds."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import f1_score
 
 from autotab.cleaner import TableCleaner
 from autotab.config import FeaturesConfig, ModelConfig
 from autotab.features import build_preprocessor
-from autotab.search import Problem
+from autotab.search import Outcome, Problem
 from autotab.selection import Referee
 from autotab.training import make_folds, reseeded
 
@@ -51,3 +54,15 @@ def test_a_worse_trial_loses_on_fresh_folds_too(problem):
     squeezed = problem.fresh_oof(LOGISTIC, {"C": 1e-3}, {}, 2)  # C=0.001 squeezes the probabilities
     step = referee(problem).judge("search", "logistic_regression", "tuned", squeezed, defaults)
     assert step.gain < 0 and step.se > 0 and not step.replaced
+
+
+def test_a_binary_model_is_served_with_the_label_cut_that_maximises_f1_out_of_fold(problem):
+    oof = problem.cross_validate(LOGISTIC, {}, {}).oof
+    outcome = Outcome(problem.pipeline(LOGISTIC, {}, {}), None, 0, "logistic_regression", {}, {}, "defaults", oof=oof)
+    served, threshold = outcome.servable(problem)
+    assert served.threshold == threshold and served.pos_label == "yes" and 0 < threshold < 1
+    is_yes = problem.y.to_numpy() == "yes"
+    f1 = {cut: f1_score(is_yes, oof[:, 1] >= cut) for cut in (threshold, 0.5, threshold - 0.05, threshold + 0.05)}
+    assert f1[threshold] == max(f1.values())
+    regression = replace(problem, task="regression")
+    assert outcome.servable(regression) == (outcome.model, None)

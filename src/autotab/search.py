@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import optuna
 import pandas as pd
-from sklearn.model_selection import BaseCrossValidator
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import BaseCrossValidator, FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
 from autotab import ensemble
@@ -26,6 +27,7 @@ from autotab.budget import NO_DEADLINE, Deadline
 from autotab.calibration import TemperatureScaled, fit_temperature, soften
 from autotab.config import BackendConfig, FeaturesConfig, ModelConfig, TuneConfig
 from autotab.errors import UserError
+from autotab.evaluation import best_threshold
 from autotab.features import build_preprocessor
 from autotab.leaderboard import screening_sample
 from autotab.metrics import PROBABILISTIC, maximisable
@@ -123,6 +125,19 @@ class Outcome:
     summary: dict = field(default_factory=dict)
     weights: dict = field(default_factory=dict)
     oof: np.ndarray | None = None  # the final model's out-of-fold predictions (calibrated as it is)
+
+    def servable(self, problem: Problem) -> tuple[BaseEstimator, float | None]:
+        """The model to fit on every training row and serve, and its decision threshold: a binary
+        classifier labels a record positive from the probability cut that maximises F1 out of fold
+        (kept with the model, used by evaluate and the service); other tasks have none."""
+        if problem.task != "binary":
+            return self.model, None
+        p_positive = self.oof[:, list(np.unique(problem.y)).index(problem.positive)]
+        threshold = best_threshold(problem.y, p_positive, problem.positive)
+        wrapped = FixedThresholdClassifier(
+            self.model, threshold=threshold, pos_label=problem.positive, response_method="predict_proba"
+        )
+        return wrapped, threshold
 
     def calibrate(self, evidence: list[np.ndarray], referee: Referee) -> Step:
         """Temperature-scale the model if that pays (`Referee.calibration`). `evidence` holds

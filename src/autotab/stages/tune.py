@@ -15,13 +15,12 @@ import numpy as np
 import optuna
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import FixedThresholdClassifier
 
 from autotab import paths
 from autotab.budget import Deadline, cores, worker_pool
 from autotab.config import load_config
 from autotab.errors import run_stage
-from autotab.evaluation import best_threshold, recorded_positive
+from autotab.evaluation import recorded_positive
 from autotab.metrics import maximisable, primary_metric
 from autotab.models import supports
 from autotab.search import Problem, search
@@ -98,15 +97,7 @@ def main() -> None:
         backend, deadline=deadline, fit_seconds=cv.get("fit_seconds"), pool=pool, screen_rows=train_config.screen_rows,
     )  # fmt: skip
     refitted = time.monotonic()
-    final = outcome.model
-    threshold = None
-    if task == "binary":
-        # The label cut that maximises F1 out of fold: kept with the model, used by evaluate and the service.
-        p_positive = outcome.oof[:, list(sorted(y.unique())).index(positive)]
-        threshold = best_threshold(y, p_positive, positive)
-        final = FixedThresholdClassifier(
-            final, threshold=threshold, pos_label=positive, response_method="predict_proba"
-        )
+    final, threshold = outcome.servable(problem)
     final.fit(X, y)
     finished = time.monotonic()
 
