@@ -58,8 +58,9 @@ def test_the_leaderboard_ranks_at_least_six_families(repo):
     assert tuned["best_single"] in ranked["model"].head(3).tolist()  # model: auto searches the top 3
     summary = json.loads((repo / "reports/tuning/summary.json").read_text())
     assert summary["n_trials"] == 30 and summary["cv_single_chosen"] >= summary["cv_default_best"]
-    if tuned["model"] == "ensemble":
-        assert summary["oof_ensemble"] > summary["oof_single"] and len(tuned["ensemble_weights"]) > 1
+    # The built-in table's committed choice is a blend (README, Tuning), kept because it gained out of fold.
+    assert tuned["model"] == "ensemble" and len(tuned["ensemble_weights"]) == summary["ensemble_members"] > 1
+    assert summary["oof_ensemble"] > summary["oof_single"]
     oof = pd.read_parquet(repo / "models/oof.parquet")
     assert len(oof) == len(pd.read_parquet(repo / "data/clean/train.parquet"))
 

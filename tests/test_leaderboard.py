@@ -133,3 +133,16 @@ def test_a_screening_sample_is_stratified_or_takes_whole_groups():
     sample = leaderboard.screening_sample(y, groups, task="binary", rows=205, seed=0)
     taken = groups.iloc[sample]
     assert len(sample) == 210 and (taken.value_counts() == 10).all()
+
+
+def test_a_fit_stopped_at_max_iter_is_scored_without_a_warning_from_the_worker_processes(capfd):
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = data()
+    recipe = build_preprocessor(TableCleaner(), FEATURES, "binary", 0)
+    candidates = {"mlp": MLPClassifier(max_iter=2, random_state=0)}  # stops at max_iter on every fold
+    board, _ = leaderboard.rank(
+        candidates, recipe, X, y, "binary", make_folds("binary", 3, 0), "roc_auc", positive="pos", n_jobs=2
+    )
+    assert board["status"].tolist() == ["ok"]
+    assert "ConvergenceWarning" not in capfd.readouterr().err

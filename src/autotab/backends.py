@@ -10,14 +10,12 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import joblib
-from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from autotab.budget import stop_pool, worker_pool
@@ -30,10 +28,8 @@ SubmitFold = Callable[[str, dict[str, Any], dict[str, Any], int], Future]
 
 def fold_score(problem, family: ModelConfig, params: dict, features: dict, fold: int) -> float:
     # One BLAS/OpenMP thread per worker: workers are the parallelism, and nested threads
-    # oversubscribe the cores (measured here: many times slower). A fit stopped at max_iter is
-    # scored as it is; its warning, once per fold and worker, would bury the stage's output.
-    with threadpool_limits(1), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    # oversubscribe the cores (measured here: many times slower).
+    with threadpool_limits(1):
         return problem.fold_score(family, params, features, fold)
 
 
