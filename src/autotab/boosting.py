@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import compute_sample_weight
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 MAX_ESTIMATORS = 2000  # boosting rounds are a ceiling for early stopping, bounded for cost
@@ -55,10 +56,13 @@ class BoostedTrees(BaseEstimator):
     def fit(self, X, y):
         self._validate_params()
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan", y_numeric=False)
+        if len(y) < 2:
+            raise ValueError(f"{type(self).__name__} cannot learn from 1 sample")
         if self._classifier:
+            check_classification_targets(y)  # a continuous target is an error, not hundreds of classes
             self.classes_, y = np.unique(y, return_inverse=True)
             if len(self.classes_) < 2:
-                raise ValueError(f"{type(self).__name__} needs at least two classes, got {len(self.classes_)}")
+                raise ValueError(f"{type(self).__name__} needs at least two classes, got 1 class")
             weight = compute_sample_weight(self.class_weight, y) if self.class_weight else None
         else:
             y = np.asarray(y, dtype=np.float64)
@@ -129,7 +133,8 @@ class BoostedClassifier(ClassifierMixin, BoostedTrees):
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # first: an unfitted model raises NotFittedError there
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 class BoostedRegressor(RegressorMixin, BoostedTrees):

@@ -18,6 +18,8 @@ import pandas as pd
 from scipy.optimize import minimize_scalar
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import KFold
+from sklearn.utils import get_tags
+from sklearn.utils.validation import check_is_fitted
 
 BOUNDS = (0.05, 20.0)  # temperatures searched: from 20 times sharper to 20 times softer
 TINY = 1e-15  # log loss clips probabilities here too
@@ -68,10 +70,18 @@ class TemperatureScaled(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         self.estimator_ = clone(self.estimator).fit(X, y)
         self.classes_ = self.estimator_.classes_
+        self.n_features_in_ = self.estimator_.n_features_in_
         return self
 
     def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
         return soften(self.estimator_.predict_proba(X), self.temperature)
 
     def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
         return self.estimator_.predict(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags = get_tags(self.estimator).input_tags  # what it takes is what it wraps takes
+        return tags

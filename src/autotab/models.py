@@ -23,6 +23,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
 from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from autotab.boosting import (
     CatBoostClassifier,
@@ -55,17 +56,26 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y):
+        y = column_or_1d(y, warn=True)
         svc = SVC(C=self.C, kernel=self.kernel, degree=self.degree, gamma=self.gamma,
                   class_weight=self.class_weight, random_state=self.random_state)  # fmt: skip
         self.calibrated_ = CalibratedClassifierCV(svc, method="sigmoid", cv=3, ensemble=False).fit(X, y)
         self.classes_ = self.calibrated_.classes_
+        self.n_features_in_ = self.calibrated_.n_features_in_
         return self
 
     def predict_proba(self, X):
+        check_is_fitted(self, "calibrated_")
         return self.calibrated_.predict_proba(X)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # as SVC
+        return tags
+
     def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # first: an unfitted model raises NotFittedError there
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 @dataclass(frozen=True)
