@@ -1,12 +1,10 @@
 """train: the leaderboard. Every candidate family, K-fold cross-validated on the same folds."""
 
 import time
-import warnings
 
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.exceptions import ConvergenceWarning
 
 from autotab import leaderboard, paths
 from autotab.budget import TRAIN_SHARE, Deadline, cores, worker_pool
@@ -20,9 +18,6 @@ from autotab.training import check_folds, make_folds, split_xy
 
 
 def main() -> None:
-    # A fit stopped at max_iter is scored as it is, so the CV score already tells its story; the
-    # hundreds of identical warnings would only bury the stage's own output.
-    warnings.filterwarnings("ignore", category=ConvergenceWarning)
     started = time.monotonic()
     config = load_config()
     data, train_config = config.data, config.train
