@@ -68,6 +68,23 @@ def test_hopeless_trials_are_pruned():
     assert study.best_value >= 0.5
 
 
+def test_a_trial_whose_later_folds_sink_is_pruned_though_its_first_fold_was_good():
+    # Every trial's first fold scores 0.9 (an easy fold); from the second on, its own quality. Optuna's
+    # MedianPruner would keep every trial: it compares the best running mean so far (the first fold's).
+    def easy_first_fold(family, params, features, fold):
+        return 0.9 if fold == 0 else score(family, params, features, fold)
+
+    study = open_study("s", None, seed=1, pruner="median")
+    study_run(study, easy_first_fold, n_trials=25, folds=4)
+    pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+    assert len(pruned) >= 3 and all(t.last_step == 1 for t in pruned)
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    # Each pruned trial was below the median, at its second fold, of the trials finished before it.
+    for t in pruned:
+        before = [c.intermediate_values[1] for c in complete if c.number < t.number]
+        assert t.intermediate_values[1] < sorted(before)[len(before) // 2] + 1e-9
+
+
 def test_feature_choices_are_searched_with_the_model_and_start_from_the_preset():
     space = {"scaler": {"choices": ["standard", "robust"]}}
     from autotab.config import SearchDimension

@@ -36,9 +36,39 @@ def suggest(trial: optuna.Trial, name: str, dimension: SearchDimension) -> Any:
     return trial.suggest_float(name, float(dimension.low), float(dimension.high), log=dimension.log)
 
 
+class FoldMedianPruner(optuna.pruners.BasePruner):
+    """Stop a trial whose running mean after fold k is below the median of the finished trials'
+    running means after fold k (from the second fold, once `n_startup_trials` have finished).
+
+    Optuna's MedianPruner compares a trial's *best* value over the steps so far with that median:
+    right for learning curves, which improve step by step, but a running mean over CV folds is no
+    learning curve. Its first fold's value would stand for the trial for good, and since the others'
+    running means at later folds are no higher on average, a trial whose later folds sink would almost
+    never be stopped (measured: a 107 s CatBoost trial, 5% below the median from its second fold on,
+    ran all five folds)."""
+
+    def __init__(self, n_startup_trials: int = 5, n_warmup_steps: int = 1) -> None:
+        self.n_startup_trials = n_startup_trials
+        self.n_warmup_steps = n_warmup_steps
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        step = trial.last_step
+        if step is None or step < self.n_warmup_steps:
+            return False
+        finished = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if len(finished) < self.n_startup_trials:
+            return False
+        at_step = [t.intermediate_values[step] for t in finished if step in t.intermediate_values]
+        value = trial.intermediate_values[step]
+        if math.isnan(value):
+            return True
+        # The study maximises (every metric is stored larger-is-better).
+        return bool(at_step) and value < float(np.median(at_step))
+
+
 def make_pruner(name: str) -> optuna.pruners.BasePruner:
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+        return FoldMedianPruner(n_startup_trials=5, n_warmup_steps=1)
     if name == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner()
     return optuna.pruners.NopPruner()

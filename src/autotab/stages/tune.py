@@ -26,7 +26,7 @@ from autotab.models import supports
 from autotab.search import Problem, search
 from autotab.tables import file_digest, read_json, write_csv, write_joblib, write_json
 from autotab.training import make_folds, split_xy
-from autotab.tuning import history_table, importance_table, trials_table
+from autotab.tuning import history_table, importance_table, make_pruner, trials_table
 
 
 def main() -> None:
@@ -86,7 +86,7 @@ def main() -> None:
         "spaces": {n: f.model_dump() for n, f in families.items()},
         "train": train_config.model_dump(exclude={"n_jobs"}), "seed": data.seed, "group": data.group,
         "features": config.features.model_dump(),
-        "tune": tune.model_dump(include={"pruner", "feature_space"}),
+        "tune": tune.model_dump(include={"pruner", "feature_space"}), "pruner": type(make_pruner(tune.pruner)).__name__,
         "parallelism": backend.parallelism, "budgeted": config.budget_s is not None,
     }  # fmt: skip
     study_name = f"{data.name}-{hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]}"
