@@ -53,8 +53,8 @@ def messy_table(n_rows: int, seed: int = 0) -> pd.DataFrame:
 def measure(path: Path) -> dict:
     from sklearn.model_selection import train_test_split
 
-    from autotab.cleaner import TableCleaner
-    from autotab.cleaning import clean_rows, column_report
+    from autotab.data.row_cleaning import clean_rows, column_report
+    from autotab.estimators.table_cleaner import TableCleaner
     from autotab.tables import read_table
 
     start = time.perf_counter()

@@ -15,16 +15,15 @@ from pathlib import Path
 import pandas as pd
 from sklearn import datasets
 
-from autotab import leaderboard
-from autotab.cleaner import TableCleaner
-from autotab.cleaning import clean_rows, infer_task, split_rows
 from autotab.config import load_config
-from autotab.evaluation import positive_class
-from autotab.features import build_preprocessor
-from autotab.metrics import primary_metric
-from autotab.models import build_estimator, supports
+from autotab.data.row_cleaning import clean_rows, infer_task, split_rows
+from autotab.estimators.table_cleaner import TableCleaner
+from autotab.metrics import positive_class, primary_metric
+from autotab.modeling import leaderboard
+from autotab.modeling.features import build_preprocessor
+from autotab.modeling.training import make_folds, split_xy
+from autotab.modeling.zoo import build_estimator, supports
 from autotab.tables import read_table
-from autotab.training import make_folds, split_xy
 
 ROOT = Path(__file__).resolve().parents[1]
 

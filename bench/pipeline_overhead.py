@@ -22,10 +22,10 @@ import yaml
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from autotab.cleaner import TableCleaner
 from autotab.config import load_config
-from autotab.features import build_preprocessor
-from autotab.training import whole_pipeline
+from autotab.estimators.table_cleaner import TableCleaner
+from autotab.modeling.features import build_preprocessor
+from autotab.modeling.training import whole_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -26,17 +26,16 @@ import numpy as np
 from leaderboard import tables
 from sklearn.exceptions import ConvergenceWarning
 
-from autotab import leaderboard
-from autotab.cleaner import TableCleaner
-from autotab.cleaning import clean_rows, infer_task, split_rows
 from autotab.config import load_config
-from autotab.evaluation import positive_class
-from autotab.features import build_preprocessor
-from autotab.metrics import classification_metrics, maximisable, primary_metric, regression_metrics
-from autotab.models import build_estimator, supports
-from autotab.search import LINEAR, Problem, search
-from autotab.training import make_folds, split_xy, whole_pipeline
-from autotab.tuning import params_of
+from autotab.data.row_cleaning import clean_rows, infer_task, split_rows
+from autotab.estimators.table_cleaner import TableCleaner
+from autotab.metrics import classification_metrics, maximisable, positive_class, primary_metric, regression_metrics
+from autotab.modeling import leaderboard
+from autotab.modeling.features import build_preprocessor
+from autotab.modeling.search import LINEAR, Problem, search
+from autotab.modeling.training import make_folds, split_xy, whole_pipeline
+from autotab.modeling.tuning import params_of
+from autotab.modeling.zoo import build_estimator, supports
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "quality.md"

@@ -33,7 +33,7 @@ import pandas as pd
 import psutil
 import yaml
 
-from autotab.scoring import classify, labelled_answers
+from autotab.serving.predictor import classify, labelled_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"p50_ms": 3.0, "rps_c1": 300.0, "batching_ratio_c8": 1.5, "rows1000_ratio": 3.0}
@@ -54,7 +54,9 @@ def served(serve: dict, store: Path, model_tag: str):
     with tempfile.TemporaryDirectory() as tmp:
         args = Path(tmp) / "args.yaml"
         args.write_text(yaml.safe_dump({"model_tag": model_tag, "serve": json.dumps(serve)}))
-        with bentoml_serve("autotab.service:AutotabService", ROOT / "src", store, ["--arg-file", str(args)]) as server:
+        with bentoml_serve(
+            "autotab.serving.service:AutotabService", ROOT / "src", store, ["--arg-file", str(args)]
+        ) as server:
             yield server
 
 
@@ -282,7 +284,7 @@ def breakdown(records: list[dict], contract: dict) -> list[tuple[str, float, flo
     Pipeline, build the answers, serialise them."""
     from pydantic import TypeAdapter
 
-    from autotab.request_schema import record_model, records_frame, request_model
+    from autotab.serving.request_schema import record_model, records_frame, request_model
 
     fields = contract["input"]
     request = request_model(record_model(fields), 1000, fields, contract["missing_markers"])

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from autotab.add_data import TEMPLATE, check_name, check_target, default_name, render_config
+from autotab.data.add_data import TEMPLATE, check_name, check_target, default_name, render_config
 from autotab.errors import UserError
 from tests.conftest import REPO
 from tests.support import copy_repository, run

@@ -7,14 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autotab.backends import scheduler_address, trial_runner
-from autotab.cleaner import TableCleaner
 from autotab.config import BackendConfig, FeaturesConfig, ModelConfig
 from autotab.errors import UserError
-from autotab.features import build_preprocessor
-from autotab.search import Problem
-from autotab.training import make_folds
-from autotab.tuning import open_study, run_study
+from autotab.estimators.table_cleaner import TableCleaner
+from autotab.modeling.backends import scheduler_address, trial_runner
+from autotab.modeling.features import build_preprocessor
+from autotab.modeling.search import Problem
+from autotab.modeling.training import make_folds
+from autotab.modeling.tuning import open_study, run_study
 
 FAMILIES = {
     "logistic_regression": ModelConfig(

@@ -1,4 +1,4 @@
-"""The boosted-tree families (autotab.boosting) inside the Pipeline train builds: each task, early
+"""The boosted-tree families (autotab.estimators.boosting) inside the Pipeline train builds: each task, early
 stopping on the fit's own rows, threads, determinism, pickling, and config errors."""
 
 import io
@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from autotab import boosting
-from autotab.cleaner import TableCleaner
 from autotab.config import FeaturesConfig, load_config
 from autotab.errors import UserError
-from autotab.features import build_preprocessor
-from autotab.models import build_estimator
-from autotab.training import whole_pipeline
+from autotab.estimators import boosting
+from autotab.estimators.table_cleaner import TableCleaner
+from autotab.modeling.features import build_preprocessor
+from autotab.modeling.training import whole_pipeline
+from autotab.modeling.zoo import build_estimator
 from tests.conftest import REPO
 
 FAMILIES = ("lightgbm", "xgboost", "catboost")

@@ -11,12 +11,12 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
-from autotab import leaderboard
-from autotab.budget import Deadline, OutOfTime, worker_pool
-from autotab.cleaner import TableCleaner
 from autotab.config import FeaturesConfig
-from autotab.features import build_preprocessor
-from autotab.training import cross_validate_pipeline, make_folds, whole_pipeline
+from autotab.estimators.table_cleaner import TableCleaner
+from autotab.modeling import leaderboard
+from autotab.modeling.budget import Deadline, OutOfTime, worker_pool
+from autotab.modeling.features import build_preprocessor
+from autotab.modeling.training import cross_validate_pipeline, make_folds, whole_pipeline
 from tests.support import copy_repository, run
 
 FEATURES = FeaturesConfig(

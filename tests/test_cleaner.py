@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from autotab.cleaner import TableCleaner, parse_numbers, safe_names
+from autotab.estimators.table_cleaner import TableCleaner, parse_numbers, safe_names
 
 MARKERS = ("", "?", "NA", "null")
 

@@ -2,8 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autotab.cleaner import TableCleaner
-from autotab.cleaning import (
+from autotab.data.row_cleaning import (
     check_class_counts,
     check_target,
     clean_rows,
@@ -14,6 +13,7 @@ from autotab.cleaning import (
     split_rows,
 )
 from autotab.errors import UserError
+from autotab.estimators.table_cleaner import TableCleaner
 
 MARKERS = ["", "?", "NA", "null"]
 

@@ -9,9 +9,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autotab.cleaner import MEMO_MAX_ROWS, TableCleaner
-from autotab.cleaning import clean_rows
-from autotab.contract import build_contract, check_cleaned
+from autotab.data.contract import build_contract, check_cleaned
+from autotab.data.row_cleaning import clean_rows
+from autotab.estimators.table_cleaner import MEMO_MAX_ROWS, TableCleaner
 
 MARKERS = ["", "?", "NA", "null", "-"]
 CELLS = {

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 
-from autotab.column_groups import ColumnGroups
 from autotab.config import FeaturesConfig
-from autotab.features import build_encoder
+from autotab.estimators.column_groups import ColumnGroups
+from autotab.modeling.features import build_encoder
 
 BASE = {"numeric_imputer": "median", "missing_indicator": True, "scaler": "standard",
         "categorical_imputer": "most_frequent"}  # fmt: skip

@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from autotab import compare
-from autotab.compare import Row
 from autotab.errors import UserError
+from autotab.reporting import comparison
+from autotab.reporting.comparison import Row
 
 METRICS = "reports/metrics.json"
 SUMMARY = "reports/tuning/summary.json"
@@ -47,7 +47,7 @@ def experiment(name: str, model: str, roc_auc: float | None, executor_state: str
 
 
 def test_flatten_names_nested_keys_like_exp_show_and_keeps_lists():
-    assert compare.flatten({"a": {"b": 1, "c": [1, 2]}, "d": "x"}) == {"a.b": 1, "a.c": [1, 2], "d": "x"}
+    assert comparison.flatten({"a": {"b": 1, "c": [1, 2]}, "d": "x"}) == {"a.b": 1, "a.c": [1, 2], "d": "x"}
 
 
 def test_rows_are_the_workspace_the_baseline_and_each_experiment_with_its_state():
@@ -57,7 +57,7 @@ def test_rows_are_the_workspace_the_baseline_and_each_experiment_with_its_state(
         experiment("broken", "mlp", None, executor_state="failed"),
         experiment("by-hand", "ridge", 0.97, executor_state=None),  # `dvc exp run` without the queue
     )
-    rows = compare.rows_from_exp_show(shown)
+    rows = comparison.rows_from_exp_show(shown)
     assert [(r.name, r.kind, r.state) for r in rows] == [
         ("workspace", "workspace", "success"),
         ("main", "baseline", "success"),
@@ -73,40 +73,40 @@ def test_rows_are_the_workspace_the_baseline_and_each_experiment_with_its_state(
 def test_an_experiment_that_recorded_an_error_is_failed():
     broken = experiment("oops", "knn", 0.9)
     broken["revs"][0]["error"] = {"msg": "stage failed", "type": "ReproductionError"}
-    assert compare.rows_from_exp_show(exp_show(broken))[-1].state == "failed"
+    assert comparison.rows_from_exp_show(exp_show(broken))[-1].state == "failed"
 
 
 def test_the_workspace_is_compared_only_when_it_is_not_a_copy_of_a_revision():
     knn = experiment("knn", "knn", 0.98)
-    copy = compare.rows_from_exp_show(exp_show(knn, workspace_model="knn", workspace_auc=0.98))
-    assert compare.plot_revisions(compare.compared_rows(copy)) == ["main", "knn"]
-    edited = compare.rows_from_exp_show(exp_show(experiment("knn", "knn", 0.98), workspace_auc=0.5))
-    assert compare.plot_revisions(compare.compared_rows(edited)) == ["workspace", "main", "knn"]
+    copy = comparison.rows_from_exp_show(exp_show(knn, workspace_model="knn", workspace_auc=0.98))
+    assert comparison.plot_revisions(comparison.compared_rows(copy)) == ["main", "knn"]
+    edited = comparison.rows_from_exp_show(exp_show(experiment("knn", "knn", 0.98), workspace_auc=0.5))
+    assert comparison.plot_revisions(comparison.compared_rows(edited)) == ["workspace", "main", "knn"]
 
 
 def test_a_workspace_that_does_not_load_is_listed_once_as_failed():
     shown = exp_show(experiment("knn", "knn", 0.98))
     shown[0]["error"] = {"msg": "params.yaml does not parse", "type": "YAMLError"}
-    rows = compare.compared_rows(compare.rows_from_exp_show(shown))
+    rows = comparison.compared_rows(comparison.rows_from_exp_show(shown))
     assert [(r.name, r.state) for r in rows] == [("main", "success"), ("knn", "success"), ("workspace", "failed")]
 
 
 def test_unfinished_experiments_are_listed_but_not_plotted():
     shown = exp_show(experiment("knn", "knn", 0.98), experiment("later", "svm", None, executor_state="queued"))
-    rows = compare.compared_rows(compare.rows_from_exp_show(shown))
+    rows = comparison.compared_rows(comparison.rows_from_exp_show(shown))
     assert [r.name for r in rows] == ["main", "knn", "later"]  # the workspace is a copy of main
-    assert compare.plot_revisions(rows) == ["main", "knn"]
+    assert comparison.plot_revisions(rows) == ["main", "knn"]
 
 
 def test_no_experiments_yet_compares_the_committed_results_alone():
-    rows = compare.compared_rows(compare.rows_from_exp_show(exp_show()))
-    assert compare.plot_revisions(rows) == ["main"]
-    assert compare.summary_line(rows, "roc_auc").startswith("0 experiments of HEAD yet")
+    rows = comparison.compared_rows(comparison.rows_from_exp_show(exp_show()))
+    assert comparison.plot_revisions(rows) == ["main"]
+    assert comparison.summary_line(rows, "roc_auc").startswith("0 experiments of HEAD yet")
 
 
 def test_columns_are_every_holdout_metric_other_metrics_that_differ_then_params_that_differ():
-    rows = compare.compared_rows(compare.rows_from_exp_show(exp_show(experiment("knn", "knn", 0.98))))
-    labels = [(c.label, c.is_metric) for c in compare.table_columns(rows)]
+    rows = comparison.compared_rows(comparison.rows_from_exp_show(exp_show(experiment("knn", "knn", 0.98))))
+    labels = [(c.label, c.is_metric) for c in comparison.table_columns(rows)]
     # model.C and data.seed are the same everywhere; task and primary_metric are not numbers;
     # n_trials is the same in both summaries.
     assert labels == [
@@ -123,12 +123,12 @@ def test_ranking_puts_the_best_primary_metric_first_in_its_direction():
         return Row(name=name, kind="experiment", state="success" if value is not None else "queued", metrics=metrics)
 
     auc = [row("low", "roc_auc", 0.9), row("pending", "roc_auc", None), row("high", "roc_auc", 0.99)]
-    assert compare.primary_metric(auc) == "roc_auc"
-    assert [r.name for r in compare.ranked(auc, "roc_auc")] == ["high", "low", "pending"]
+    assert comparison.primary_metric(auc) == "roc_auc"
+    assert [r.name for r in comparison.ranked(auc, "roc_auc")] == ["high", "low", "pending"]
     loss = [row("worse", "log_loss", 0.4), row("better", "log_loss", 0.1)]
-    assert [r.name for r in compare.ranked(loss, "log_loss")] == ["better", "worse"]
+    assert [r.name for r in comparison.ranked(loss, "log_loss")] == ["better", "worse"]
     mixed = [row("binary", "roc_auc", 0.9), row("multiclass", "log_loss", 0.2)]
-    assert compare.primary_metric(mixed) is None and compare.ranked(mixed, None) == mixed
+    assert comparison.primary_metric(mixed) is None and comparison.ranked(mixed, None) == mixed
 
 
 def test_the_table_escapes_values_keeps_full_numbers_for_sorting_and_marks_the_best_row():
@@ -136,8 +136,8 @@ def test_the_table_escapes_values_keeps_full_numbers_for_sorting_and_marks_the_b
         Row("best", "experiment", "success", {"model.name": "<b>knn</b>"}, {METRICS: {"roc_auc": 0.98765432}}),
         Row("other", "experiment", "success", {"model.name": "svm"}, {}),
     ]
-    columns = compare.table_columns(rows)
-    table = compare.table_html(rows, columns, "roc_auc")
+    columns = comparison.table_columns(rows)
+    table = comparison.table_html(rows, columns, "roc_auc")
     assert "<b>knn</b>" not in table and "&lt;b&gt;knn&lt;/b&gt;" in table
     assert 'data-value="0.98765432">0.987654</td>' in table
     assert table.count('<tr class="best">') == 1 and '<tr class="best"><td>best' in table
@@ -146,13 +146,13 @@ def test_the_table_escapes_values_keeps_full_numbers_for_sorting_and_marks_the_b
 
 def test_the_page_inlines_the_scripts_in_order_and_leaves_dvc_only_the_plot_divs(tmp_path):
     bodies = ("var vega = 1;", "var vegaLite = 2;", "var vegaEmbed = 3;")
-    for build, body in zip(compare.VEGA_BUILDS, bodies, strict=True):
+    for build, body in zip(comparison.VEGA_BUILDS, bodies, strict=True):
         path = tmp_path / build
         path.parent.mkdir(parents=True)
         path.write_text(f"{body}\n//# sourceMappingURL={path.name}.map\n")
-    scripts = compare.vega_scripts(tmp_path)
+    scripts = comparison.vega_scripts(tmp_path)
     assert not any("sourceMappingURL" in code for code in scripts)
-    page = compare.page_template("<table></table>", "2 experiments of HEAD.", ["main", "knn"], scripts)
+    page = comparison.page_template("<table></table>", "2 experiments of HEAD.", ["main", "knn"], scripts)
     assert page.index("var vega = 1") < page.index("var vegaLite = 2") < page.index("var vegaEmbed = 3")
     assert page.index("var vegaEmbed = 3") < page.index("window.vegaEmbed = function")  # the wrapper needs it
     assert page.count("{plot_divs}") == 1 and "{scripts}" not in page  # so DVC adds no CDN tags
@@ -161,7 +161,7 @@ def test_the_page_inlines_the_scripts_in_order_and_leaves_dvc_only_the_plot_divs
 
 def test_missing_vega_builds_are_one_line_that_says_how_to_install_them(tmp_path):
     with pytest.raises(UserError, match=r"vega\.min\.js not found: run `make compare`"):
-        compare.vega_scripts(tmp_path)
+        comparison.vega_scripts(tmp_path)
 
 
 def test_autotab_compare_without_vega_installed_exits_2_with_one_line(tmp_path):
@@ -179,5 +179,5 @@ def test_params_that_differ_come_shallow_keys_first():
         Row("a", "experiment", "success", {"model.name": "knn", "model.search_space.k.high": 30, "tune.n_trials": 3}),
         Row("b", "experiment", "success", {"model.name": "svm", "model.search_space.C.high": 9, "tune.n_trials": 3}),
     ]
-    labels = [column.label for column in compare.table_columns(rows)]
+    labels = [column.label for column in comparison.table_columns(rows)]
     assert labels == ["model.name", "model.search_space.C.high", "model.search_space.k.high"]  # n_trials is equal

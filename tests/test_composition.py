@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from autotab.cleaner import TableCleaner
 from autotab.cli import compose_params
 from autotab.config import parse_config
-from autotab.features import build_preprocessor
-from autotab.models import FAMILIES, build_estimator, supports
-from autotab.training import whole_pipeline
+from autotab.estimators.table_cleaner import TableCleaner
+from autotab.modeling.features import build_preprocessor
+from autotab.modeling.training import whole_pipeline
+from autotab.modeling.zoo import FAMILIES, build_estimator, supports
 from tests.conftest import REPO
 
 TASKS = ("binary", "multiclass", "regression")

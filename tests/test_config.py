@@ -2,7 +2,7 @@ import pytest
 
 from autotab.config import Config, ModelConfig, parse_config, read_params
 from autotab.errors import UserError
-from autotab.models import FAMILIES, build_estimator
+from autotab.modeling.zoo import FAMILIES, build_estimator
 from tests.conftest import REPO
 
 

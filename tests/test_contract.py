@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autotab.cleaner import TableCleaner
-from autotab.contract import build_contract, check_cleaned, differences, enforce
+from autotab.data.contract import build_contract, check_cleaned, differences, enforce
 from autotab.errors import UserError
+from autotab.estimators.table_cleaner import TableCleaner
 
 TARGET = {"target": "y", "task": "binary", "task_reason": "2 classes", "classes": ["a", "b"]}
 

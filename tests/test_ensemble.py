@@ -6,11 +6,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 
-from autotab.cleaner import TableCleaner
 from autotab.config import FeaturesConfig
-from autotab.ensemble import cross_fitted_blend, greedy_selection, soft_vote
-from autotab.features import build_preprocessor
+from autotab.estimators.table_cleaner import TableCleaner
 from autotab.metrics import oof_score
+from autotab.modeling.ensemble import cross_fitted_blend, greedy_selection, soft_vote
+from autotab.modeling.features import build_preprocessor
 
 CLASSES = np.array(["neg", "pos"])
 

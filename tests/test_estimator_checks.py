@@ -8,7 +8,7 @@ a user's table by column name), so the array-based checks do not apply; their ow
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from autotab.boosting import (
+from autotab.estimators.boosting import (
     CatBoostClassifier,
     CatBoostRegressor,
     LightGBMClassifier,
@@ -16,8 +16,8 @@ from autotab.boosting import (
     XGBoostClassifier,
     XGBoostRegressor,
 )
-from autotab.calibration import TemperatureScaled
-from autotab.models import CalibratedSVC
+from autotab.estimators.calibration import TemperatureScaled
+from autotab.estimators.svc import CalibratedSVC
 
 # class_weight takes "balanced" or None in autotab's config (train.class_weight), not a dict.
 BALANCED_ONLY = {"check_class_weight_classifiers": "class_weight is 'balanced' or None, not a dict"}

@@ -4,8 +4,8 @@ import pytest
 from sklearn import metrics as skm
 
 from autotab.errors import UserError
-from autotab.evaluation import confusion_rows, plot_tables, positive_class
-from autotab.metrics import classification_metric, classification_metrics, regression_metrics
+from autotab.metrics import classification_metric, classification_metrics, positive_class, regression_metrics
+from autotab.reporting.evaluation import confusion_rows, plot_tables
 
 Y = pd.Series(["benign", "malignant", "malignant", "benign", "malignant"])
 P_MALIGNANT = np.array([0.1, 0.8, 0.4, 0.3, 0.9])
@@ -60,7 +60,7 @@ def test_positive_class():
 
 
 def test_the_bootstrap_interval_is_seeded_and_brackets_the_estimate():
-    from autotab.evaluation import bootstrap_interval
+    from autotab.reporting.evaluation import bootstrap_interval
 
     rng = np.random.default_rng(0)
     y = pd.Series(rng.choice(CLASSES, 200))
@@ -76,7 +76,7 @@ def test_the_bootstrap_interval_is_seeded_and_brackets_the_estimate():
 
 
 def test_the_trivial_baseline_and_calibration_data():
-    from autotab.evaluation import calibration_points, prior_probabilities
+    from autotab.reporting.evaluation import calibration_points, prior_probabilities
 
     prior = prior_probabilities(pd.Series(["benign"] * 3 + ["malignant"]), CLASSES, 2)
     assert prior.tolist() == [[0.75, 0.25], [0.75, 0.25]]
@@ -85,7 +85,7 @@ def test_the_trivial_baseline_and_calibration_data():
 
 
 def test_the_decision_threshold_maximises_f1_out_of_fold():
-    from autotab.evaluation import best_threshold
+    from autotab.metrics import best_threshold
 
     y = pd.Series(["benign"] * 6 + ["malignant"] * 4)
     p = np.array([0.05, 0.1, 0.2, 0.25, 0.3, 0.45, 0.35, 0.4, 0.8, 0.9])

@@ -3,10 +3,10 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from autotab.cleaner import TableCleaner
 from autotab.config import FeaturesConfig
-from autotab.features import build_preprocessor, describe
-from autotab.training import whole_pipeline
+from autotab.estimators.table_cleaner import TableCleaner
+from autotab.modeling.features import build_preprocessor, describe
+from autotab.modeling.training import whole_pipeline
 
 BASE = {
     "numeric_imputer": "median", "missing_indicator": True, "scaler": "standard",

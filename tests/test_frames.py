@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autotab.frames import column_index, column_values, frame_of_columns
+from autotab.estimators.frames import column_index, column_values, frame_of_columns
 
 COLUMNS = {
     "float": pd.array([1.5, np.nan, 3.0], dtype="float64"),

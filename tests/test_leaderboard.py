@@ -7,13 +7,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 
-from autotab import leaderboard
-from autotab.budget import Deadline, worker_pool
-from autotab.cleaner import TableCleaner
 from autotab.config import FeaturesConfig
 from autotab.errors import UserError
-from autotab.features import build_preprocessor
-from autotab.training import make_folds
+from autotab.estimators.table_cleaner import TableCleaner
+from autotab.modeling import leaderboard
+from autotab.modeling.budget import Deadline, worker_pool
+from autotab.modeling.features import build_preprocessor
+from autotab.modeling.training import make_folds
 
 FEATURES = FeaturesConfig(
     numeric_imputer="median", missing_indicator=False, scaler="standard", categorical_imputer="most_frequent"

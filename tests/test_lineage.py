@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 
-from autotab import lineage
+from autotab.reporting import lineage
 from autotab.tables import file_digest
 from tests.support import environment
 

@@ -11,7 +11,7 @@ from sklearn.model_selection import FixedThresholdClassifier
 
 from autotab import metrics
 from autotab.config import TrainConfig
-from autotab.evaluation import permutation_importance_rows
+from autotab.reporting.evaluation import permutation_importance_rows
 
 
 def test_every_configurable_metric_has_a_direction_and_every_task_metric_is_configurable():

@@ -3,7 +3,7 @@ import re
 import yaml
 from packaging.markers import Marker
 
-from autotab.packaging import content_version
+from autotab.serving.bento_build import content_version
 from tests.conftest import REPO
 
 

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from autotab.request_schema import (
+from autotab.serving.request_schema import (
     raise_for,
     record_model,
     records_frame,
@@ -98,8 +98,8 @@ def test_the_request_refuses_text_the_cleaner_cannot_read_naming_record_and_fiel
 
 
 def test_unseen_categories_are_counted_per_field_as_the_cleaner_normalises_them(messy_frame):
-    from autotab.cleaner import TableCleaner
-    from autotab.request_schema import unseen_categories
+    from autotab.estimators.table_cleaner import TableCleaner
+    from autotab.serving.request_schema import unseen_categories
 
     cleaner = TableCleaner(drop=("patient_id",)).fit(messy_frame.drop(columns=["outcome"]))
     fields = cleaner.input_schema()

@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from autotab import ensemble
 from autotab.config import load_config
-from autotab.models import build_estimator
+from autotab.modeling import ensemble
+from autotab.modeling.zoo import build_estimator
 from tests.serving_support import get, holdout_records
 from tests.support import (
     CHROMIUM,

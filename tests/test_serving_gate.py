@@ -3,7 +3,7 @@
 import asyncio
 import json
 
-from autotab.serving_gate import DRAIN_FACTOR, PredictGate
+from autotab.serving.gate import DRAIN_FACTOR, PredictGate
 
 LIMIT = 100
 

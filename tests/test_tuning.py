@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from autotab.config import ModelConfig
-from autotab.tuning import first_trials, open_study, params_of, run_study, trials_table
+from autotab.modeling.tuning import first_trials, open_study, params_of, run_study, trials_table
 
 FAMILIES = {
     "a": ModelConfig(name="a", x=0.5, search_space={"x": {"low": 0.0, "high": 1.0}}),

@@ -86,7 +86,7 @@ def serve_command(bento: dict) -> list[str]:
 
 
 def compare_command(args: argparse.Namespace) -> None:
-    from autotab.compare import write_report
+    from autotab.reporting.comparison import write_report
 
     index, revisions = write_report()
     print(f"{index}: {len(revisions)} revision(s) compared: {', '.join(revisions)}")
@@ -118,15 +118,15 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def add_data_command(args: argparse.Namespace) -> None:
-    from autotab.add_data import add_data
+    from autotab.data.add_data import add_data
 
     add_data(args.path, args.target, args.name, args.task, move=args.move, force=args.force)
 
 
 def predict_command(args: argparse.Namespace) -> None:
     """Score a CSV or Parquet file of raw records with the evaluated Pipeline (models/model.joblib)."""
-    from autotab.batch_predict import predict_file, rejected_path
     from autotab.config import load_config
+    from autotab.serving.batch_predict import predict_file, rejected_path
 
     data = load_config().data
     contract_path = paths.contract(data.name)

@@ -172,7 +172,7 @@ class TuneConfig(Section):
 
 
 class BackendConfig(Section):
-    """Where tuning trials run (see `autotab.backends`)."""
+    """Where tuning trials run (see `autotab.modeling.backends`)."""
 
     name: Literal["local", "dask_local", "dask"] = "local"
     parallelism: int = Field(default=1, ge=1)  # trials in flight (and local workers)

@@ -73,7 +73,7 @@ CLASSIFICATION_SCORERS: dict[str, Callable[..., float]] = {
 BINARY_ONLY = ("pr_auc", "brier")
 LABEL_METRICS = ("accuracy", "balanced_accuracy", "f1_macro")  # scored on labels, not probabilities
 # Metrics that score the probabilities themselves; the others rank rows or count labels, which a
-# temperature does not change for a binary classifier (`autotab.calibration`).
+# temperature does not change for a binary classifier (`autotab.estimators.calibration`).
 PROBABILISTIC = ("log_loss", "brier")
 REGRESSION_SCORERS: dict[str, Callable[..., float]] = {
     "rmse": skm.root_mean_squared_error,
@@ -128,3 +128,31 @@ def holdout_scorer(metric: str, task: str, positive: Any = None) -> Callable[[An
         return maximisable(value, metric)
 
     return score
+
+
+def positive_class(classes: np.ndarray, configured: str | None) -> object:
+    """The class whose probability is scored: the configured label, else the last in order."""
+    if configured is None:
+        return classes[-1]
+    matches = [c for c in classes if str(c) == configured]
+    if not matches:
+        raise UserError(f"data.positive_label {configured!r} is not a class; classes: {', '.join(map(str, classes))}")
+    return matches[0]
+
+
+def recorded_positive(classes: Any, contract: dict) -> object | None:
+    """The binary positive class the data contract recorded, as the class value itself (None for
+    other tasks)."""
+    label = contract.get("positive_label")
+    return next((c for c in classes if str(c) == label), None) if label is not None else None
+
+
+def best_threshold(y_true: pd.Series, p_positive: np.ndarray, positive: object) -> float:
+    """The probability cut that maximises F1 of the positive class on out-of-fold predictions
+    (the lowest such cut on ties, so the choice is deterministic)."""
+    is_positive = y_true.to_numpy() == positive
+    precision, recall, thresholds = skm.precision_recall_curve(is_positive, p_positive)
+    f1 = np.divide(
+        2 * precision * recall, precision + recall, out=np.zeros_like(precision), where=precision + recall > 0
+    )
+    return round(float(thresholds[int(np.argmax(f1[:-1]))]), 6)

@@ -8,10 +8,10 @@ recipe and fits it once on the training split for the contract and the report.
 import pandas as pd
 from sklearn.base import clone
 
-from autotab import contract as data_contract
 from autotab import paths
-from autotab.cleaner import TableCleaner
-from autotab.cleaning import (
+from autotab.config import CleanConfig, DataConfig, load_config
+from autotab.data import contract as data_contract
+from autotab.data.row_cleaning import (
     check_class_counts,
     clean_rows,
     column_report,
@@ -19,9 +19,9 @@ from autotab.cleaning import (
     outlier_rows,
     split_rows,
 )
-from autotab.config import CleanConfig, DataConfig, load_config
 from autotab.errors import UserError, run_stage
-from autotab.evaluation import positive_class
+from autotab.estimators.table_cleaner import TableCleaner
+from autotab.metrics import positive_class
 from autotab.tables import read_json, write_joblib, write_json, write_parquet
 
 

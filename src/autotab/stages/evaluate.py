@@ -5,13 +5,14 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from autotab import evaluation, metrics, paths
+from autotab import metrics, paths
 from autotab.config import load_config
-from autotab.contract import check_cleaned
+from autotab.data.contract import check_cleaned
 from autotab.errors import run_stage
-from autotab.model_card import model_card
+from autotab.modeling.training import split_xy
+from autotab.reporting import evaluation
+from autotab.reporting.model_card import model_card
 from autotab.tables import read_json, write_atomic, write_csv, write_json
-from autotab.training import split_xy
 
 
 def main() -> None:
@@ -40,7 +41,7 @@ def main() -> None:
         classes = pipeline.classes_
         proba = pipeline.predict_proba(X)
         predicted = pipeline.predict(X)  # with a binary model's tuned threshold
-        positive = evaluation.recorded_positive(classes, contract)
+        positive = metrics.recorded_positive(classes, contract)
         holdout = metrics.classification_metrics(y, proba, classes, positive, predicted)
         prior = evaluation.prior_probabilities(y_train, classes, len(y))
         baseline = metrics.classification_metrics(y, prior, classes, positive)

@@ -10,9 +10,9 @@ from sklearn.base import clone
 
 from autotab import paths
 from autotab.config import load_config
-from autotab.contract import check_cleaned
+from autotab.data.contract import check_cleaned
 from autotab.errors import UserError, run_stage
-from autotab.features import build_preprocessor, describe
+from autotab.modeling.features import build_preprocessor, describe
 from autotab.tables import read_json, write_joblib, write_json, write_parquet
 
 

@@ -4,9 +4,11 @@ import hashlib
 import json
 from pathlib import Path
 
-from autotab import lineage, packaging, paths
+from autotab import paths
 from autotab.config import load_config
 from autotab.errors import run_stage
+from autotab.reporting import lineage
+from autotab.serving import bento_build
 from autotab.tables import read_json, write_json
 
 BENTOFILE = Path("bentofile.yaml")
@@ -16,7 +18,7 @@ BUILD_CONTEXT = Path("src")
 def main() -> None:
     config = load_config()
     serve = config.serve
-    packaging.use_store(paths.BENTOML_HOME)
+    bento_build.use_store(paths.BENTOML_HOME)
     import joblib
 
     pipeline = joblib.load(paths.MODEL)
@@ -27,21 +29,21 @@ def main() -> None:
         "params": read_json(paths.BEST_PARAMS),
         "data_hash": "sha256:" + hashlib.sha256(paths.CLEAN_TRAIN.read_bytes()).hexdigest(),
     }
-    version = packaging.content_version(
+    version = bento_build.content_version(
         paths.MODEL.read_bytes(),
         json.dumps(metadata, sort_keys=True).encode(),
-        packaging.source_bytes(BUILD_CONTEXT / "autotab"),
+        bento_build.source_bytes(BUILD_CONTEXT / "autotab"),
         BENTOFILE.read_bytes(),
         serve.model_dump_json().encode(),
     )
     # Lineage goes on the model, not into its version: the tag stays a content hash of what is served.
     origin = lineage.lineage(read_json(paths.RAW_SCHEMA))
-    model_tag = packaging.save_model(pipeline, version, {**metadata, "lineage": origin}, labels=origin)
+    model_tag = bento_build.save_model(pipeline, version, {**metadata, "lineage": origin}, labels=origin)
     # The service reads its whole `serve` config from the build arguments baked into the Bento.
-    bento_tag = packaging.build_bento(
+    bento_tag = bento_build.build_bento(
         BENTOFILE, BUILD_CONTEXT, version, {"model_tag": model_tag, "serve": serve.model_dump_json()}
     )
-    packaging.export_bento(bento_tag, paths.BENTO_ARCHIVE)
+    bento_build.export_bento(bento_tag, paths.BENTO_ARCHIVE)
     write_json(
         {"tag": bento_tag, "model_tag": model_tag, "host": serve.host, "port": serve.port},
         paths.BENTO_INFO,

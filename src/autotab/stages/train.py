@@ -6,15 +6,15 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from autotab import leaderboard, paths
-from autotab.budget import TRAIN_SHARE, Deadline, cores, worker_pool
+from autotab import paths
 from autotab.config import load_config
 from autotab.errors import run_stage
-from autotab.evaluation import recorded_positive
-from autotab.metrics import primary_metric
-from autotab.models import build_estimator, supports
+from autotab.metrics import primary_metric, recorded_positive
+from autotab.modeling import leaderboard
+from autotab.modeling.budget import TRAIN_SHARE, Deadline, cores, worker_pool
+from autotab.modeling.training import check_folds, make_folds, split_xy
+from autotab.modeling.zoo import build_estimator, supports
 from autotab.tables import read_json, write_atomic, write_csv, write_json, write_parquet
-from autotab.training import check_folds, make_folds, split_xy
 
 
 def main() -> None:

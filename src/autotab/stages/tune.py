@@ -1,7 +1,7 @@
 """tune: a seeded, pruned, resumable Optuna search, an optional greedy ensemble, and the refit.
 
 The search covers the pinned `model` family, or with `model: auto` the leaderboard's best
-`tune.top_families` families jointly (see `autotab.search`).
+`tune.top_families` families jointly (see `autotab.modeling.search`).
 """
 
 import hashlib
@@ -17,16 +17,15 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
 from autotab import paths
-from autotab.budget import Deadline, cores, worker_pool
 from autotab.config import load_config
 from autotab.errors import run_stage
-from autotab.evaluation import recorded_positive
-from autotab.metrics import maximisable, primary_metric
-from autotab.models import supports
-from autotab.search import Problem, search
+from autotab.metrics import maximisable, primary_metric, recorded_positive
+from autotab.modeling.budget import Deadline, cores, worker_pool
+from autotab.modeling.search import Problem, search
+from autotab.modeling.training import make_folds, split_xy
+from autotab.modeling.tuning import history_table, importance_table, make_pruner, trials_table
+from autotab.modeling.zoo import supports
 from autotab.tables import file_digest, read_json, write_csv, write_joblib, write_json
-from autotab.training import make_folds, split_xy
-from autotab.tuning import history_table, importance_table, make_pruner, trials_table
 
 
 def main() -> None:

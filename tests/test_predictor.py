@@ -1,4 +1,4 @@
-"""The Scorer cleans once and scores the cleaned rows exactly as the whole model scores raw rows."""
+"""The Predictor cleans once and scores the cleaned rows exactly as the whole model scores raw rows."""
 
 import numpy as np
 import pandas as pd
@@ -6,13 +6,13 @@ import pytest
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import FixedThresholdClassifier
 
-from autotab.calibration import TemperatureScaled
-from autotab.cleaner import TableCleaner
 from autotab.config import FeaturesConfig, load_config
-from autotab.features import build_preprocessor
-from autotab.models import FAMILIES, build_estimator, supports
-from autotab.scoring import Scorer, classify, labelled_answers
-from autotab.training import whole_pipeline
+from autotab.estimators.calibration import TemperatureScaled
+from autotab.estimators.table_cleaner import TableCleaner
+from autotab.modeling.features import build_preprocessor
+from autotab.modeling.training import whole_pipeline
+from autotab.modeling.zoo import FAMILIES, build_estimator, supports
+from autotab.serving.predictor import Predictor, classify, labelled_answers
 
 
 def raw_table(n=120, seed=0):
@@ -35,7 +35,7 @@ def pipeline_for(model, task):
     return whole_pipeline(recipe, model)
 
 
-# A log-loss table's model is served temperature-scaled (autotab.calibration): the same scoring applies.
+# A log-loss table's model is served temperature-scaled (autotab.estimators.calibration): the same scoring applies.
 CLASSIFIERS = {
     "raw": LogisticRegression,
     "temperature-scaled": lambda: TemperatureScaled(LogisticRegression(), temperature=0.5),
@@ -49,7 +49,7 @@ def test_a_thresholded_binary_model_gives_its_own_labels_and_probabilities(class
     model = FixedThresholdClassifier(
         pipeline_for(classifier(), "binary"), threshold=0.3, pos_label="yes", response_method="predict_proba"
     ).fit(X, y)
-    scorer = Scorer(model)
+    scorer = Predictor(model)
     labels, proba = scorer.classify(scorer.clean(X))
     np.testing.assert_array_equal(proba, model.predict_proba(X))
     np.testing.assert_array_equal(labels, model.predict(X))
@@ -70,7 +70,7 @@ def test_a_model_without_a_threshold_gives_its_own_labels(classifier):
 def test_a_regressor_predicts_values():
     X, x = raw_table()
     model = pipeline_for(Ridge(), "regression").fit(X, 2 * x)
-    scorer = Scorer(model)
+    scorer = Predictor(model)
     np.testing.assert_array_equal(scorer.predict(scorer.clean(X)), model.predict(X))
 
 
@@ -78,7 +78,7 @@ def test_a_threshold_on_another_response_is_refused():
     X, x = raw_table()
     model = FixedThresholdClassifier(pipeline_for(LogisticRegression(), "binary"), response_method="decision_function")
     with pytest.raises(ValueError, match="predict_proba"):
-        Scorer(model.fit(X, x > 0))
+        Predictor(model.fit(X, x > 0))
 
 
 def test_answers_carry_plain_labels_and_probabilities_keyed_by_class_name():
@@ -93,7 +93,7 @@ def test_answers_carry_plain_labels_and_probabilities_keyed_by_class_name():
 
 @pytest.mark.parametrize("family", sorted(f for f in FAMILIES if supports(f, "multiclass")))
 def test_every_zoo_classifier_labels_by_its_most_probable_class(family):
-    """Scorer.classify takes labels from the probabilities' argmax instead of calling predict."""
+    """Predictor.classify takes labels from the probabilities' argmax instead of calling predict."""
     X, x = raw_table(n=150)
     y = np.digitize(x + np.random.default_rng(1).normal(scale=0.5, size=len(x)), [-0.5, 0.5]).astype(str)
     model = pipeline_for(build_estimator(load_config().zoo[family], "multiclass", 0), "multiclass").fit(X, y)

@@ -25,9 +25,9 @@ with bentoml.importing():
     from starlette.routing import Route
 
     from autotab.config import ServeConfig
-    from autotab.request_schema import record_model, records_frame, request_model, unseen_categories
-    from autotab.scoring import Scorer, labelled_answers
-    from autotab.serving_gate import PredictGate, serving_metrics
+    from autotab.serving.gate import PredictGate, serving_metrics
+    from autotab.serving.predictor import Predictor, labelled_answers
+    from autotab.serving.request_schema import record_model, records_frame, request_model, unseen_categories
 
 # Declared, so BentoML does not rebuild the answers' JSON schema on every response to find it out.
 Answers = Annotated[list[dict[str, Any]], ContentType("application/json")]
@@ -116,7 +116,7 @@ class AutotabService:
 
     def __init__(self) -> None:
         self.pipeline = bentoml.sklearn.load_model(self.model)
-        self.scorer = Scorer(self.pipeline)
+        self.scorer = Predictor(self.pipeline)
         self.task = CONTRACT["task"]
         self.metrics = serving_metrics()  # in the worker, where Prometheus' multiprocess directory is set
 

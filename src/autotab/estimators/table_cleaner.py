@@ -17,7 +17,7 @@ from pandas.api.extensions import ExtensionArray
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from autotab.frames import column_values, frame_of_columns
+from autotab.estimators.frames import column_values, frame_of_columns
 
 TRUE_WORDS = frozenset({"true", "yes", "y", "t"})
 FALSE_WORDS = frozenset({"false", "no", "n", "f"})

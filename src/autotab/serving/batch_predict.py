@@ -22,10 +22,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ValidationError
 
-from autotab.cleaner import lower_markers
 from autotab.errors import UserError
-from autotab.request_schema import record_model, records_frame, unreadable_text
-from autotab.scoring import classify
+from autotab.estimators.table_cleaner import lower_markers
+from autotab.serving.predictor import classify
+from autotab.serving.request_schema import record_model, records_frame, unreadable_text
 from autotab.tables import atomic_path, csv_options, table_format
 
 ROW = "row"  # the 0-based position of a row in the input file

@@ -18,8 +18,8 @@ import pandas as pd
 from annotated_types import Len
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
-from autotab.cleaner import FALSE_WORDS, TRUE_WORDS, lower_markers, normalise_missing, parse_numbers
-from autotab.frames import column_index
+from autotab.estimators.frames import column_index
+from autotab.estimators.table_cleaner import FALSE_WORDS, TRUE_WORDS, lower_markers, normalise_missing, parse_numbers
 
 # Integers beyond float precision are no measurement; they would overflow the float conversion.
 BOUNDED_INT = Annotated[int, Field(ge=-(2**53), le=2**53)]

@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from autotab.frames import column_values
+from autotab.estimators.frames import column_values
 
 Selector = Callable[[pd.DataFrame], list[str]]
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pandas as pd
 
-from autotab import lineage, paths
+from autotab import paths
 from autotab.config import Config
+from autotab.reporting import lineage
 from autotab.tables import read_json
 
 

@@ -18,9 +18,9 @@ from typing import Any
 import joblib
 from threadpoolctl import threadpool_limits
 
-from autotab.budget import stop_pool, worker_pool
 from autotab.config import BackendConfig, ModelConfig
 from autotab.errors import UserError
+from autotab.modeling.budget import stop_pool, worker_pool
 
 ADDRESS_VARIABLE = "AUTOTAB_DASK_ADDRESS"
 SubmitFold = Callable[[str, dict[str, Any], dict[str, Any], int], Future]

@@ -12,7 +12,7 @@ how much the gain depends on which rows happen to be in the table, the same vari
 new rows shows; it needs no refit and works for any metric, ROC AUC and log loss included.
 
 When the metric scores the probabilities themselves (log loss), each side is judged in the form it
-would be served in: temperature-scaled (`autotab.calibration`) if that pays for it cross-fitted,
+would be served in: temperature-scaled (`autotab.estimators.calibration`) if that pays for it cross-fitted,
 else raw. So a timid anchor is not beaten merely by a bolder challenger,
 only by one that knows more; and a temperature fitted around a few confident mistakes, which would
 cost more on new rows than it gains, is not used.
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autotab.calibration import cross_fitted
+from autotab.estimators.calibration import cross_fitted
 from autotab.metrics import oof_score
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.model_selection import FixedThresholdClassifier
 
 
-class Scorer:
+class Predictor:
     """The packaged model split after its cleaner, so that a caller cleans rows once and can look at
     the cleaned values (the service counts unseen categories on them) before scoring those same
     values. Each scikit-learn step costs an input check per call whatever the number of rows, which
@@ -50,7 +50,7 @@ class Scorer:
 
 def classify(model: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Labels and class probabilities (columns in `model.classes_` order) of raw rows."""
-    scorer = Scorer(model)
+    scorer = Predictor(model)
     return scorer.classify(scorer.clean(frame))
 
 

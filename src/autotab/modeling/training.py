@@ -27,9 +27,9 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 
-from autotab.budget import NO_DEADLINE, Deadline
 from autotab.errors import UserError
 from autotab.metrics import TASK_METRICS, classification_metrics, regression_metrics
+from autotab.modeling.budget import NO_DEADLINE, Deadline
 
 
 def make_folds(task: str, n_folds: int, seed: int, grouped: bool = False) -> BaseCrossValidator:

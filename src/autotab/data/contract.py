@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from autotab.cleaner import TableCleaner
 from autotab.errors import UserError
+from autotab.estimators.table_cleaner import TableCleaner
 
 CONTRACT_VERSION = 1
 

@@ -10,25 +10,6 @@ import pandas as pd
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
-from autotab.errors import UserError
-
-
-def positive_class(classes: np.ndarray, configured: str | None) -> object:
-    """The class whose probability is scored: the configured label, else the last in order."""
-    if configured is None:
-        return classes[-1]
-    matches = [c for c in classes if str(c) == configured]
-    if not matches:
-        raise UserError(f"data.positive_label {configured!r} is not a class; classes: {', '.join(map(str, classes))}")
-    return matches[0]
-
-
-def recorded_positive(classes: Any, contract: dict) -> object | None:
-    """The binary positive class the data contract recorded, as the class value itself (None for
-    other tasks)."""
-    label = contract.get("positive_label")
-    return next((c for c in classes if str(c) == label), None) if label is not None else None
-
 
 def confusion_rows(y_true: pd.Series, predicted: np.ndarray) -> pd.DataFrame:
     """One row per holdout record, the form DVC's confusion template counts."""
@@ -67,17 +48,6 @@ def calibration_points(y_true: pd.Series, p_positive: np.ndarray, positive: obje
     """Mean predicted probability against the observed share of positives, per quantile bin."""
     observed, predicted = calibration_curve(y_true.to_numpy() == positive, p_positive, n_bins=bins, strategy="quantile")
     return pd.DataFrame({"mean_predicted": predicted, "fraction_positive": observed}).round(6)
-
-
-def best_threshold(y_true: pd.Series, p_positive: np.ndarray, positive: object) -> float:
-    """The probability cut that maximises F1 of the positive class on out-of-fold predictions
-    (the lowest such cut on ties, so the choice is deterministic)."""
-    is_positive = y_true.to_numpy() == positive
-    precision, recall, thresholds = skm.precision_recall_curve(is_positive, p_positive)
-    f1 = np.divide(
-        2 * precision * recall, precision + recall, out=np.zeros_like(precision), where=precision + recall > 0
-    )
-    return round(float(thresholds[int(np.argmax(f1[:-1]))]), 6)
 
 
 def fitted_pipeline(model: Any) -> Any:

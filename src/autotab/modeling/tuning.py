@@ -20,9 +20,9 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from autotab.budget import NO_DEADLINE, Deadline
 from autotab.config import ModelConfig, SearchDimension
 from autotab.errors import UserError
+from autotab.modeling.budget import NO_DEADLINE, Deadline
 
 FAMILY = "family"
 FEATURES = "features."

@@ -1,7 +1,7 @@
 """Row-level cleaning of labelled training data, the target and task, and the clean report.
 
 Row-level steps (rows without a valid target, exact duplicates, outlier rows) only make sense on
-training data; column-level steps are `autotab.cleaner.TableCleaner`, part of the served Pipeline.
+training data; column-level steps are `autotab.estimators.table_cleaner.TableCleaner`, part of the served Pipeline.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, train_test_split
 
-from autotab.cleaner import (
+from autotab.errors import UserError
+from autotab.estimators.table_cleaner import (
     SPACES,
     TEXT,
     TableCleaner,
@@ -22,7 +23,6 @@ from autotab.cleaner import (
     normalise_missing,
     parse_numbers,
 )
-from autotab.errors import UserError
 
 
 def check_target(frame: pd.DataFrame, target: str) -> None:

@@ -39,9 +39,9 @@ from sklearn.preprocessing import (
     TargetEncoder,
 )
 
-from autotab.cleaner import TableCleaner
-from autotab.column_groups import ColumnGroups
 from autotab.config import FeaturesConfig
+from autotab.estimators.column_groups import ColumnGroups
+from autotab.estimators.table_cleaner import TableCleaner
 
 SCALERS = {"standard": StandardScaler, "robust": RobustScaler, "minmax": MinMaxScaler}
 TARGET_TYPES = {"binary": "binary", "multiclass": "multiclass", "regression": "continuous"}

@@ -25,10 +25,10 @@ from sklearn.model_selection import BaseCrossValidator, train_test_split
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from autotab.budget import NO_DEADLINE, Deadline, OutOfTime, stop_pool, worker_pool
 from autotab.errors import UserError
 from autotab.metrics import TASK_METRICS, maximisable
-from autotab.training import CrossValidation, cross_validate_pipeline, whole_pipeline
+from autotab.modeling.budget import NO_DEADLINE, Deadline, OutOfTime, stop_pool, worker_pool
+from autotab.modeling.training import CrossValidation, cross_validate_pipeline, whole_pipeline
 
 
 @dataclass(frozen=True)

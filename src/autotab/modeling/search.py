@@ -1,9 +1,9 @@
 """The search behind the tune stage: a study over the chosen families, then three choices, each
-stepping up from the simpler model only when it pays (`autotab.selection`): the anchor (linear)
+stepping up from the simpler model only when it pays (`autotab.modeling.selection`): the anchor (linear)
 defaults or the best family's defaults, then the best tuned configuration (each by more than
 `min_gain_se` standard errors), then a greedy ensemble (any gain of its cross-fitted blend). With a
 metric that scores probabilities, each side is judged as it would be served, and the choice is
-served temperature-scaled on its out-of-fold predictions when that pays (`autotab.calibration`)."""
+served temperature-scaled on its out-of-fold predictions when that pays (`autotab.estimators.calibration`)."""
 
 from __future__ import annotations
 
@@ -21,19 +21,17 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import BaseCrossValidator, FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
-from autotab import ensemble
-from autotab.backends import trial_runner
-from autotab.budget import NO_DEADLINE, Deadline
-from autotab.calibration import TemperatureScaled, fit_temperature, soften
 from autotab.config import BackendConfig, FeaturesConfig, ModelConfig, TuneConfig
 from autotab.errors import UserError
-from autotab.evaluation import best_threshold
-from autotab.features import build_preprocessor
-from autotab.leaderboard import screening_sample
-from autotab.metrics import PROBABILISTIC, maximisable
-from autotab.models import build_estimator
-from autotab.selection import Referee, Step
-from autotab.training import (
+from autotab.estimators.calibration import TemperatureScaled, fit_temperature, soften
+from autotab.metrics import PROBABILISTIC, best_threshold, maximisable
+from autotab.modeling import ensemble
+from autotab.modeling.backends import trial_runner
+from autotab.modeling.budget import NO_DEADLINE, Deadline
+from autotab.modeling.features import build_preprocessor
+from autotab.modeling.leaderboard import screening_sample
+from autotab.modeling.selection import Referee, Step
+from autotab.modeling.training import (
     CrossValidation,
     cross_validate_pipeline,
     fit_and_score_fold,
@@ -41,7 +39,8 @@ from autotab.training import (
     to_plain,
     whole_pipeline,
 )
-from autotab.tuning import first_trials, open_study, params_of, run_study
+from autotab.modeling.tuning import first_trials, open_study, params_of, run_study
+from autotab.modeling.zoo import build_estimator
 
 LINEAR = {"binary": "logistic_regression", "multiclass": "logistic_regression", "regression": "ridge"}
 
