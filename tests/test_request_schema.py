@@ -2,6 +2,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from autotab.data.contract import InputField
 from autotab.serving.request_schema import (
     raise_for,
     record_model,
@@ -11,12 +12,15 @@ from autotab.serving.request_schema import (
 )
 
 FIELDS = [
-    {"name": "Body Mass (g)", "types": ["number"], "nullable": True, "used": True, "kind": "numeric"},
-    {"name": "count", "types": ["integer"], "nullable": False, "used": True, "kind": "numeric"},
-    {"name": "island", "types": ["string"], "nullable": False, "used": True, "kind": "categorical"},
-    {"name": "dose", "types": ["number", "string"], "nullable": False, "used": True, "kind": "numeric"},
-    {"name": "member", "types": ["boolean", "string"], "nullable": True, "used": True, "kind": "boolean"},
-    {"name": "sample_id", "types": ["integer"], "nullable": False, "used": False, "kind": "numeric"},
+    InputField(**field)
+    for field in [
+        {"name": "Body Mass (g)", "types": ["number"], "nullable": True, "used": True, "kind": "numeric"},
+        {"name": "count", "types": ["integer"], "nullable": False, "used": True, "kind": "numeric"},
+        {"name": "island", "types": ["string"], "nullable": False, "used": True, "kind": "categorical"},
+        {"name": "dose", "types": ["number", "string"], "nullable": False, "used": True, "kind": "numeric"},
+        {"name": "member", "types": ["boolean", "string"], "nullable": True, "used": True, "kind": "boolean"},
+        {"name": "sample_id", "types": ["integer"], "nullable": False, "used": False, "kind": "numeric"},
+    ]
 ]
 MARKERS = ["", "NA", "?"]
 Record = record_model(FIELDS)
@@ -36,7 +40,7 @@ def frame_of(*records):
 def test_a_raw_record_validates_and_round_trips_with_original_names():
     frame = frame_of({**GOOD, "sample_id": 7}, GOOD)
     assert frame.iloc[0].to_dict() == {**GOOD, "sample_id": 7}
-    assert pd.isna(frame.loc[1, "sample_id"]) and list(frame.columns) == [f["name"] for f in FIELDS]
+    assert pd.isna(frame.loc[1, "sample_id"]) and list(frame.columns) == [f.name for f in FIELDS]
     assert unreadable_text(frame, FIELDS, MARKERS) == []
 
 
@@ -102,7 +106,7 @@ def test_unseen_categories_are_counted_per_field_as_the_cleaner_normalises_them(
     from autotab.serving.request_schema import unseen_categories
 
     cleaner = TableCleaner(drop=("patient_id",)).fit(messy_frame.drop(columns=["outcome"]))
-    fields = cleaner.input_schema()
+    fields = [InputField(**field) for field in cleaner.input_schema()]
     new = messy_frame.drop(columns=["outcome"]).head(4).copy()
     new["colour"] = [" RED ", "purple", "NA", "Purple"]  # seen (after trimming and case-folding), unseen, missing
     assert unseen_categories(cleaner.transform(new), fields, cleaner.names_) == {"colour": 2}

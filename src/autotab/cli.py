@@ -126,6 +126,7 @@ def add_data_command(args: argparse.Namespace) -> None:
 def predict_command(args: argparse.Namespace) -> None:
     """Score a CSV or Parquet file of raw records with the evaluated Pipeline (models/model.joblib)."""
     from autotab.config import load_config
+    from autotab.data.contract import DataContract
     from autotab.serving.batch_predict import predict_file, rejected_path
 
     data = load_config().data
@@ -145,7 +146,7 @@ def predict_command(args: argparse.Namespace) -> None:
         args.output,
         rejected,
         joblib.load(paths.MODEL),
-        read_json(contract_path),
+        DataContract.read(contract_path),
         data.group,
         chunk_rows=args.chunk_rows,
         delimiter=data.delimiter,

@@ -140,10 +140,9 @@ def positive_class(classes: np.ndarray, configured: str | None) -> object:
     return matches[0]
 
 
-def recorded_positive(classes: Any, contract: dict) -> object | None:
-    """The binary positive class the data contract recorded, as the class value itself (None for
-    other tasks)."""
-    label = contract.get("positive_label")
+def recorded_positive(classes: Any, label: str | None) -> object | None:
+    """The binary positive class the data contract recorded (`label`, a string), as the class value
+    itself (None for other tasks)."""
     return next((c for c in classes if str(c) == label), None) if label is not None else None
 
 

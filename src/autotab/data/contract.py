@@ -3,23 +3,104 @@
 Written by `clean` to `contracts/<data.name>.json` (tracked by DVC, committed to git, kept between
 runs). The input side (raw column names, JSON types, nullability, categories seen) is what the
 service and batch predictor validate requests against; the cleaned side (columns, dtypes, numeric
-ranges) is what `features` and `evaluate` check with pandera. A new version of the data that changes
+ranges) is what `features` and `evaluate` check with pandera: the structure strictly, the ranges as
+counts of values outside them (`check_cleaned`). A new version of the data that changes
 the structure fails `clean` with every difference listed, until the contract is regenerated on
 purpose (`autotab contract --reset`); a change of the cleaning config regenerates it by itself.
+
+The contract is a typed model (`DataContract`): every reader gets attributes, and a file that is not
+a contract of this version fails with one line naming the file and the field. The JSON file stays the
+readable format on disk, with `contract_version` to tell formats apart.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from autotab.errors import UserError
 from autotab.estimators.table_cleaner import TableCleaner
+from autotab.tables import write_json
 
 CONTRACT_VERSION = 1
+
+
+class InputField(BaseModel):
+    """A raw column a prediction request may carry, as the cleaner saw it in training."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    types: tuple[str, ...]  # JSON types accepted: integer, number, string, boolean
+    nullable: bool
+    used: bool  # False: dropped by the cleaner (id-like, constant, listed in data.drop...)
+    kind: str  # numeric | boolean | categorical | text | datetime (the cleaner's `infer_kind`)
+    categories: tuple[str | int | float | bool, ...] | None = None  # a used categorical's training levels
+
+
+class CleanedColumn(BaseModel):
+    """A column of the cleaned table: its dtype, and for a numeric one the training range."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    dtype: str
+    min: float | None = None
+    max: float | None = None
+
+
+class DataContract(BaseModel):
+    """What the model was trained on: the target and task, the raw input fields and the cleaned columns."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    contract_version: Literal[1] = CONTRACT_VERSION
+    config_fingerprint: str
+    target: str
+    task: Literal["binary", "multiclass", "regression"]
+    task_reason: str
+    classes: tuple[str, ...] | None = None  # classification: every class, as strings
+    positive_label: str | None = None  # binary: the class whose probability is scored
+    missing_markers: tuple[str, ...]
+    input: tuple[InputField, ...]
+    renamed: dict[str, str]  # raw name -> the cleaned (safe) name, where they differ
+    dropped_columns: dict[str, str]  # raw column -> why the cleaner dropped it
+    cleaned: tuple[CleanedColumn, ...]
+
+    @property
+    def used_fields(self) -> list[InputField]:
+        return [field for field in self.input if field.used]
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's content: keys that do not apply (categories of a numeric field...) left out."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def write(self, path: Path) -> None:
+        write_json(self.to_json(), path)
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> DataContract:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            first = error.errors()[0]
+            location = ".".join(map(str, first["loc"])) or "(top level)"
+            raise UserError(
+                f"{where}: not a data contract of version {CONTRACT_VERSION}: {location}: {first['msg']} "
+                f"({error.error_count()} problem(s)); rerun `dvc repro` to write it, or `autotab contract --reset`"
+            ) from None
+
+    @classmethod
+    def read(cls, path: Path) -> DataContract:
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise UserError(f"{path}: no data contract yet; the clean stage writes it (`dvc repro`)") from None
+        except json.JSONDecodeError as error:
+            raise UserError(f"{path}: not valid JSON ({error}); `autotab contract --reset` and rerun") from None
+        return cls.from_json(data, str(path))
 
 
 def config_fingerprint(settings: dict[str, Any]) -> str:
@@ -31,7 +112,7 @@ def build_contract(
     cleaned_train: pd.DataFrame,
     target: dict[str, Any],
     fingerprint: str,
-) -> dict[str, Any]:
+) -> DataContract:
     """`target` holds name, task, task_reason and, for classification, classes (+ positive_label)."""
     cleaned = []
     for column in cleaned_train.columns:
@@ -39,59 +120,58 @@ def build_contract(
         entry: dict[str, Any] = {"name": column, "dtype": str(values.dtype)}
         if pd.api.types.is_numeric_dtype(values) and values.notna().any():
             entry |= {"min": float(values.min()), "max": float(values.max())}
-        cleaned.append(entry)
-    return {
-        "contract_version": CONTRACT_VERSION,
-        "config_fingerprint": fingerprint,
+        cleaned.append(CleanedColumn(**entry))
+    return DataContract(
+        config_fingerprint=fingerprint,
         **target,
-        "missing_markers": list(cleaner.missing_markers),
-        "input": cleaner.input_schema(),
-        "renamed": {raw: safe for raw, safe in cleaner.names_.items() if raw != safe},
-        "dropped_columns": dict(cleaner.dropped_),
-        "cleaned": cleaned,
-    }
+        missing_markers=cleaner.missing_markers,
+        input=[InputField(**field) for field in cleaner.input_schema()],
+        renamed={raw: safe for raw, safe in cleaner.names_.items() if raw != safe},
+        dropped_columns=dict(cleaner.dropped_),
+        cleaned=cleaned,
+    )
 
 
-def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def differences(old: DataContract, new: DataContract) -> list[str]:
     """Every structural difference between two contracts (categories and ranges may vary)."""
     found: list[str] = []
     for key in ("target", "task"):
-        if old.get(key) != new.get(key):
-            found.append(f"{key} was {old.get(key)!r}, now {new.get(key)!r}")
-    old_classes, new_classes = set(old.get("classes") or []), set(new.get("classes") or [])
+        if getattr(old, key) != getattr(new, key):
+            found.append(f"{key} was {getattr(old, key)!r}, now {getattr(new, key)!r}")
+    old_classes, new_classes = set(old.classes or []), set(new.classes or [])
     if old_classes - new_classes:
         found.append(f"classes gone: {', '.join(sorted(old_classes - new_classes))}")
     if new_classes - old_classes:
         found.append(f"new classes: {', '.join(sorted(new_classes - old_classes))}")
-    old_fields = {f["name"]: f for f in old["input"]}
-    new_fields = {f["name"]: f for f in new["input"]}
+    old_fields = {f.name: f for f in old.input}
+    new_fields = {f.name: f for f in new.input}
     for name, field in old_fields.items():
         now = new_fields.get(name)
         if now is None:
-            if field["used"]:
+            if field.used:
                 found.append(f"column {name!r} is gone")
-        elif field["used"] and not now["used"]:
-            found.append(f"column {name!r} is no longer used ({new['dropped_columns'].get(name)})")
-        elif now["used"] and not field["used"]:
-            found.append(f"column {name!r} is now used (it was dropped: {old['dropped_columns'].get(name)})")
-        elif field["used"] and field["types"] != now["types"]:
-            found.append(f"column {name!r} was {'/'.join(field['types'])}, now {'/'.join(now['types'])}")
+        elif field.used and not now.used:
+            found.append(f"column {name!r} is no longer used ({new.dropped_columns.get(name)})")
+        elif now.used and not field.used:
+            found.append(f"column {name!r} is now used (it was dropped: {old.dropped_columns.get(name)})")
+        elif field.used and field.types != now.types:
+            found.append(f"column {name!r} was {'/'.join(field.types)}, now {'/'.join(now.types)}")
     for name, field in new_fields.items():
-        if name not in old_fields and field["used"]:
+        if name not in old_fields and field.used:
             found.append(f"new column {name!r}")
-    old_cleaned = {c["name"]: c["dtype"] for c in old["cleaned"]}
-    new_cleaned = {c["name"]: c["dtype"] for c in new["cleaned"]}
+    old_cleaned = {c.name: c.dtype for c in old.cleaned}
+    new_cleaned = {c.name: c.dtype for c in new.cleaned}
     for name in sorted(old_cleaned.keys() & new_cleaned.keys()):
         if old_cleaned[name] != new_cleaned[name]:
             found.append(f"cleaned column {name!r} was {old_cleaned[name]}, now {new_cleaned[name]}")
     return found
 
 
-def enforce(old: dict[str, Any] | None, new: dict[str, Any], where: str) -> str:
+def enforce(old: DataContract | None, new: DataContract, where: str) -> str:
     """Check a new contract against the recorded one. Returns what happened, or raises."""
     if old is None:
         return "recorded"
-    if old.get("config_fingerprint") != new["config_fingerprint"]:
+    if old.config_fingerprint != new.config_fingerprint:
         return "regenerated (the cleaning config changed)"
     found = differences(old, new)
     if found:
@@ -102,16 +182,26 @@ def enforce(old: dict[str, Any] | None, new: dict[str, Any], where: str) -> str:
     return "unchanged" if old == new else "updated (categories or ranges)"
 
 
-def cleaned_schema(contract: dict[str, Any]):
-    """A pandera schema of the cleaned table: exactly these columns, with these dtypes."""
+def cleaned_schema(contract: DataContract, ranges: bool = False):
+    """A pandera schema of the cleaned table: exactly these columns, with these dtypes; with
+    `ranges`, each numeric column also within its training range."""
     import pandera.pandas as pa
 
-    columns = {c["name"]: pa.Column(c["dtype"], nullable=True, coerce=False) for c in contract["cleaned"]}
+    def checks(column: CleanedColumn) -> list:
+        if not ranges or column.min is None:
+            return []
+        return [pa.Check.in_range(column.min, column.max, name="within_training_range")]
+
+    columns = {
+        c.name: pa.Column(c.dtype, checks=checks(c), nullable=True, coerce=False) for c in contract.cleaned
+    }  # fmt: skip
     return pa.DataFrameSchema(columns, strict=True, ordered=True)
 
 
-def check_cleaned(frame: pd.DataFrame, contract: dict[str, Any], what: str) -> None:
-    """Fail with every problem listed if a cleaned table does not conform to the contract."""
+def check_cleaned(frame: pd.DataFrame, contract: DataContract, what: str) -> dict[str, int]:
+    """Fail with every problem listed if a cleaned table does not conform to the contract: its
+    columns, their order and dtypes. Values outside the training range are no failure (a holdout or
+    a new data version can rightly hold some): returns how many each numeric column has."""
     import pandera.errors
 
     try:
@@ -123,3 +213,9 @@ def check_cleaned(frame: pd.DataFrame, contract: dict[str, Any], what: str) -> N
         names = cases["column"].where(cases["column"].notna(), cases["failure_case"]).astype(str)
         listed = "; ".join(dict.fromkeys(f"{n}: {c}" for n, c in zip(names, cases["check"], strict=True)))
         raise UserError(f"{what} does not conform to the data contract: {listed}") from None
+    try:
+        cleaned_schema(contract, ranges=True).validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as error:
+        counts = error.failure_cases["column"].value_counts()
+        return {name: int(counts[name]) for name in frame.columns if name in counts.index}
+    return {}

@@ -9,6 +9,7 @@ import pandas as pd
 
 from autotab import paths
 from autotab.config import Config
+from autotab.data.contract import DataContract
 from autotab.reporting import lineage
 from autotab.tables import read_json
 
@@ -32,13 +33,13 @@ def _lineage(raw_schema: dict) -> str:
     ])  # fmt: skip
 
 
-def model_card(config: Config, contract: dict, metrics: dict, importance: pd.DataFrame) -> str:
+def model_card(config: Config, contract: DataContract, metrics: dict, importance: pd.DataFrame) -> str:
     raw = read_json(paths.RAW_SCHEMA)
     clean = read_json(paths.CLEAN_REPORT)
     chosen = read_json(paths.BEST_PARAMS)
     tuning = read_json(paths.TUNING_SUMMARY)
     metric = metrics["primary_metric"]
-    used = [f["name"] for f in contract["input"] if f["used"]]
+    used = [field.name for field in contract.used_fields]
     model = chosen["model"]
     if model == "ensemble":
         model = "soft-voting ensemble of " + ", ".join(f"{k} (×{v})" for k, v in chosen["ensemble_weights"].items())
@@ -51,7 +52,7 @@ def model_card(config: Config, contract: dict, metrics: dict, importance: pd.Dat
             "source": f"`{raw['source']}`", "sha256": f"`{raw['sha256']}`", "rows in the file": raw["rows"],
             "rows after cleaning": clean["rows_out"],
             "training / holdout rows": f"{clean['train_rows']} / {clean['test_rows']}",
-            "target": f"`{contract['target']}` ({contract['task']}: {contract['task_reason']})",
+            "target": f"`{contract.target}` ({contract.task}: {contract.task_reason})",
             "features used": ", ".join(f"`{n}`" for n in used),
             "columns dropped": "; ".join(f"`{k}`: {v}" for k, v in clean["columns_dropped"].items()) or "none",
         }),

@@ -10,7 +10,7 @@ at the end, so an interrupted run leaves no half-written output.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ValidationError
 
+from autotab.data.contract import DataContract, InputField
 from autotab.errors import UserError
 from autotab.estimators.table_cleaner import lower_markers
 from autotab.serving.predictor import classify
@@ -79,11 +80,11 @@ def json_value(value: Any, types: list[str], markers: frozenset[str]) -> Any:
     return value
 
 
-def validate(chunk: pd.DataFrame, fields: list[dict], record: type[BaseModel], markers: list[str]):
+def validate(chunk: pd.DataFrame, fields: Sequence[InputField], record: type[BaseModel], markers: list[str]):
     """Split a chunk into valid records (with their row labels) and reasons per rejected row label."""
     marker_set = lower_markers(markers)
-    present = [f for f in fields if f["name"] in chunk.columns]
-    columns = {f["name"]: [json_value(v, f["types"], marker_set) for v in chunk[f["name"]].tolist()] for f in present}
+    present = [f for f in fields if f.name in chunk.columns]
+    columns = {f.name: [json_value(v, f.types, marker_set) for v in chunk[f.name].tolist()] for f in present}
     valid, labels, reasons = [], [], {}
     for position, label in enumerate(chunk.index):
         try:
@@ -142,7 +143,7 @@ def predict_file(
     output: Path,
     rejected: Path,
     model: Any,
-    contract: dict[str, Any],
+    contract: DataContract,
     id_column: str | None,
     chunk_rows: int = 50_000,
     delimiter: str = "auto",
@@ -153,11 +154,11 @@ def predict_file(
         raise UserError(f"{source}: file not found")
     for path in (output, rejected):
         table_format(path)  # refuse an unknown output extension before any work
-    fields, markers, task = contract["input"], contract["missing_markers"], contract["task"]
+    fields, markers, task = contract.input, contract.missing_markers, contract.task
     record = record_model(fields)
-    needed = [f["name"] for f in fields if f["used"]]
+    needed = [f.name for f in fields if f.used]
     ids = [id_column] if id_column else []
-    label_columns = ["prediction"] if task == "regression" else ["label"] + [f"proba_{c}" for c in contract["classes"]]
+    label_columns = ["prediction"] if task == "regression" else ["label"] + [f"proba_{c}" for c in contract.classes]
     counts = Counts()
     with ExitStack() as stack:
         predictions = TableWriter(stack.enter_context(atomic_path(output)), output)

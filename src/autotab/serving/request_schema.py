@@ -10,6 +10,7 @@ parsing so that the service accepts exactly what training accepted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from operator import attrgetter
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ import pandas as pd
 from annotated_types import Len
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
+from autotab.data.contract import InputField
 from autotab.estimators.frames import column_index
 from autotab.estimators.table_cleaner import FALSE_WORDS, TRUE_WORDS, lower_markers, normalise_missing, parse_numbers
 
@@ -36,20 +38,20 @@ def field_type(types: list[str], nullable: bool) -> Any:
     return annotation | None if nullable else annotation
 
 
-def record_model(fields: list[dict[str, Any]]) -> type[BaseModel]:
+def record_model(fields: Sequence[InputField]) -> type[BaseModel]:
     """A pydantic model of one record; Python names are positional, aliases are the column names."""
     definitions: dict[str, Any] = {}
     for index, field in enumerate(fields):
-        if field["used"]:
-            annotation, default = field_type(field["types"], field["nullable"]), ...
+        if field.used:
+            annotation, default = field_type(field.types, field.nullable), ...
         else:
             annotation, default = ANY_SCALAR, None
-        definitions[f"f{index}"] = (annotation, Field(default, alias=field["name"]))
+        definitions[f"f{index}"] = (annotation, Field(default, alias=field.name))
     return create_model("Record", __config__=RECORD_CONFIG, **definitions)
 
 
 def request_model(
-    record: type[BaseModel], max_records: int, fields: list[dict[str, Any]], markers: list[str]
+    record: type[BaseModel], max_records: int, fields: Sequence[InputField], markers: list[str]
 ) -> type[BaseModel]:
     """The body of POST /predict: {"records": [record, ...]} with 1..max_records records.
 
@@ -60,9 +62,7 @@ def request_model(
     # Only fields that take text can hold text to check: on a 1000-record request the loop below
     # costs about 0.1 ms per field it looks at.
     checked = [
-        f"f{i}"
-        for i, f in enumerate(fields)
-        if f["used"] and f.get("kind") in ("numeric", "boolean") and "string" in f["types"]
+        f"f{i}" for i, f in enumerate(fields) if f.used and f.kind in ("numeric", "boolean") and "string" in f.types
     ]
 
     class PredictRequest(BaseModel):
@@ -78,7 +78,7 @@ def request_model(
     return PredictRequest
 
 
-def records_frame(records: list[BaseModel], fields: list[dict[str, Any]]) -> pd.DataFrame:
+def records_frame(records: list[BaseModel], fields: Sequence[InputField]) -> pd.DataFrame:
     """Validated records as the raw table the Pipeline expects, every contract column present."""
     # A record's attributes are f0, f1, ... in contract order (see record_model). Rows as tuples under
     # the final names: several times faster than model_dump(by_alias=True) on a 1000-record request,
@@ -87,27 +87,27 @@ def records_frame(records: list[BaseModel], fields: list[dict[str, Any]]) -> pd.
     rows = [values(record) for record in records]
     if len(fields) == 1:  # attrgetter of one name gives the value, not a 1-tuple
         rows = [(value,) for value in rows]
-    return pd.DataFrame(rows, columns=column_index(tuple(field["name"] for field in fields)))
+    return pd.DataFrame(rows, columns=column_index(tuple(field.name for field in fields)))
 
 
 def _is_boolean_word(value: Any) -> bool:
     return isinstance(value, str) and value.lower() in TRUE_WORDS | FALSE_WORDS
 
 
-def unreadable_text(frame: pd.DataFrame, fields: list[dict[str, Any]], markers: list[str]) -> list[dict]:
+def unreadable_text(frame: pd.DataFrame, fields: Sequence[InputField], markers: list[str]) -> list[dict]:
     """Pydantic-style errors for text the cleaner could not read as the column's number or boolean."""
     marker_set = lower_markers(markers)
     errors: list[dict] = []
     for field in fields:
-        if not field["used"] or field.get("kind") not in ("numeric", "boolean"):
+        if not field.used or field.kind not in ("numeric", "boolean"):
             continue
-        values = frame[field["name"]]
+        values = frame[field.name]
         text = values[values.map(lambda v: isinstance(v, str))]
         if text.empty:
             continue
         normalised = normalise_missing(text.astype(object), marker_set)
         is_marker = normalised.isna()
-        if field["kind"] == "numeric":
+        if field.kind == "numeric":
             readable = np.isfinite(parse_numbers(normalised).to_numpy(dtype=float, na_value=np.nan))
             expected = "a finite number"
         else:
@@ -115,7 +115,7 @@ def unreadable_text(frame: pd.DataFrame, fields: list[dict[str, Any]], markers: 
             expected = "a yes/no or true/false word"
         for position, index in enumerate(text.index):
             if is_marker.iloc[position]:
-                if field["nullable"]:
+                if field.nullable:
                     continue
                 why = "a missing-value marker, but this field is never missing in the training data"
             elif readable[position]:
@@ -125,7 +125,7 @@ def unreadable_text(frame: pd.DataFrame, fields: list[dict[str, Any]], markers: 
             errors.append(
                 {
                     "type": "value_error",
-                    "loc": ("records", int(index), field["name"]),
+                    "loc": ("records", int(index), field.name),
                     "input": text.iloc[position],
                     "ctx": {"error": ValueError(why)},
                 }
@@ -139,7 +139,7 @@ def raise_for(errors: list[dict]) -> None:
         raise ValidationError.from_exception_data("PredictRequest", errors)
 
 
-def unseen_categories(cleaned: pd.DataFrame, fields: list[dict[str, Any]], names: dict[str, str]) -> dict[str, int]:
+def unseen_categories(cleaned: pd.DataFrame, fields: Sequence[InputField], names: dict[str, str]) -> dict[str, int]:
     """Per categorical field, how many values (as the cleaner normalised them) training never saw.
 
     `cleaned` is the cleaner's output and `names` its raw-to-safe column names. Such values are not
@@ -147,9 +147,9 @@ def unseen_categories(cleaned: pd.DataFrame, fields: list[dict[str, Any]], names
     """
     counts: dict[str, int] = {}
     for field in fields:
-        if field["used"] and field.get("kind") == "categorical" and "categories" in field:
-            values = cleaned[names[field["name"]]]
-            unseen = int((values.notna() & ~values.isin(field["categories"])).sum())
+        if field.used and field.kind == "categorical" and field.categories is not None:
+            values = cleaned[names[field.name]]
+            unseen = int((values.notna() & ~values.isin(field.categories)).sum())
             if unseen:
-                counts[field["name"]] = unseen
+                counts[field.name] = unseen
     return counts

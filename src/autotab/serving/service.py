@@ -25,6 +25,7 @@ with bentoml.importing():
     from starlette.routing import Route
 
     from autotab.config import ServeConfig
+    from autotab.data.contract import DataContract
     from autotab.serving.gate import PredictGate, serving_metrics
     from autotab.serving.predictor import Predictor, labelled_answers
     from autotab.serving.request_schema import record_model, records_frame, request_model, unseen_categories
@@ -52,11 +53,11 @@ def _decoded(value: Any) -> Any:
 
 MODEL_METADATA: dict[str, Any] = {key: _decoded(value) for key, value in _model_info.metadata.items()}
 MODEL_LABELS: dict[str, str] = dict(_model_info.labels)
-CONTRACT: dict[str, Any] = MODEL_METADATA["contract"]
-FIELDS: list[dict[str, Any]] = CONTRACT["input"]
+CONTRACT = DataContract.from_json(MODEL_METADATA["contract"], f"the model {MODEL_TAG}'s data contract")
+FIELDS = CONTRACT.input
 Record = record_model(FIELDS)
-PredictRequest = request_model(Record, SERVE.max_records, FIELDS, CONTRACT["missing_markers"])
-HAS_CATEGORIES = any(f["used"] and f.get("categories") for f in FIELDS)
+PredictRequest = request_model(Record, SERVE.max_records, FIELDS, CONTRACT.missing_markers)
+HAS_CATEGORIES = any(field.used and field.categories for field in FIELDS)
 
 
 class _OneLineClientErrors(logging.Filter):
@@ -86,13 +87,16 @@ async def metadata(_: Request) -> JSONResponse:
         {
             "bento": {"name": bentoml.server_context.bento_name, "version": bentoml.server_context.bento_version},
             "model": {"name": _model_info.tag.name, "version": _model_info.tag.version, "tag": str(_model_info.tag)},
-            "task": CONTRACT["task"],
-            "target": CONTRACT["target"],
-            "classes": CONTRACT.get("classes"),
+            "task": CONTRACT.task,
+            "target": CONTRACT.target,
+            "classes": CONTRACT.to_json().get("classes"),
             "data_hash": MODEL_METADATA.get("data_hash"),
             "params": MODEL_METADATA.get("params"),
             "holdout_metrics": MODEL_METADATA.get("holdout_metrics"),
-            "feature_schema": {"fields": FIELDS, "missing_markers": CONTRACT["missing_markers"]},
+            "feature_schema": {
+                "fields": CONTRACT.to_json()["input"],
+                "missing_markers": list(CONTRACT.missing_markers),
+            },
             "limits": {"max_records": SERVE.max_records, "max_request_bytes": SERVE.max_request_bytes},
             # Everything packaging stored with the model, as stored, so new lineage shows up by itself.
             "model_metadata": MODEL_METADATA,
@@ -117,7 +121,7 @@ class AutotabService:
     def __init__(self) -> None:
         self.pipeline = bentoml.sklearn.load_model(self.model)
         self.scorer = Predictor(self.pipeline)
-        self.task = CONTRACT["task"]
+        self.task = CONTRACT.task
         self.metrics = serving_metrics()  # in the worker, where Prometheus' multiprocess directory is set
 
     # With batching on, concurrent requests' records are concatenated into one Pipeline call and the

@@ -22,7 +22,7 @@ from autotab.data.row_cleaning import (
 from autotab.errors import UserError, run_stage
 from autotab.estimators.table_cleaner import TableCleaner
 from autotab.metrics import positive_class
-from autotab.tables import read_json, write_joblib, write_json, write_parquet
+from autotab.tables import write_joblib, write_json, write_parquet
 
 
 def cleaner_recipe(data: DataConfig, clean: CleanConfig) -> TableCleaner:
@@ -81,7 +81,7 @@ def main() -> None:
     )
     contract = data_contract.build_contract(fitted, fitted.transform(train), target, fingerprint)
     contract_path = paths.contract(data.name)
-    previous = read_json(contract_path) if contract_path.exists() else None
+    previous = data_contract.DataContract.read(contract_path) if contract_path.exists() else None
     contract_status = data_contract.enforce(previous, contract, f"({contract_path})")
 
     columns = column_report(fitted, rows.drop(columns=[data.target]))
@@ -94,7 +94,7 @@ def main() -> None:
         "columns_in": raw.shape[1] - 1,
         "columns_out": len(fitted.get_feature_names_out()),
         "columns_dropped": fitted.dropped_,
-        "columns_renamed": contract["renamed"],
+        "columns_renamed": contract.renamed,
         "task": task,
         "task_reason": task_reason,
         "markers_to_missing": sum(c["markers_to_missing"] for c in columns.values()),
@@ -105,7 +105,7 @@ def main() -> None:
     write_parquet(train, paths.CLEAN_TRAIN)
     write_parquet(test, paths.CLEAN_TEST)
     write_joblib(recipe, paths.CLEANER_RECIPE)
-    write_json(contract, contract_path)
+    contract.write(contract_path)
     write_json(report, paths.CLEAN_REPORT)
     print(summary(report, contract_path, contract_status))
 

@@ -7,23 +7,24 @@ import pandas as pd
 
 from autotab import metrics, paths
 from autotab.config import load_config
-from autotab.data.contract import check_cleaned
+from autotab.data.contract import DataContract, check_cleaned
 from autotab.errors import run_stage
 from autotab.modeling.training import split_xy
 from autotab.reporting import evaluation
 from autotab.reporting.model_card import model_card
-from autotab.tables import read_json, write_atomic, write_csv, write_json
+from autotab.tables import write_atomic, write_csv, write_json
 
 
 def main() -> None:
     config = load_config()
-    contract = read_json(paths.contract(config.data.name))
-    task = contract["task"]
+    contract = DataContract.read(paths.contract(config.data.name))
+    task = contract.task
     metric = metrics.primary_metric(task, config.train.metric)
     pipeline = joblib.load(paths.MODEL)
-    X, y = split_xy(pd.read_parquet(paths.CLEAN_TEST), contract["target"])
-    y_train = pd.read_parquet(paths.CLEAN_TRAIN)[contract["target"]]
+    X, y = split_xy(pd.read_parquet(paths.CLEAN_TEST), contract.target)
+    y_train = pd.read_parquet(paths.CLEAN_TRAIN)[contract.target]
     cleaner = evaluation.fitted_pipeline(pipeline).named_steps["clean"]
+    # Its structure; the values outside the training range are in reports/features.json.
     check_cleaned(cleaner.transform(X), contract, "the cleaned holdout split")
     plots = paths.PLOTS_DIR
 
@@ -41,7 +42,7 @@ def main() -> None:
         classes = pipeline.classes_
         proba = pipeline.predict_proba(X)
         predicted = pipeline.predict(X)  # with a binary model's tuned threshold
-        positive = metrics.recorded_positive(classes, contract)
+        positive = metrics.recorded_positive(classes, contract.positive_label)
         holdout = metrics.classification_metrics(y, proba, classes, positive, predicted)
         prior = evaluation.prior_probabilities(y_train, classes, len(y))
         baseline = metrics.classification_metrics(y, prior, classes, positive)
@@ -54,7 +55,7 @@ def main() -> None:
     for name, table in evaluation.plot_tables(task, y, scores, predicted, classes, positive).items():
         write_csv(table, plots / name)
     # Probe only the columns the model uses: shuffling a dropped one cannot change anything.
-    used = [f["name"] for f in contract["input"] if f["used"]]
+    used = [field.name for field in contract.used_fields]
     # Scored by the run's primary metric (train.metric), as every other choice of the run was.
     scoring = metrics.holdout_scorer(metric, task, positive)
     importance = evaluation.permutation_importance_rows(pipeline, X, y, scoring, config.data.seed)

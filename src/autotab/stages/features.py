@@ -10,18 +10,18 @@ from sklearn.base import clone
 
 from autotab import paths
 from autotab.config import load_config
-from autotab.data.contract import check_cleaned
+from autotab.data.contract import DataContract, check_cleaned
 from autotab.errors import UserError, run_stage
 from autotab.modeling.features import build_preprocessor, describe
-from autotab.tables import read_json, write_joblib, write_json, write_parquet
+from autotab.tables import write_joblib, write_json, write_parquet
 
 
 def main() -> None:
     config = load_config()
-    contract = read_json(paths.contract(config.data.name))
-    target = contract["target"]
+    contract = DataContract.read(paths.contract(config.data.name))
+    target = contract.target
     cleaner = joblib.load(paths.CLEANER_RECIPE)
-    recipe = build_preprocessor(cleaner, config.features, contract["task"], config.data.seed)
+    recipe = build_preprocessor(cleaner, config.features, contract.task, config.data.seed)
 
     train = pd.read_parquet(paths.CLEAN_TRAIN)
     test = pd.read_parquet(paths.CLEAN_TEST)
@@ -31,8 +31,10 @@ def main() -> None:
         first_line = (str(error).strip().splitlines() or [""])[0]
         raise UserError(f"features: the recipe cannot be fitted on this data: {first_line}") from None
     cleaned = fitted.named_steps["clean"]
-    for name, frame in (("the cleaned training split", train), ("the cleaned holdout split", test)):
-        check_cleaned(cleaned.transform(frame.drop(columns=[target])), contract, name)
+    check_cleaned(cleaned.transform(train.drop(columns=[target])), contract, "the cleaned training split")
+    # The holdout's values outside the training range (the contract's, checked with pandera) are
+    # counted, not refused: a model meets such values in use too, and the count says how often.
+    out_of_range = check_cleaned(cleaned.transform(test.drop(columns=[target])), contract, "the cleaned holdout split")
     names = [str(n) for n in fitted.get_feature_names_out()]
 
     def transformed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -41,10 +43,11 @@ def main() -> None:
         return out
 
     report = {
-        "n_cleaned_columns": len(contract["cleaned"]),
+        "n_cleaned_columns": len(contract.cleaned),
         "n_model_features": len(names),
         **describe(fitted),
-        "dropped_columns": contract["dropped_columns"],
+        "dropped_columns": contract.dropped_columns,
+        "holdout_out_of_training_range": out_of_range,
     }
     write_joblib(recipe, paths.PREPROCESSOR_RECIPE)
     write_parquet(transformed(train), paths.FEATURES_TRAIN)
@@ -55,7 +58,9 @@ def main() -> None:
         extra += f"; selection dropped {len(report['dropped_by_selection'])}"
     if "pca_components" in report:
         extra += f"; PCA kept {report['pca_components']} components ({report['pca_explained_variance_total']:.1%})"
-    print(f"features: {len(contract['cleaned'])} cleaned columns -> {len(names)} model features{extra}")
+    if out_of_range:
+        extra += f"; holdout values outside the training range: {out_of_range}"
+    print(f"features: {len(contract.cleaned)} cleaned columns -> {len(names)} model features{extra}")
 
 
 if __name__ == "__main__":

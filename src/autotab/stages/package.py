@@ -6,6 +6,7 @@ from pathlib import Path
 
 from autotab import paths
 from autotab.config import load_config
+from autotab.data.contract import DataContract
 from autotab.errors import run_stage
 from autotab.reporting import lineage
 from autotab.serving import bento_build
@@ -24,7 +25,7 @@ def main() -> None:
     pipeline = joblib.load(paths.MODEL)
     # What GET /metadata shows: small, JSON-safe facts about the model (the contract is ~3 KB).
     metadata = {
-        "contract": read_json(paths.contract(config.data.name)),
+        "contract": DataContract.read(paths.contract(config.data.name)).to_json(),
         "holdout_metrics": read_json(paths.METRICS),
         "params": read_json(paths.BEST_PARAMS),
         "data_hash": "sha256:" + hashlib.sha256(paths.CLEAN_TRAIN.read_bytes()).hexdigest(),

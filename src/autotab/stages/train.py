@@ -8,13 +8,14 @@ import pandas as pd
 
 from autotab import paths
 from autotab.config import load_config
+from autotab.data.contract import DataContract
 from autotab.errors import run_stage
 from autotab.metrics import primary_metric, recorded_positive
 from autotab.modeling import leaderboard
 from autotab.modeling.budget import TRAIN_SHARE, Deadline, cores, worker_pool
 from autotab.modeling.training import check_folds, make_folds, split_xy
 from autotab.modeling.zoo import build_estimator, supports
-from autotab.tables import read_json, write_atomic, write_csv, write_json, write_parquet
+from autotab.tables import write_atomic, write_csv, write_json, write_parquet
 
 
 def main() -> None:
@@ -24,8 +25,8 @@ def main() -> None:
     # With a budget, the leaderboard has its share of it and every core: one worker process per core,
     # forked before this process reads any data (and starts Arrow's threads).
     pool = None if config.budget_s is None else worker_pool(cores(), fork=True)
-    contract = read_json(paths.contract(data.name))
-    task = contract["task"]
+    contract = DataContract.read(paths.contract(data.name))
+    task = contract.task
     metric = primary_metric(task, train_config.metric)
 
     names = list(
@@ -39,11 +40,11 @@ def main() -> None:
     }
 
     rows = pd.read_parquet(paths.CLEAN_TRAIN)
-    X, y = split_xy(rows, contract["target"])
+    X, y = split_xy(rows, contract.target)
     check_folds(y, task, train_config.folds)
     groups = rows[data.group] if data.group else None
     folds = make_folds(task, train_config.folds, data.seed, grouped=groups is not None)
-    positive = recorded_positive(np.unique(y), contract)
+    positive = recorded_positive(np.unique(y), contract.positive_label)
     budget = {} if pool is None else {
         "deadline": Deadline.after(config.budget_s * TRAIN_SHARE - (time.monotonic() - started)),
         "pool": pool, "threads": 1,

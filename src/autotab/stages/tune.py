@@ -18,6 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from autotab import paths
 from autotab.config import load_config
+from autotab.data.contract import DataContract
 from autotab.errors import run_stage
 from autotab.metrics import maximisable, primary_metric, recorded_positive
 from autotab.modeling.budget import Deadline, cores, worker_pool
@@ -43,8 +44,8 @@ def main() -> None:
     if config.budget_s is not None and backend.name == "local":
         n_jobs = max(n_jobs, cores())
         pool = worker_pool(backend.parallelism * n_jobs, fork=True)
-    contract = read_json(paths.contract(data.name))
-    task = contract["task"]
+    contract = DataContract.read(paths.contract(data.name))
+    task = contract.task
     metric = primary_metric(task, train_config.metric)
     board = pd.read_csv(paths.LEADERBOARD)
     board = board[board["status"] == "ok"].reset_index(drop=True)
@@ -57,9 +58,9 @@ def main() -> None:
     families = {name: config.family(name) for name in names}
 
     rows = pd.read_parquet(paths.CLEAN_TRAIN)
-    X, y = split_xy(rows, contract["target"])
+    X, y = split_xy(rows, contract.target)
     groups = rows[data.group] if data.group else None
-    positive = recorded_positive(np.unique(y), contract)
+    positive = recorded_positive(np.unique(y), contract.positive_label)
     problem = Problem(
         X, y, task, metric, make_folds(task, train_config.folds, data.seed, grouped=groups is not None),
         joblib.load(paths.PREPROCESSOR_RECIPE), data.seed, groups, positive, train_config.class_weight,
