@@ -68,7 +68,8 @@ def test_out_of_fold_predictions_and_markdown():
     assert list(oof.columns) == ["target", "logistic__neg", "logistic__pos"]
     assert np.allclose(oof[["logistic__neg", "logistic__pos"]].sum(axis=1), 1.0)
     text = leaderboard.markdown(table, "binary", "roc_auc")
-    assert text.splitlines()[0].startswith("| rank | model | roc_auc (primary) | log_loss")
+    header = [cell.strip() for cell in text.splitlines()[0].split("|")[1:-1]]
+    assert header[:4] == ["rank", "model", "roc_auc (primary)", "log_loss"] and header[-1] == "status"
     assert " ± " in text.splitlines()[2]
 
 

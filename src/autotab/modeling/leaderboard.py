@@ -211,18 +211,19 @@ def screen(
 def markdown(table: pd.DataFrame, task: str, metric: str) -> str:
     """The leaderboard as a Markdown table: each metric as mean ± std, the primary one first."""
     metrics = [metric] + [m for m in TASK_METRICS[task] if m != metric]
-    header = ["rank", "model", *[f"{m}{' (primary)' if m == metric else ''}" for m in metrics], "status"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in table.itertuples(index=False):
-        row = row._asdict()
-        cells = ["" if pd.isna(row["rank"]) else str(int(row["rank"])), row["model"]]
+    rows = []
+    for row in table.to_dict("records"):
+        cells = {"rank": "" if pd.isna(row["rank"]) else str(int(row["rank"])), "model": row["model"]}
         for m in metrics:
             mean = row.get(f"{m}_mean")
-            cells.append("" if pd.isna(mean) else f"{mean:.4f} ± {row[f'{m}_std']:.4f}")
-        shown = {"ok": "ok", "skipped": row["error"], "screened": row["error"]}
-        cells.append(shown.get(row["status"], f"failed: {row['error']}"))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+            cells[f"{m}{' (primary)' if m == metric else ''}"] = (
+                "" if pd.isna(mean) else f"{mean:.4f} ± {row[f'{m}_std']:.4f}"
+            )
+        # Skipped and screened-out candidates show their recorded reason.
+        cells["status"] = {"ok": "ok", "failed": f"failed: {row['error']}"}.get(row["status"], row["error"])
+        rows.append(cells)
+    # Cells are text already: no number parsing, so "0.9928 ± 0.0040" and ranks print as written.
+    return pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True) + "\n"
 
 
 def oof_frame(results: dict[str, CrossValidation], y: pd.Series) -> pd.DataFrame:

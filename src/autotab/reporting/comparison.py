@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -205,103 +206,9 @@ def vega_scripts(modules: Path = VEGA_MODULES) -> list[str]:
     return scripts
 
 
-PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>autotab: experiment comparison</title>
-<style>
-  body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }
-  table { border-collapse: collapse; font-size: 0.85rem; }
-  th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: left; white-space: nowrap; }
-  th { background: #f4f4f4; cursor: pointer; user-select: none; }
-  th.metric { background: #eaf2fb; }
-  th[aria-sort="ascending"]::after { content: " \\25B2"; }
-  th[aria-sort="descending"]::after { content: " \\25BC"; }
-  td.number { text-align: right; font-variant-numeric: tabular-nums; }
-  td.missing { color: #aaa; }
-  tr.best td { background: #eef9ee; font-weight: 600; }
-  small { color: #777; font-weight: normal; }
-  .plots { display: flex; flex-wrap: wrap; gap: 1.5rem; margin-top: 1rem; }
-  .plots > div { border: 1px solid #eee; padding: 0.5rem; min-width: 320px; }
-  .plot-name { font-weight: 600; margin: 0 0 0.25rem; }
-  .no-data, .error { color: #777; font-style: italic; }
-  .scroll { overflow-x: auto; }
-</style>
-__SCRIPTS__
-<script>
-// DVC's plot divs call vegaEmbed('#id', spec) as the page loads. Render SVG (crisp, and checkable in
-// the DOM); where a plot has no data in any compared revision (a plot of another task) or fails,
-// name it and say so instead. data-plot on each div records the outcome: rendered, no-data or error.
-(function () {
-  var embed = window.vegaEmbed;
-  function note(div, outcome, text) {
-    var name = document.createElement("p");
-    name.className = "plot-name";
-    name.textContent = div.id.replace(/_+/g, " ").trim();  // DVC's id: the plot's name, made an id
-    var message = document.createElement("p");
-    message.className = outcome;
-    message.textContent = text;
-    div.replaceChildren(name, message);
-    div.dataset.plot = outcome;
-  }
-  window.vegaEmbed = function (selector, spec) {
-    var div = document.querySelector(selector);
-    var values = spec && spec.data && spec.data.values;
-    if (!values || values.length === 0) {
-      note(div, "no-data", "no data in the compared revisions");
-      return Promise.resolve(null);
-    }
-    var target = document.createElement("div");
-    div.replaceChildren(target);
-    return embed(target, spec, { renderer: "svg", actions: false }).then(
-      function (result) { div.dataset.plot = "rendered"; return result; },
-      function (error) { note(div, "error", String(error)); }
-    );
-  };
-})();
-</script>
-</head>
-<body>
-<h1>Experiment comparison</h1>
-<p>__SUMMARY__</p>
-<div class="scroll">__TABLE__</div>
-<p><small>Click a column to sort. Metrics: every holdout metric (__METRICS_FILE__), and other metrics
-where they differ. Params: those that differ between the experiments.</small></p>
-<h2>Plots</h2>
-<p><small>Each plot of dvc.yaml, one line or colour per revision: __REVISIONS__.</small></p>
-<div class="plots">
-{plot_divs}
-</div>
-<script>
-// The experiment table sorts on a header click: numbers by value, text by text; again to reverse.
-(function () {
-  var table = document.getElementById("experiments");
-  var headers = table.tHead.rows[0].cells;
-  Array.prototype.forEach.call(headers, function (th, index) {
-    th.addEventListener("click", function () {
-      var ascending = th.getAttribute("aria-sort") !== "ascending";
-      Array.prototype.forEach.call(headers, function (other) { other.removeAttribute("aria-sort"); });
-      th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-      var rows = Array.prototype.slice.call(table.tBodies[0].rows);
-      function key(row) {
-        var cell = row.cells[index];
-        var number = cell.getAttribute("data-value");
-        return number === null ? cell.textContent : parseFloat(number);
-      }
-      rows.sort(function (a, b) {
-        var x = key(a), y = key(b);
-        var order = typeof x === typeof y ? (x < y ? -1 : x > y ? 1 : 0) : (typeof x === "number" ? -1 : 1);
-        return ascending ? order : -order;
-      });
-      rows.forEach(function (row) { table.tBodies[0].appendChild(row); });
-    });
-  });
-})();
-</script>
-</body>
-</html>
-"""
+# The page around DVC's plot divs: a template file beside this module (DVC fills {plot_divs}; the
+# __NAME__ placeholders are filled here).
+PAGE = resources.files("autotab.reporting").joinpath("comparison.html").read_text(encoding="utf-8")
 
 
 def page_template(table: str, summary: str, revisions: list[str], scripts: list[str]) -> str:

@@ -15,9 +15,9 @@ from autotab.tables import read_json
 
 
 def _table(rows: dict[str, Any]) -> str:
-    lines = ["| | |", "|---|---|"]
-    lines += [f"| {key} | {value} |" for key, value in rows.items()]
-    return "\n".join(lines)
+    """A two-column Markdown table of names and values, as written (no number parsing)."""
+    frame = pd.DataFrame({"": list(rows), " ": [str(value) for value in rows.values()]})
+    return frame.to_markdown(index=False, disable_numparse=True)
 
 
 def _lineage(raw_schema: dict) -> str:
