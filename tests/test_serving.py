@@ -5,11 +5,16 @@ the `serve` config flowing from conf/ through dvc into the Bento.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.client
 import json
 import re
+import socket
+import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -48,8 +53,13 @@ def repo(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(repo, tmp_path_factory):
-    with served_bento(repo, tmp_path_factory.mktemp("serve")) as base:
+def serve_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("serve")
+
+
+@pytest.fixture(scope="module")
+def server(repo, serve_dir):
+    with served_bento(repo, serve_dir) as base:
         yield base
 
 
@@ -136,6 +146,52 @@ def test_a_body_over_the_size_limit_gets_a_413_with_or_without_a_length(repo, se
     response = connection.getresponse()
     assert response.status == 413, response.read()
     connection.close()
+
+
+def test_a_declared_length_over_the_limit_is_answered_before_the_body_is_sent(server):
+    address = urllib.parse.urlparse(server)
+    with socket.create_connection((address.hostname, address.port), timeout=15) as sock:
+        head = "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\n\r\n"
+        sock.sendall(head.encode() + b'{"records": [')  # and nothing more of the 50 MB it announced
+        answer = b""
+        while b"serve.max_request_bytes" not in answer and (chunk := sock.recv(65536)):
+            answer += chunk  # the head and the body may come in separate segments
+    assert answer.startswith(b"HTTP/1.1 413") and b"serve.max_request_bytes" in answer, answer
+
+
+def test_a_key_twice_in_a_record_gets_a_400_naming_it(repo, server):
+    record = holdout_records(repo)[0][0]
+    name = next(iter(record))
+    # The same field again, first with a value it cannot take: a JSON parser would keep the last one.
+    body = '{"records": [{' + json.dumps(name) + ': "x", ' + json.dumps(record)[1:] + "]}"
+    status, text = post(f"{server}/predict", body.encode())
+    assert status == 400 and json.dumps(name) in json.loads(text)["error"] and "twice" in text, text
+    status, _ = post(f"{server}/predict", json.dumps({"records": [record]}).encode())
+    assert status == 200
+
+
+def test_a_compressed_body_gets_a_415_that_says_so(repo, server):
+    body = gzip.compress(json.dumps({"records": holdout_records(repo)[0][:2]}).encode())
+    request = urllib.request.Request(
+        f"{server}/predict", data=body, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=30)
+    assert answer.value.code == 415 and "uncompressed" in answer.value.read().decode()
+
+
+def test_a_line_break_in_a_field_name_cannot_forge_a_log_line(repo, server, serve_dir):
+    forged = "2026-01-01T00:00:00+0000 [ERROR] [fake] injected line"
+    record = {**holdout_records(repo)[0][0], f"x\n{forged}": 1}
+    status, _ = post(f"{server}/predict", json.dumps({"records": [record]}).encode())
+    assert status == 400
+    log = serve_dir / "cwd" / "serve.log"
+    deadline = time.monotonic() + 10
+    while "injected line" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    lines = log.read_text().splitlines()
+    assert any("injected line" in line for line in lines)  # logged, escaped, on the 400's own line
+    assert not any(line.startswith(forged[:24]) for line in lines), "a client wrote its own log line"
 
 
 def test_concurrent_single_record_requests_are_coalesced_and_answered_each_their_own(repo, server):

@@ -8,8 +8,10 @@ from autotab.serving.gate import DRAIN_FACTOR, PredictGate
 LIMIT = 100
 
 
-def call_gate(body_chunks: list[bytes], declared: int | None):
-    """Run one POST /predict through the gate; returns (status, body, chunks read, whether the app ran)."""
+def call_gate(body_chunks: list[bytes], declared: int | None, events: list | None = None, **extra_headers: bytes):
+    """Run one POST /predict through the gate; returns (status, body, chunks read, whether the app ran).
+    `events`, if given, gets "read" and "sent" in the order they happened."""
+    events = [] if events is None else events
     messages = [
         {"type": "http.request", "body": chunk, "more_body": i < len(body_chunks) - 1}
         for i, chunk in enumerate(body_chunks)
@@ -19,10 +21,12 @@ def call_gate(body_chunks: list[bytes], declared: int | None):
     async def receive():
         message = messages[len(read)] if len(read) < len(messages) else {"type": "http.disconnect"}
         read.append(message)
+        events.append("read")
         return message
 
     async def send(message):
         sent.append(message)
+        events.append("sent")
 
     async def app(scope, receive, send):
         app_ran.append(True)
@@ -30,6 +34,7 @@ def call_gate(body_chunks: list[bytes], declared: int | None):
     headers = [(b"content-type", b"application/json")]
     if declared is not None:
         headers.append((b"content-length", str(declared).encode()))
+    headers += [(name.replace("_", "-").encode(), value) for name, value in extra_headers.items()]
     scope = {"type": "http", "path": "/predict", "method": "POST", "headers": headers}
     asyncio.run(PredictGate(app, max_request_bytes=LIMIT)(scope, receive, send))
     status = next((m["status"] for m in sent if m["type"] == "http.response.start"), None)
@@ -42,13 +47,30 @@ def test_a_body_within_the_limit_reaches_the_app():
     assert call_gate([b"x" * 50, b"y" * 50], declared=None)[3]
 
 
-def test_an_oversized_body_is_read_to_its_end_before_the_413_so_the_client_can_read_it():
+def test_an_oversized_body_is_answered_first_then_read_to_its_end_so_the_client_can_read_the_answer():
     chunks = [b"x" * 40] * 10  # 400 bytes, 4x the limit
-    for declared in (400, None):
-        status, body, read, app_ran = call_gate(chunks, declared)
+    for declared, read_before_answer in ((400, 0), (None, 3)):  # unannounced: read until over the limit
+        events = []
+        status, body, read, app_ran = call_gate(chunks, declared, events)
         assert status == 413 and not app_ran
         assert "serve.max_request_bytes" in json.loads(body)["error"]
-        assert read == len(chunks)
+        assert read == len(chunks)  # drained, so that closing does not reset the connection
+        # The answer's head and body go out before the rest is read; its end comes after.
+        assert events[: read_before_answer + 2] == ["read"] * read_before_answer + ["sent", "sent"]
+        assert events[-1] == "sent" and events.count("sent") == 3
+
+
+def test_a_key_twice_in_one_object_gets_a_400_naming_it_before_the_app_runs():
+    status, body, _, app_ran = call_gate([b'{"records": [{"a": "x", "b": 2, "a": 1}]}'], declared=None)
+    assert status == 400 and not app_ran and '"a"' in json.loads(body)["error"]
+    assert call_gate([b'{"records": [{"a": 1}, {"a": 2}]}'], declared=None)[3]  # one key per object
+    assert call_gate([b'{"records": [oops'], declared=None)[3]  # not JSON: the service says what is wrong
+
+
+def test_a_compressed_body_gets_a_415():
+    status, body, read, app_ran = call_gate([b"\x1f\x8b..."], declared=5, content_encoding=b"gzip")
+    assert status == 415 and not app_ran and read == 0 and "uncompressed" in json.loads(body)["error"]
+    assert call_gate([b"{}"], declared=2, content_encoding=b"identity")[3]
 
 
 def test_draining_stops_at_its_limit():

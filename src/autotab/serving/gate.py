@@ -1,8 +1,10 @@
 """What the service checks and counts before and after a /predict request reaches BentoML.
 
 `PredictGate` is ASGI middleware: a body that is not JSON gets a 415 (BentoML would try other bodies
-as forms), a body above the configured size gets a 413 before it is parsed, and every rejected
-/predict request, whoever rejected it, is counted by its status. The counters live on BentoML's own
+as forms), and so does a compressed one; a body above the configured size gets a 413 before it is
+parsed (before it is read, when its Content-Length says so); a record with the same key twice gets a
+400 naming the key (a JSON parser keeps the last value silently, even after an invalid first one);
+and every rejected /predict request, whoever rejected it, is counted by its status. The counters live on BentoML's own
 Prometheus `/metrics`.
 """
 
@@ -14,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 PREDICT_PATH = "/predict"
-# An oversized body is read and discarded up to this many times the limit before the 413 is sent: a
-# client still sending when the server closes gets a broken pipe instead of the answer (nginx's
-# "lingering close" solves the same problem). Beyond it the connection is closed after the 413.
+# After a 413 is sent, the rest of the oversized body is read and discarded, up to this many times the
+# limit: a server that closes while the client is still sending resets the connection, and the client
+# may never read the answer (nginx's "lingering close" solves the same problem). Beyond it the
+# connection is closed.
 DRAIN_FACTOR = 16
 REASONS = {400: "invalid_request", 413: "too_large", 415: "not_json", 503: "overloaded", 504: "timeout"}
 
@@ -46,11 +49,43 @@ def serving_metrics() -> ServingMetrics:
     )
 
 
-async def _send_error(send: Any, status: int, message: str) -> None:
+class DuplicateKey(ValueError):
+    pass
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise DuplicateKey(key)
+        seen.add(key)
+    return dict(pairs)
+
+
+def duplicate_key(body: bytes) -> str | None:
+    """The first key that some JSON object of the body holds twice; None if none does, or if the body
+    is no JSON at all (the service's own parser then says what is wrong with it)."""
+    try:
+        json.loads(body, object_pairs_hook=_refuse_duplicates)
+    except DuplicateKey as duplicate:
+        return str(duplicate)
+    except ValueError:
+        return None
+    return None
+
+
+async def _send_error(send: Any, status: int, message: str, before: Any = None) -> None:
+    """Send an error answer. `before`: awaited once the answer's bytes are on their way, before the
+    response ends (the drain of a body that is not read: the client can read the answer meanwhile)."""
     body = json.dumps({"error": message}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if before is not None:  # the body is not read to its end: the connection cannot carry another request
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": body, "more_body": before is not None})
+    if before is not None:
+        await before
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 class PredictGate:
@@ -80,13 +115,20 @@ class PredictGate:
             message = "send the records as JSON, with the header Content-Type: application/json"
             await _send_error(counting_send, 415, message)
             return
+        encoding = headers.get(b"content-encoding", b"identity").strip().lower()
+        if encoding != b"identity":
+            message = (
+                f"Content-Encoding {encoding.decode(errors='replace')!r} is not accepted: send the JSON uncompressed"
+            )
+            await _send_error(counting_send, 415, message)
+            return
         too_large = (
             f"the body is larger than serve.max_request_bytes ({self.max_request_bytes} bytes): send fewer records"
         )
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_request_bytes:
-            await self._discard_body(receive, 0)
-            await _send_error(counting_send, 413, too_large)
+            # Answered before a byte of the body is read; then the body is drained (see DRAIN_FACTOR).
+            await _send_error(counting_send, 413, too_large, before=self._discard_body(receive, 0))
             return
         # A client may send no length (chunked): read the body here, up to the limit, and replay it.
         chunks, size = [], 0
@@ -98,12 +140,16 @@ class PredictGate:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.max_request_bytes:
-                if message.get("more_body", False):
-                    await self._discard_body(receive, size)
-                await _send_error(counting_send, 413, too_large)
+                drain = self._discard_body(receive, size) if message.get("more_body", False) else None
+                await _send_error(counting_send, 413, too_large, before=drain)
                 return
             if not message.get("more_body", False):
                 break
+        duplicate = duplicate_key(b"".join(chunks))
+        if duplicate is not None:
+            message = f"a JSON object holds the key {json.dumps(duplicate)} twice: send each field once"
+            await _send_error(counting_send, 400, message)
+            return
         replayed = False
 
         async def replay() -> dict:

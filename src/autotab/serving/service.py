@@ -72,7 +72,8 @@ class _OneLineClientErrors(logging.Filter):
         else:
             return True
         record.msg = f"{record.msg} -> 400: %s"
-        record.args = (*(record.args or ()), why)
+        # The field names come from the client: escaped, a key holding a line break cannot forge a log line.
+        record.args = (*(record.args or ()), why.encode("unicode_escape").decode("ascii"))
         record.exc_info = record.exc_text = None
         record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
