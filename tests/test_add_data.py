@@ -123,6 +123,7 @@ def test_a_csv_is_copied_tracked_by_dvc_and_configured(repo, tables):
     assert tables["csv"].read_bytes() == before  # the original is kept, unchanged
     assert "dvc exp run -S data=penguin_sizes" in result.stdout
     assert "git add data/raw/penguin_sizes.csv.dvc data/raw/.gitignore conf/data/penguin_sizes.yaml" in result.stdout
+    assert "git add contracts/penguin_sizes.json" in result.stdout  # what the first run writes
     assert run(["git", "check-ignore", "data/raw/penguin_sizes.csv"], repo).returncode == 0  # DVC's, not git's
 
 

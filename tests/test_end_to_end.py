@@ -113,6 +113,23 @@ def test_the_server_predicts_what_the_evaluated_pipeline_predicts(repo, server):
             assert math.isclose(answer["probabilities"][label], p, abs_tol=1e-6)
 
 
+def test_the_readmes_curl_example_gives_what_the_readme_shows(server):
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("curl -s localhost:3000/predict", 1)[1].split("```", 1)[0]
+    body = block.split("-d '", 1)[1].split("'", 1)[0]
+    shown = next(line for line in block.splitlines() if line.startswith("# ["))
+    status, answer = post(f"{server}/predict", body.encode())
+    assert status == 200, answer
+    (got,) = json.loads(answer)
+    # The README shows two digits of each probability ("0.98..."): the served ones must start so.
+    expected = (
+        f'[{{"label": "{got["label"]}", "probabilities": {{'
+        + ", ".join(f'"{label}": {math.floor(p * 100) / 100:.2f}...' for label, p in got["probabilities"].items())
+        + "}}]"
+    )
+    assert shown == f"# {expected}", (shown, got)
+
+
 def bad(record: dict, **changes) -> dict:
     changed = {**record, **changes}
     return {k: v for k, v in changed.items() if v is not ...}

@@ -1,8 +1,11 @@
+import os
+import stat
+
 import pandas as pd
 import pytest
 
 from autotab.errors import UserError
-from autotab.tables import read_table, write_atomic, write_parquet
+from autotab.tables import read_table, write_atomic, write_json, write_parquet
 
 
 def test_missing_file(tmp_path):
@@ -84,3 +87,13 @@ def test_nested_parquet_columns_are_named(tmp_path):
     pq.write_table(table, tmp_path / "t.parquet")
     with pytest.raises(UserError, match="nested columns cannot be features: tags, point"):
         read_table(tmp_path / "t.parquet")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_an_output_gets_the_mode_the_umask_gives_a_new_file(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        write_json({"a": 1}, tmp_path / "out.json")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "out.json").stat().st_mode) == 0o666 & ~umask

@@ -73,9 +73,12 @@ def summary_command(args: argparse.Namespace) -> None:
 
 
 def serve_command(bento: dict) -> list[str]:
+    # The bentoml of this environment, by its path: a bare `bentoml` works only with the venv active.
+    bentoml = Path(sys.executable).with_name("bentoml")
+    shown = os.path.relpath(bentoml) if bentoml.is_relative_to(Path.cwd()) else str(bentoml)
     return [
         f"BENTOML_HOME={paths.BENTOML_HOME.resolve()}",
-        "bentoml",
+        shown,
         "serve",
         bento["tag"],
         "--host",
@@ -137,7 +140,9 @@ def predict_command(args: argparse.Namespace) -> None:
     import joblib
 
     rejected = args.rejected or rejected_path(args.output)
-    named = {"INPUT": args.input, "OUTPUT": args.output, "--rejected": rejected}
+    # A default the user never typed is named for what it is: OUTPUT's file of rejected rows.
+    named = {"INPUT": args.input, "OUTPUT": args.output,
+             "--rejected" if args.rejected else "the rejected rows' file (default for OUTPUT)": rejected}  # fmt: skip
     for (first, a), (second, b) in itertools.combinations(named.items(), 2):
         if Path(a).resolve() == Path(b).resolve():
             raise UserError(f"{first} and {second} are the same file ({a}): name different files")

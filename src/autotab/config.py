@@ -292,6 +292,10 @@ def read_params(path: Path = paths.PARAMS) -> dict[str, Any]:
     try:
         params = yaml.safe_load(Path(path).read_text())
     except FileNotFoundError:
+        if not Path(path).resolve().with_name("dvc.yaml").is_file():
+            raise UserError(
+                f"{path} not found: autotab runs in the root of its repository (where dvc.yaml is); cd there first"
+            ) from None
         raise UserError(f"{path} not found; run `make params` to compose it from conf/") from None
     except yaml.YAMLError as error:
         raise UserError(f"{path}: not valid YAML: {str(error).splitlines()[0]}") from None

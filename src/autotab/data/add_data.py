@@ -162,3 +162,4 @@ def add_data(source: Path, target: str, name: str | None, task: str, move: bool,
     print("Next:")
     print(f"  git add {dvc_file} {step.data.parent / '.gitignore'} {step.config}")
     print(f"  dvc exp run -S data={option}")
+    print(f"  git add contracts/{option}.json   # written by the first run: the data contract, committed")

@@ -134,6 +134,9 @@ class TableWriter:
             self.parquet.close()
 
 
+MISSING_SHOWN = 10  # a table thousands of columns wide gets the first few names and a count
+
+
 def rejected_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.rejected{output.suffix}")
 
@@ -167,7 +170,9 @@ def predict_file(
             chunk.columns = [str(c) for c in chunk.columns]
             missing = [name for name in needed if name not in chunk.columns]
             if missing:
-                raise UserError(f"{source}: missing column(s) the model needs: {', '.join(missing)}")
+                shown = ", ".join(missing[:MISSING_SHOWN]) + (f" and {len(missing) - MISSING_SHOWN} more"
+                                                            if len(missing) > MISSING_SHOWN else "")  # fmt: skip
+                raise UserError(f"{source}: {len(missing)} column(s) the model needs are missing: {shown}")
             chunk.index = pd.RangeIndex(counts.rows, counts.rows + len(chunk))
             ids = [id_column] if id_column and id_column in chunk.columns else []
             labels, valid, reasons = validate(chunk, fields, record, markers)
