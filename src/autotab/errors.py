@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 
 
 class UserError(Exception):
@@ -13,7 +14,9 @@ class UserError(Exception):
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
-    """Run a stage's main function, turning a UserError into one line on stderr and exit code 2.
+    """Run a stage's main function, turning a UserError into one line on stderr and exit code 2, and
+    an interrupt (Ctrl-C) into one line and exit code 130: what it says, if the stage said more
+    (`KeyboardInterrupt("...")`), else that nothing was written.
 
     Anything else is a bug in autotab and keeps its traceback.
     """
@@ -22,3 +25,7 @@ def run_stage(name: str, main: Callable[[], None]) -> None:
     except UserError as error:
         print(f"autotab {name}: error: {error}", file=sys.stderr)
         raise SystemExit(EXIT_USER_ERROR) from None
+    except KeyboardInterrupt as interrupt:
+        said = str(interrupt) or "no output was written (each is replaced whole); rerun to start again"
+        print(f"autotab {name}: interrupted: {said}", file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None

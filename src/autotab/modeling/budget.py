@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -63,11 +64,19 @@ def worker_pool(workers: int, initializer=None, initargs: tuple = (), fork: bool
     With `fork`, the workers are forked now, copies of this process as it is: instant, and safe
     only while it has run nothing that starts threads (reading Parquet, a fit); call it first thing."""
     context = multiprocessing.get_context("fork" if fork else "spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=initializer, initargs=initargs)
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(initializer, initargs))
     if fork:
         for _ in range(workers):  # the executor forks on submit: now, before this process starts threads
             pool.submit(int)
     return pool
+
+
+def _start_worker(initializer, initargs: tuple) -> None:
+    # Ctrl-C reaches every process of the terminal's group: the driver stops the workers itself
+    # (`stop_pool`), and a worker's own KeyboardInterrupt would only print a traceback per process.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:

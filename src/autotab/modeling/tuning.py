@@ -7,6 +7,7 @@ report their running cross-validated score after each fold, so a pruner can stop
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -85,7 +86,7 @@ def open_study(name: str, storage: str | None, seed: int, pruner: str) -> optuna
         # seed would propose the same trials. A shared study does not reproduce run to run anyway.
         sampler.reseed_rng()
     try:
-        return optuna.create_study(
+        study = optuna.create_study(
             study_name=name,
             storage=storage,
             load_if_exists=True,
@@ -98,6 +99,12 @@ def open_study(name: str, storage: str | None, seed: int, pruner: str) -> optuna
             f"tune.storage: {storage.split('://')[0]}: {error.__cause__ or error}; install the driver "
             "(PostgreSQL: pip install psycopg2-binary, with a postgresql+psycopg2:// URL)"
         ) from None
+    if storage and storage.startswith("sqlite:"):
+        # A SQLite file has one writer, this run: a trial still RUNNING in it is one an interrupted run
+        # left behind, not one in progress. (A shared database may hold others' running trials.)
+        for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            study.tell(stale.number, state=optuna.trial.TrialState.FAIL)
+    return study
 
 
 def enqueue_defaults(
@@ -294,7 +301,9 @@ def run_study(
                     on_trial(study, frozen)
     except BaseException:
         for current in trials:  # interrupted: what was running is not finished
-            study.tell(current.trial, state=optuna.trial.TrialState.FAIL)
+            # If the storage itself was interrupted mid-write, `open_study` fails the trial on resume.
+            with contextlib.suppress(Exception):
+                study.tell(current.trial, state=optuna.trial.TrialState.FAIL)
         raise
 
 

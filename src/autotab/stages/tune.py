@@ -92,10 +92,14 @@ def main() -> None:
     study_name = f"{data.name}-{hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]}"
     oof = pd.read_parquet(paths.OOF_PREDICTIONS)
     searched = time.monotonic()
-    outcome = search(
-        problem, families, config.family, board, oof, tune, study_name, progress, config.features.model_dump(),
-        backend, deadline=deadline, fit_seconds=cv.get("fit_seconds"), pool=pool, screen_rows=train_config.screen_rows,
-    )  # fmt: skip
+    try:
+        outcome = search(
+            problem, families, config.family, board, oof, tune, study_name, progress, config.features.model_dump(),
+            backend, deadline=deadline, fit_seconds=cv.get("fit_seconds"), pool=pool,
+            screen_rows=train_config.screen_rows,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(interrupted_search(study_name, tune.storage, tune.n_trials)) from None
     refitted = time.monotonic()
     final, threshold = outcome.servable(problem)
     final.fit(X, y)
@@ -133,6 +137,15 @@ def main() -> None:
               f"search and selection {refitted - searched:.1f} s ({outcome.ran} trials, {n_jobs} folds "
               f"at a time, {s.get('recheck_repeats', 0)} fresh-fold rechecks), refit {finished - refitted:.1f} s; "
               f"{deadline.left():+.1f} s left")  # fmt: skip
+
+
+def interrupted_search(study_name: str, storage: str | None, n_trials: int) -> str:
+    """What an interrupted search leaves: the finished trials, kept in the storage for the rerun."""
+    if storage is None:
+        return "the study was in memory (tune.storage: null): a rerun starts the search again"
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    done = len(optuna.load_study(study_name=study_name, storage=storage).get_trials(states=finished))
+    return f"after {done} of {n_trials} finished trials, kept in {storage}; rerun (`dvc repro`) to resume from there"
 
 
 if __name__ == "__main__":
