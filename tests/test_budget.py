@@ -81,6 +81,19 @@ def test_the_leaderboard_kills_a_candidate_still_fitting_at_the_deadline_and_lis
     assert "skipped for the budget" in leaderboard.markdown(board, "binary", "roc_auc")
 
 
+def test_a_budget_too_small_for_every_candidate_still_ranks_the_first_cheap_one_on_all_rows():
+    X, y = table()
+    preprocessor = build_preprocessor(TableCleaner(), FEATURES, "binary", 0)
+    candidates = {"logistic_regression": LogisticRegression(), "slow": SlowClassifier(600.0)}
+    board, passed = leaderboard.rank(
+        candidates, preprocessor, X, y, "binary", make_folds("binary", 5, 0), "roc_auc",
+        positive="yes", deadline=Deadline.after(0.01), pool=worker_pool(2, fork=True),
+    )  # fmt: skip
+    assert list(passed) == ["logistic_regression"] and len(passed["logistic_regression"].oof) == len(y)
+    rows = board.set_index("model")
+    assert rows.loc["logistic_regression", "status"] == "ok" and rows.loc["slow", "status"] == "skipped"
+
+
 def generated_table(rows: int = 3000) -> pd.DataFrame:
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({f"x{i}": rng.normal(size=rows) for i in range(16)})
