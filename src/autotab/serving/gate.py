@@ -4,14 +4,18 @@
 as forms), and so does a compressed one; a body above the configured size gets a 413 before it is
 parsed (before it is read, when its Content-Length says so); a record with the same key twice gets a
 400 naming the key (a JSON parser keeps the last value silently, even after an invalid first one);
-and every rejected /predict request, whoever rejected it, is counted by its status. The counters live on BentoML's own
-Prometheus `/metrics`.
+a body that does not arrive in full within the configured time gets a 408, so a client that announces
+more than it sends holds no worker; a client that disconnects before its body arrived is counted as
+such (499, nginx's code for it), not as a server error; and every rejected /predict request, whoever
+rejected it, is counted by its status. The counters live on BentoML's own Prometheus `/metrics`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +25,18 @@ PREDICT_PATH = "/predict"
 # may never read the answer (nginx's "lingering close" solves the same problem). Beyond it the
 # connection is closed.
 DRAIN_FACTOR = 16
-REASONS = {400: "invalid_request", 413: "too_large", 415: "not_json", 503: "overloaded", 504: "timeout"}
+REASONS = {
+    400: "invalid_request",
+    408: "body_timeout",
+    413: "too_large",
+    415: "not_json",
+    499: "client_disconnected",
+    503: "overloaded",
+    504: "timeout",
+}
+CLIENT_CLOSED = 499  # no answer is sent (nobody is left to read it): the status only labels the count
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,6 +44,7 @@ class ServingMetrics:
     predictions: Any
     rejected: Any
     unseen_categories: Any
+    out_of_range: Any
 
 
 @functools.cache
@@ -45,6 +61,11 @@ def serving_metrics() -> ServingMetrics:
         rejected=Counter("autotab_rejected_requests", "/predict requests answered with an error", ["reason", "status"]),
         unseen_categories=Counter(
             "autotab_unseen_categories", "Category values never seen in training (encoded as unknown)", ["field"]
+        ),
+        out_of_range=Counter(
+            "autotab_out_of_range_values",
+            "Numbers outside their field's training range (serve.out_of_range)",
+            ["field"],
         ),
     )
 
@@ -74,12 +95,13 @@ def duplicate_key(body: bytes) -> str | None:
     return None
 
 
-async def _send_error(send: Any, status: int, message: str, before: Any = None) -> None:
+async def _send_error(send: Any, status: int, message: str, before: Any = None, close: bool = False) -> None:
     """Send an error answer. `before`: awaited once the answer's bytes are on their way, before the
-    response ends (the drain of a body that is not read: the client can read the answer meanwhile)."""
+    response ends (the drain of a body that is not read: the client can read the answer meanwhile).
+    `close`: the body was not read to its end, so the connection cannot carry another request."""
     body = json.dumps({"error": message}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if before is not None:  # the body is not read to its end: the connection cannot carry another request
+    if close or before is not None:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": before is not None})
@@ -89,9 +111,10 @@ async def _send_error(send: Any, status: int, message: str, before: Any = None) 
 
 
 class PredictGate:
-    def __init__(self, app: Any, max_request_bytes: int) -> None:
+    def __init__(self, app: Any, max_request_bytes: int, body_timeout_s: float) -> None:
         self.app = app
         self.max_request_bytes = max_request_bytes
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] != PREDICT_PATH:
@@ -130,12 +153,25 @@ class PredictGate:
             # Answered before a byte of the body is read; then the body is drained (see DRAIN_FACTOR).
             await _send_error(counting_send, 413, too_large, before=self._discard_body(receive, 0))
             return
-        # A client may send no length (chunked): read the body here, up to the limit, and replay it.
+        # A client may send no length (chunked): read the body here, up to the limit and within the
+        # time allowed for it (one deadline for the whole body: a trickle of bytes does not renew it),
+        # and replay it.
         chunks, size = [], 0
+        deadline = asyncio.get_running_loop().time() + self.body_timeout_s
         while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, receive, counting_send)  # a disconnect: let the app see it
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                message = (
+                    f"the body did not arrive in full within serve.body_timeout_s ({self.body_timeout_s:g} s):"
+                    " send the whole body at once, and exactly as many bytes as its Content-Length says"
+                )
+                await _send_error(counting_send, 408, message, close=True)
+                return
+            if message["type"] != "http.request":  # the client went away: there is nobody to answer
+                rejected.labels(reason=REASONS[CLIENT_CLOSED], status=str(CLIENT_CLOSED)).inc()
+                logger.info("a client disconnected before its /predict body arrived in full (%d bytes read)", size)
                 return
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
