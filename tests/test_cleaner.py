@@ -135,6 +135,8 @@ def test_input_schema_keeps_original_names_and_raw_types():
         "nullable": True,
         "used": True,
         "kind": "numeric",
+        "min": 3750.0,
+        "max": 3800.0,
     }
     assert fields["dose"]["types"] == ["number", "string"] and fields["dose"]["nullable"]
     assert fields["id"]["used"] is False

@@ -111,3 +111,54 @@ def test_unseen_categories_are_counted_per_field_as_the_cleaner_normalises_them(
     new["colour"] = [" RED ", "purple", "NA", "Purple"]  # seen (after trimming and case-folding), unseen, missing
     assert unseen_categories(cleaner.transform(new), fields, cleaner.names_) == {"colour": 2}
     assert unseen_categories(cleaner.transform(messy_frame), fields, cleaner.names_) == {}
+
+
+def test_the_cleaner_records_each_numeric_fields_raw_range_before_clipping(messy_frame):
+    from autotab.estimators.table_cleaner import TableCleaner
+
+    raw = messy_frame.drop(columns=["outcome"])
+    cleaner = TableCleaner(drop=("patient_id",), clip_quantiles=(0.1, 0.9)).fit(raw)
+    fields = {field["name"]: field for field in cleaner.input_schema()}
+    assert (fields["age"]["min"], fields["age"]["max"]) == (raw["age"].min(), raw["age"].max())
+    doses = pd.to_numeric(raw["dose"], errors="coerce")  # " 5.1 " as text, "?" missing
+    assert (fields["dose"]["min"], fields["dose"]["max"]) == (doses.min(), doses.max())
+    assert "min" not in fields["colour"] and "min" not in fields["patient_id"]  # categorical; dropped
+
+
+RANGED = [
+    InputField(name="age", types=("integer", "string"), nullable=True, used=True, kind="numeric", min=20, max=80),
+    InputField(name="dose", types=("number",), nullable=False, used=True, kind="numeric", min=0.5, max=9.5),
+]
+RangedRecord = record_model(RANGED)
+
+
+def test_numbers_outside_the_training_range_are_found_as_text_or_numbers_and_missing_ones_are_not():
+    from autotab.serving.request_schema import outside_training_range
+
+    records = [
+        {"age": 20, "dose": 9.5},
+        {"age": " 81 ", "dose": 1e300},
+        {"age": None, "dose": -1.0},
+        {"age": "?", "dose": 1},
+    ]
+    frame = records_frame([RangedRecord.model_validate(r) for r in records], RANGED)
+    outside = outside_training_range(frame, RANGED, MARKERS)
+    assert outside.to_dict("list") == {"age": [False, True, False, False], "dose": [False, True, True, False]}
+
+
+def test_with_refusal_on_a_request_outside_the_range_gets_an_error_per_value_naming_the_range():
+    from autotab.serving.request_schema import request_model
+
+    counted = []
+    Request = request_model(
+        RangedRecord, max_records=3, fields=RANGED, markers=MARKERS, refuse_out_of_range=counted.append
+    )
+    Request.model_validate({"records": [{"age": 50, "dose": 1.0}]})
+    with pytest.raises(ValidationError) as error:
+        Request.model_validate({"records": [{"age": 50, "dose": 1.0}, {"age": 1234567890, "dose": 1e300}]})
+    found = {e["loc"]: e["msg"] for e in error.value.errors()}
+    assert found.keys() == {("records", 1, "age"), ("records", 1, "dose")}
+    assert "training range [20, 80]" in found[("records", 1, "age")] and "reject" in found[("records", 1, "age")]
+    assert counted == [{"age": 1, "dose": 1}]
+    unrefused = request_model(RangedRecord, max_records=3, fields=RANGED, markers=MARKERS)
+    unrefused.model_validate({"records": [{"age": 1234567890, "dose": 1e300}]})  # accept and flag: no error

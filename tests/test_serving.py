@@ -31,6 +31,7 @@ from sklearn.pipeline import Pipeline
 from autotab.config import load_config
 from autotab.modeling import ensemble
 from autotab.modeling.zoo import build_estimator
+from autotab.reporting import lineage
 from tests.serving_support import get, holdout_records
 from tests.support import (
     CHROMIUM,
@@ -102,11 +103,11 @@ def test_metadata_describes_the_served_model(repo, server):
     assert meta["model_metadata"]["contract"] == contract
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     (raw,) = [dep for dep in lock["stages"]["ingest"]["deps"] if dep["path"].startswith("data/raw/")]
-    head = run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
     params_md5 = hashlib.md5((repo / "params.yaml").read_bytes()).hexdigest()
-    lineage = {"data_md5": raw["md5"], "params_md5": params_md5, "git_commit": head, "git_code_modified": "false"}
-    assert lineage.items() <= meta["model_labels"].items()
-    assert lineage.items() <= meta["model_metadata"]["lineage"].items()
+    code = lineage.code_digest(repo / "src/autotab", repo / "bentofile.yaml")
+    origin = {"data_md5": raw["md5"], "params_md5": params_md5, "code_sha256": code}
+    assert origin.items() <= meta["model_labels"].items()
+    assert origin.items() <= meta["model_metadata"]["lineage"].items()
 
 
 def test_counters_count_predictions_per_class_and_rejections(repo, server):
@@ -157,6 +158,53 @@ def test_a_declared_length_over_the_limit_is_answered_before_the_body_is_sent(se
         while b"serve.max_request_bytes" not in answer and (chunk := sock.recv(65536)):
             answer += chunk  # the head and the body may come in separate segments
     assert answer.startswith(b"HTTP/1.1 413") and b"serve.max_request_bytes" in answer, answer
+
+
+def test_a_body_shorter_than_its_length_gets_a_prompt_408_and_a_vanished_client_no_server_error(server, serve_dir):
+    address = urllib.parse.urlparse(server)
+    head = "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    before = metric_values(server)
+    with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
+        sock.sendall(head.encode() + b'{"records": [')  # and never the rest: serve.timeout_s would say 504
+        answer = b""
+        while b"body_timeout_s" not in answer and (chunk := sock.recv(65536)):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 408") and b"serve.body_timeout_s" in answer, answer
+    for _ in range(3):  # clients that go away mid-body
+        with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
+            sock.sendall(head.encode() + b'{"records": [')
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        after = metric_values(server)
+        gone = counter(after, "autotab_rejected_requests_total", reason="client_disconnected", status="499")
+        if gone >= counter(before, "autotab_rejected_requests_total", reason="client_disconnected") + 3:
+            break
+        time.sleep(0.2)
+    for name, labels, more in (
+        ("autotab_rejected_requests_total", {"reason": "client_disconnected"}, 3),
+        ("autotab_rejected_requests_total", {"reason": "body_timeout", "status": "408"}, 1),
+        ("autotab_rejected_requests_total", {"reason": "server_error"}, 0),
+        ("bentoml_service_request_total", {"http_response_code": "500"}, 0),
+    ):
+        assert counter(after, name, **labels) == counter(before, name, **labels) + more, (name, labels)
+    log = (serve_dir / "cwd" / "serve.log").read_text()
+    assert "ClientDisconnect" not in log and "Traceback" not in log, log[-3000:]
+
+
+def test_a_value_far_outside_the_training_range_is_scored_flagged_and_counted(repo, server):
+    record = holdout_records(repo)[0][0]
+    before = metric_values(server)
+    far = [{**record, "mitoses": 1234567890}, record, {**record, "mitoses": 1e300, "clump_thickness": -5}]
+    status, body = post(f"{server}/predict", json.dumps({"records": far}).encode())
+    assert status == 200, body
+    answers = json.loads(body)
+    assert [answer.get("out_of_range") for answer in answers] == [["mitoses"], None, ["clump_thickness", "mitoses"]]
+    assert all("probabilities" in answer for answer in answers)  # flag (the default) still answers
+    after = metric_values(server)
+    for field, more in (("mitoses", 2), ("clump_thickness", 1), ("bland_chromatin", 0)):
+        name = "autotab_out_of_range_values_total"
+        assert counter(after, name, field=field) == counter(before, name, field=field) + more, field
+    assert json.loads(get(f"{server}/metadata")[1])["limits"]["out_of_range"] == "flag"
 
 
 def test_a_key_twice_in_a_record_gets_a_400_naming_it(repo, server):
@@ -294,12 +342,18 @@ def test_the_serve_config_flows_from_conf_through_dvc_into_the_bento(tmp_path_fa
     repo = built_clone(tmp_path_factory, "serve_config")
     port = free_port()
     overrides = ["-S", f"serve.port={port}", "-S", "serve.max_records=2", "-S", "serve.batching.enabled=false"]
+    overrides += ["-S", "serve.out_of_range=reject"]
+    # A quality gate no model passes, overruled: the Bento is built, and the stage says what it let through.
+    overrides += ["-S", "package.min_skill=0.999", "-S", "package.allow_weak_model=true"]
     result = run(["dvc", "exp", "run", *overrides], repo)
     assert "Running stage 'package'" in result.stdout and "Running stage 'tune'" not in result.stdout
+    assert "WARNING: packaging a model that does not clearly beat the trivial baseline" in result.stdout
     with served_bento(repo, tmp_path, configured_port=port) as base:
         record = holdout_records(repo)[0][0]
         assert post(f"{base}/predict", json.dumps({"records": [record] * 2}).encode())[0] == 200
         status, body = post(f"{base}/predict", json.dumps({"records": [record] * 3}).encode())
         assert status == 400 and "records" in body, body
         assert json.loads(get(f"{base}/metadata")[1])["limits"]["max_records"] == 2
+        status, body = post(f"{base}/predict", json.dumps({"records": [{**record, "mitoses": 11}]}).encode())
+        assert status == 400 and "mitoses" in body and "training range [1, 10]" in body, body
         assert f"127.0.0.1:{port}" in (tmp_path / "cwd/serve.log").read_text()

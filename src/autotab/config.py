@@ -114,10 +114,20 @@ class ServeConfig(Section):
     port: int = Field(ge=1, le=65535)
     workers: int = Field(ge=1)
     timeout_s: float = Field(gt=0)
+    body_timeout_s: float = Field(gt=0)
     max_records: int = Field(ge=1)
     max_request_bytes: int = Field(ge=1024)
+    out_of_range: Literal["accept", "flag", "reject"]
     access_log: bool
     batching: BatchingConfig
+
+
+class PackageConfig(Section):
+    """The quality gate before packaging (`autotab.reporting.quality_gate`)."""
+
+    min_gain_se: float = Field(ge=0)  # out of fold: the gain over the trivial baseline, in standard errors
+    min_skill: float = Field(ge=0, lt=1)  # on the holdout: the share of the gap to a perfect score closed
+    allow_weak_model: bool  # true: package a model that fails the gate, saying so
 
 
 class SearchDimension(Section):
@@ -223,6 +233,7 @@ class Config(Section):
     tune: TuneConfig
     backend: BackendConfig = BackendConfig()
     serve: ServeConfig
+    package: PackageConfig
     zoo: dict[str, ModelConfig]
     # Seconds for train and tune together; None: no time limit, a deterministic run.
     budget_s: float | None = Field(default=None, gt=0)

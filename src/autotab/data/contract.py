@@ -1,8 +1,8 @@
 """The data contract: what the model was trained on, on the raw side and on the cleaned side.
 
 Written by `clean` to `contracts/<data.name>.json` (tracked by DVC, committed to git, kept between
-runs). The input side (raw column names, JSON types, nullability, categories seen) is what the
-service and batch predictor validate requests against; the cleaned side (columns, dtypes, numeric
+runs). The input side (raw column names, JSON types, nullability, categories seen, numeric ranges)
+is what the service and batch predictor validate requests against; the cleaned side (columns, dtypes, numeric
 ranges) is what `features` and `evaluate` check with pandera: the structure strictly, the ranges as
 counts of values outside them (`check_cleaned`). A new version of the data that changes
 the structure fails `clean` with every difference listed, until the contract is regenerated on
@@ -40,6 +40,8 @@ class InputField(BaseModel):
     used: bool  # False: dropped by the cleaner (id-like, constant, listed in data.drop...)
     kind: str  # numeric | boolean | categorical | text | datetime (the cleaner's `infer_kind`)
     categories: tuple[str | int | float | bool, ...] | None = None  # a used categorical's training levels
+    min: float | None = None  # a used numeric field's training range (raw values, before any clipping)
+    max: float | None = None
 
 
 class CleanedColumn(BaseModel):

@@ -218,6 +218,12 @@ class TableCleaner(TransformerMixin, BaseEstimator):
             }
             if reason is None and kind == "categorical":
                 field["categories"] = sorted(self._categories(values).dropna().unique().tolist())
+            if reason is None and kind == "numeric":
+                # The raw values' range, before any clipping: what a served value is compared with.
+                numbers = parse_numbers(values)
+                numbers = numbers[np.isfinite(numbers)]
+                if not numbers.empty:
+                    field["min"], field["max"] = float(numbers.min()), float(numbers.max())
             self.fields_.append(field)
             if reason is None and kind == "numeric" and self.clip_quantiles is not None:
                 low, high = parse_numbers(values).quantile(list(self.clip_quantiles)).tolist()

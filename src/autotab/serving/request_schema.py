@@ -5,12 +5,14 @@ Columns the model uses are required (null is allowed where training data had mis
 columns the cleaner dropped are accepted and ignored; any other field is an error naming it.
 Text sent for a numeric or boolean column must be what the cleaner can read (a number, a yes/no
 word, or a missing-value marker where the column may be missing), checked with the cleaner's own
-parsing so that the service accepts exactly what training accepted.
+parsing so that the service accepts exactly what training accepted. A number outside the range of
+a field's training values is counted, and flagged or refused as `serve.out_of_range` says
+(`outside_training_range`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import Annotated, Any
 
@@ -51,14 +53,21 @@ def record_model(fields: Sequence[InputField]) -> type[BaseModel]:
 
 
 def request_model(
-    record: type[BaseModel], max_records: int, fields: Sequence[InputField], markers: list[str]
+    record: type[BaseModel],
+    max_records: int,
+    fields: Sequence[InputField],
+    markers: list[str],
+    refuse_out_of_range: Callable[[dict[str, int]], None] | None = None,
 ) -> type[BaseModel]:
     """The body of POST /predict: {"records": [record, ...]} with 1..max_records records.
 
     Text in numeric or boolean fields is checked here, while the request is parsed, so a bad record
-    gets its own 400 before the service may batch it with other clients' requests.
+    gets its own 400 before the service may batch it with other clients' requests. So are numbers
+    outside their field's training range when `refuse_out_of_range` is given: it is called with the
+    count per field before the 400 (the service counts them).
     """
     records_type = Annotated[list[record], Len(min_length=1, max_length=max_records)]
+    ranged = ranged_fields(fields)
     # Only fields that take text can hold text to check: on a 1000-record request the loop below
     # costs about 0.1 ms per field it looks at.
     checked = [
@@ -73,6 +82,16 @@ def request_model(
         def _text_the_cleaner_can_read(self) -> PredictRequest:
             if checked and any(isinstance(getattr(r, name), str) for r in self.records for name in checked):
                 raise_for(unreadable_text(records_frame(self.records, fields), fields, markers))
+            return self
+
+        @model_validator(mode="after")
+        def _within_the_training_range(self) -> PredictRequest:
+            if refuse_out_of_range is not None and ranged:
+                frame = records_frame(self.records, fields)
+                outside = outside_training_range(frame, ranged, markers)
+                if outside.any(axis=None):
+                    refuse_out_of_range({name: int(n) for name, n in outside.sum().items() if n})
+                    raise_for(range_errors(frame, outside, ranged))
             return self
 
     return PredictRequest
@@ -153,3 +172,42 @@ def unseen_categories(cleaned: pd.DataFrame, fields: Sequence[InputField], names
             if unseen:
                 counts[field.name] = unseen
     return counts
+
+
+def ranged_fields(fields: Sequence[InputField]) -> list[InputField]:
+    """The used numeric fields whose training range the contract records."""
+    return [f for f in fields if f.used and f.kind == "numeric" and f.min is not None and f.max is not None]
+
+
+def outside_training_range(frame: pd.DataFrame, ranged: Sequence[InputField], markers: list[str]) -> pd.DataFrame:
+    """Per record (row) and ranged field (column): whether its number lies outside the field's
+    training range. Numbers sent as text are read as the cleaner reads them; missing values are not
+    outside."""
+    marker_set = lower_markers(markers)
+    outside = {}
+    for field in ranged:
+        numbers = parse_numbers(normalise_missing(frame[field.name], marker_set)).to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            outside[field.name] = (numbers < field.min) | (numbers > field.max)
+    return pd.DataFrame(outside, index=frame.index)
+
+
+def range_errors(frame: pd.DataFrame, outside: pd.DataFrame, ranged: Sequence[InputField]) -> list[dict]:
+    """Pydantic-style errors for the values `outside_training_range` found, naming the range."""
+    by_name = {field.name: field for field in ranged}
+    errors = []
+    for position, column in zip(*np.nonzero(outside.to_numpy()), strict=True):
+        field = by_name[outside.columns[column]]
+        why = (
+            f"outside the training range [{field.min:g}, {field.max:g}] of this field"
+            " (serve.out_of_range is reject: such values are refused)"
+        )
+        errors.append(
+            {
+                "type": "value_error",
+                "loc": ("records", int(outside.index[position]), field.name),
+                "input": frame[field.name].iloc[position],
+                "ctx": {"error": ValueError(why)},
+            }
+        )
+    return errors

@@ -28,7 +28,14 @@ with bentoml.importing():
     from autotab.data.contract import DataContract
     from autotab.serving.gate import PredictGate, serving_metrics
     from autotab.serving.predictor import Predictor, labelled_answers
-    from autotab.serving.request_schema import record_model, records_frame, request_model, unseen_categories
+    from autotab.serving.request_schema import (
+        outside_training_range,
+        ranged_fields,
+        record_model,
+        records_frame,
+        request_model,
+        unseen_categories,
+    )
 
 # Declared, so BentoML does not rebuild the answers' JSON schema on every response to find it out.
 Answers = Annotated[list[dict[str, Any]], ContentType("application/json")]
@@ -55,9 +62,24 @@ MODEL_METADATA: dict[str, Any] = {key: _decoded(value) for key, value in _model_
 MODEL_LABELS: dict[str, str] = dict(_model_info.labels)
 CONTRACT = DataContract.from_json(MODEL_METADATA["contract"], f"the model {MODEL_TAG}'s data contract")
 FIELDS = CONTRACT.input
+RANGED = ranged_fields(FIELDS)
+
+
+def _count_out_of_range(counts: dict[str, int]) -> None:
+    for field, count in counts.items():
+        serving_metrics().out_of_range.labels(field=field).inc(count)
+
+
 Record = record_model(FIELDS)
-PredictRequest = request_model(Record, SERVE.max_records, FIELDS, CONTRACT.missing_markers)
+PredictRequest = request_model(
+    Record,
+    SERVE.max_records,
+    FIELDS,
+    CONTRACT.missing_markers,
+    refuse_out_of_range=_count_out_of_range if SERVE.out_of_range == "reject" else None,
+)
 HAS_CATEGORIES = any(field.used and field.categories for field in FIELDS)
+FLAG_RANGES = bool(RANGED) and SERVE.out_of_range != "reject"  # rejected ones never reach predict
 
 
 class _OneLineClientErrors(logging.Filter):
@@ -98,7 +120,11 @@ async def metadata(_: Request) -> JSONResponse:
                 "fields": CONTRACT.to_json()["input"],
                 "missing_markers": list(CONTRACT.missing_markers),
             },
-            "limits": {"max_records": SERVE.max_records, "max_request_bytes": SERVE.max_request_bytes},
+            "limits": {
+                "max_records": SERVE.max_records,
+                "max_request_bytes": SERVE.max_request_bytes,
+                "out_of_range": SERVE.out_of_range,
+            },
             # Everything packaging stored with the model, as stored, so new lineage shows up by itself.
             "model_metadata": MODEL_METADATA,
             "model_labels": MODEL_LABELS,
@@ -137,6 +163,9 @@ class AutotabService:
     def predict(self, records: list[Record]) -> Answers:  # type: ignore[valid-type]
         """Predict for raw records: the label and each class's probability (or the value)."""
         frame = records_frame(records, FIELDS)
+        outside = outside_training_range(frame, RANGED, CONTRACT.missing_markers) if FLAG_RANGES else None
+        if outside is not None:
+            _count_out_of_range({field: int(n) for field, n in outside.sum().items() if n})
         try:
             cleaned = self.scorer.clean(frame)
             if HAS_CATEGORIES:
@@ -145,14 +174,22 @@ class AutotabService:
             if self.task == "regression":
                 values = self.scorer.predict(cleaned)
                 self.metrics.predictions.labels(label="value").inc(len(values))
-                return [{"prediction": value} for value in values.astype(float).tolist()]
-            labels, proba = self.scorer.classify(cleaned)  # a binary model's tuned threshold applies
+                answers = [{"prediction": value} for value in values.astype(float).tolist()]
+            else:
+                labels, proba = self.scorer.classify(cleaned)  # a binary model's tuned threshold applies
+                answers = labelled_answers(labels, proba, self.pipeline.classes_)
+                for label, count in zip(*np.unique(labels.astype(str), return_counts=True), strict=True):
+                    self.metrics.predictions.labels(label=label).inc(int(count))
         except ValueError as error:  # what the schema let through but the model refuses
             raise InvalidArgument(str(error)) from error
-        answers = labelled_answers(labels, proba, self.pipeline.classes_)
-        for label, count in zip(*np.unique(labels.astype(str), return_counts=True), strict=True):
-            self.metrics.predictions.labels(label=label).inc(int(count))
+        if outside is not None and SERVE.out_of_range == "flag" and outside.any(axis=None):
+            names = np.asarray(outside.columns)
+            for answer, row in zip(answers, outside.to_numpy(), strict=True):
+                if row.any():
+                    answer["out_of_range"] = names[row].tolist()
         return answers
 
 
-AutotabService.add_asgi_middleware(PredictGate, max_request_bytes=SERVE.max_request_bytes)
+AutotabService.add_asgi_middleware(
+    PredictGate, max_request_bytes=SERVE.max_request_bytes, body_timeout_s=SERVE.body_timeout_s
+)
