@@ -100,6 +100,8 @@ def missing(deps: list[str], required: set[Path]) -> list[str]:
 def test_each_stage_depends_on_every_module_it_runs(stage):
     lacking = missing(STAGES[stage]["deps"], required_files(stage))
     assert not lacking, f"dvc.yaml: stage {stage!r} runs {lacking} but does not list them in its deps"
+    twice = sorted({dep for dep in STAGES[stage]["deps"] if STAGES[stage]["deps"].count(dep) > 1})
+    assert not twice, f"dvc.yaml: stage {stage!r} lists {twice} more than once"
 
 
 def test_a_dropped_dep_is_named():

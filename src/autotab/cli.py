@@ -97,6 +97,9 @@ def compare_command(args: argparse.Namespace) -> None:
 
 def serve(args: argparse.Namespace) -> None:
     """Import the exported Bento into the local store if needed, then `bentoml serve` it."""
+    from autotab.config import load_config
+    from autotab.serving.run_check import check_same_run
+
     if not paths.BENTO_INFO.exists():
         raise UserError(f"{paths.BENTO_INFO} not found: run the pipeline first (`make run`)")
     bento = read_json(paths.BENTO_INFO)
@@ -110,6 +113,7 @@ def serve(args: argparse.Namespace) -> None:
                 f"cannot serve on {bento['host']}:{port}: {error.strerror}; "
                 "stop what is using it, or pick another port: `autotab serve --port N` (or serve.port)"
             ) from None
+    check_same_run(paths.BENTO_ARCHIVE, bento.get("contract_sha256"), paths.contract(load_config().data.name))
     env = {**os.environ, "BENTOML_HOME": str(paths.BENTOML_HOME.resolve())}
     bentoml = [sys.executable, "-m", "bentoml"]
     have = subprocess.run([*bentoml, "get", bento["tag"]], env=env, capture_output=True)
@@ -131,12 +135,14 @@ def predict_command(args: argparse.Namespace) -> None:
     from autotab.config import load_config
     from autotab.data.contract import DataContract
     from autotab.serving.batch_predict import predict_file, rejected_path
+    from autotab.serving.run_check import check_same_run
 
     data = load_config().data
     contract_path = paths.contract(data.name)
-    for path in (paths.MODEL, contract_path):
+    for path in (paths.MODEL, paths.BEST_PARAMS, contract_path):
         if not path.exists():
             raise UserError(f"{path} not found: run the pipeline first (`make run`)")
+    check_same_run(paths.MODEL, read_json(paths.BEST_PARAMS).get("contract_sha256"), contract_path)
     import joblib
 
     rejected = args.rejected or rejected_path(args.output)

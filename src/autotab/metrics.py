@@ -20,6 +20,10 @@ LARGER_IS_BETTER = {
     "roc_auc": True, "pr_auc": True, "accuracy": True, "balanced_accuracy": True, "f1_macro": True,
     "r2": True, "log_loss": False, "brier": False, "rmse": False, "mae": False,
 }  # fmt: skip
+PERFECT = {
+    "roc_auc": 1.0, "pr_auc": 1.0, "accuracy": 1.0, "balanced_accuracy": 1.0, "f1_macro": 1.0,
+    "r2": 1.0, "log_loss": 0.0, "brier": 0.0, "rmse": 0.0, "mae": 0.0,
+}  # fmt: skip
 TASK_METRICS = {
     "binary": ["roc_auc", "log_loss", "accuracy", "balanced_accuracy", "f1_macro", "pr_auc", "brier"],
     "multiclass": ["log_loss", "accuracy", "balanced_accuracy", "f1_macro", "roc_auc"],
@@ -41,6 +45,16 @@ def primary_metric(task: str, configured: str) -> str:
 def maximisable(value: float, metric: str) -> float:
     """A metric value signed so that larger is better (and back: the map is its own inverse)."""
     return value if LARGER_IS_BETTER[metric] else -value
+
+
+def skill(score: float, baseline: float, metric: str) -> float:
+    """The share of the gap between the trivial baseline's score and a perfect one that `score`
+    closes: 0 is the baseline, 1 perfect, below 0 worse than the baseline. One scale for every
+    metric (for log loss it is McFadden's pseudo-R²; for RMSE, one minus the ratio of the errors)."""
+    gap = PERFECT[metric] - baseline
+    if gap == 0:  # the baseline is already perfect (a constant target): nothing to close
+        return 0.0
+    return (score - baseline) / gap
 
 
 def _round(values: dict[str, float]) -> dict[str, float]:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
+from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import (
     BaseCrossValidator,
@@ -24,6 +25,7 @@ from sklearn.model_selection import (
     KFold,
     StratifiedGroupKFold,
     StratifiedKFold,
+    cross_val_predict,
 )
 from sklearn.pipeline import Pipeline
 
@@ -42,6 +44,17 @@ def make_folds(task: str, n_folds: int, seed: int, grouped: bool = False) -> Bas
     if task == "regression":
         return KFold(n_splits=n_folds, shuffle=True, random_state=seed)
     return StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+
+
+def baseline_oof(
+    X: pd.DataFrame, y: pd.Series, task: str, folds: BaseCrossValidator, groups: pd.Series | None
+) -> np.ndarray:
+    """The trivial baseline's out-of-fold predictions on these folds: each training part's class
+    priors (probabilities, one column per class) or its mean."""
+    if task == "regression":
+        return cross_val_predict(DummyRegressor(), X, y, cv=folds, groups=groups)
+    prior = DummyClassifier(strategy="prior")
+    return cross_val_predict(prior, X, y, cv=folds, groups=groups, method="predict_proba")
 
 
 def reseeded(folds: BaseCrossValidator, seed: int) -> BaseCrossValidator:

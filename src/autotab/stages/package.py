@@ -8,8 +8,9 @@ from autotab import paths
 from autotab.config import load_config
 from autotab.data.contract import DataContract
 from autotab.errors import run_stage
-from autotab.reporting import lineage
+from autotab.reporting import lineage, quality_gate
 from autotab.serving import bento_build
+from autotab.serving.run_check import check_same_run
 from autotab.tables import read_json, write_json
 
 BENTOFILE = Path("bentofile.yaml")
@@ -19,15 +20,19 @@ BUILD_CONTEXT = Path("src")
 def main() -> None:
     config = load_config()
     serve = config.serve
+    contract_path = paths.contract(config.data.name)
+    chosen = read_json(paths.BEST_PARAMS)
+    check_same_run(paths.MODEL, chosen.get("contract_sha256"), contract_path)
+    print(f"package: {quality_gate.judge(read_json(paths.TUNING_SUMMARY), read_json(paths.METRICS), config.package)}")
     bento_build.use_store(paths.BENTOML_HOME)
     import joblib
 
     pipeline = joblib.load(paths.MODEL)
     # What GET /metadata shows: small, JSON-safe facts about the model (the contract is ~3 KB).
     metadata = {
-        "contract": DataContract.read(paths.contract(config.data.name)).to_json(),
+        "contract": DataContract.read(contract_path).to_json(),
         "holdout_metrics": read_json(paths.METRICS),
-        "params": read_json(paths.BEST_PARAMS),
+        "params": chosen,
         "data_hash": "sha256:" + hashlib.sha256(paths.CLEAN_TRAIN.read_bytes()).hexdigest(),
     }
     version = bento_build.content_version(
@@ -46,7 +51,13 @@ def main() -> None:
     )
     bento_build.export_bento(bento_tag, paths.BENTO_ARCHIVE)
     write_json(
-        {"tag": bento_tag, "model_tag": model_tag, "host": serve.host, "port": serve.port},
+        {
+            "tag": bento_tag,
+            "model_tag": model_tag,
+            "host": serve.host,
+            "port": serve.port,
+            "contract_sha256": chosen["contract_sha256"],
+        },  # fmt: skip
         paths.BENTO_INFO,
     )
     print(f"package: Bento {bento_tag} (model {model_tag}) exported to {paths.BENTO_ARCHIVE}")

@@ -20,12 +20,14 @@ from autotab import paths
 from autotab.config import load_config
 from autotab.data.contract import DataContract
 from autotab.errors import run_stage
-from autotab.metrics import maximisable, primary_metric, recorded_positive
+from autotab.metrics import maximisable, oof_score, primary_metric, recorded_positive
 from autotab.modeling.budget import Deadline, cores, worker_pool
 from autotab.modeling.search import Problem, search
-from autotab.modeling.training import make_folds, split_xy
+from autotab.modeling.selection import Referee
+from autotab.modeling.training import baseline_oof, make_folds, split_xy
 from autotab.modeling.tuning import history_table, importance_table, make_pruner, trials_table
 from autotab.modeling.zoo import supports
+from autotab.serving.run_check import contract_digest
 from autotab.tables import file_digest, read_json, write_csv, write_joblib, write_json
 
 
@@ -105,6 +107,15 @@ def main() -> None:
     final.fit(X, y)
     finished = time.monotonic()
 
+    # What the quality gate before packaging compares: the served model's out-of-fold score and the
+    # trivial baseline's on the same folds, and the paired bootstrap standard error of the difference.
+    classes = np.unique(y) if task != "regression" else None
+    trivial = baseline_oof(X, y, task, problem.folds, groups)
+    referee = Referee(y, task, metric, classes, positive, tune.min_gain_se, tune.gain_resamples, data.seed)
+    outcome.summary |= {
+        f"oof_{name}": round(maximisable(oof_score(prediction, y, task, metric, classes, positive), metric), 6)
+        for name, prediction in (("chosen", outcome.oof), ("baseline", trivial))
+    } | {"oof_gain_over_baseline_se": referee.paired_gain([outcome.oof], [trivial])[1]}
     sign = 1 if maximisable(1.0, metric) > 0 else -1
     write_joblib(final, paths.MODEL)
     write_csv(trials_table(outcome.study), paths.TRIALS)
@@ -119,6 +130,8 @@ def main() -> None:
         "features": {**config.features.model_dump(), **outcome.single_features},
         "ensemble_weights": outcome.weights,
         "decision_threshold": threshold,
+        # The contract the model was trained against: its consumers check they are of the same run.
+        "contract_sha256": contract_digest(paths.contract(data.name)),
     }
     write_json(chosen, paths.BEST_PARAMS)
     s = outcome.summary
