@@ -27,7 +27,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 setup: $(VENV)/.installed ## create .venv and install the locked dependencies
 
 lock: ## re-resolve requirements.lock from pyproject.toml (needs the package index)
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra dask --universal --python-version 3.11 -q -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra bento --extra dev --extra dask --universal --python-version 3.11 -q -o requirements.lock
 
 params: setup ## compose conf/ into params.yaml (what `dvc exp run` does)
 	$(BIN)/autotab params

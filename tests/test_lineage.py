@@ -1,17 +1,11 @@
-"""Lineage fields: the hashes DVC records, and the git state in a real repository."""
+"""Lineage fields: the hashes DVC records, and the packaged code's."""
 
 from __future__ import annotations
 
 import hashlib
-import subprocess
 
 from autotab.reporting import lineage
 from autotab.tables import file_digest
-from tests.support import environment
-
-
-def git(*args: str, cwd) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, env=environment(), capture_output=True, text=True, check=True).stdout
 
 
 def test_the_data_and_params_hashes_are_the_md5_of_the_files(tmp_path):
@@ -27,18 +21,21 @@ def test_the_data_and_params_hashes_are_the_md5_of_the_files(tmp_path):
     }
 
 
-def test_the_git_state_is_the_head_commit_and_whether_the_code_differs(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert lineage.git_state() == {"git_commit": "unknown", "git_code_modified": "unknown"}  # not a repository
-    git("init", "-q", cwd=tmp_path)
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src/a.py").write_text("x = 1\n")
-    (tmp_path / "params.yaml").write_text("a: 1\n")
-    git("add", "-A", cwd=tmp_path)
-    git("commit", "-qm", "one", cwd=tmp_path)
-    head = git("rev-parse", "HEAD", cwd=tmp_path).strip()
-    assert lineage.git_state() == {"git_commit": head, "git_code_modified": "false"}
-    (tmp_path / "params.yaml").write_text("a: 2\n")  # params are covered by their own hash
-    assert lineage.git_state()["git_code_modified"] == "false"
-    (tmp_path / "src/b.py").write_text("y = 2\n")  # new code, not yet committed
-    assert lineage.git_state() == {"git_commit": head, "git_code_modified": "true"}
+def test_the_code_digest_covers_every_source_file_and_the_bentofile_and_nothing_else(tmp_path):
+    sources, bentofile = tmp_path / "src/autotab", tmp_path / "bentofile.yaml"
+    (sources / "serving").mkdir(parents=True)
+    (sources / "a.py").write_text("x = 1\n")
+    (sources / "serving/b.py").write_text("y = 2\n")
+    bentofile.write_text("service: x\n")
+    first = lineage.code_digest(sources, bentofile)
+    (sources / "notes.txt").write_text("not code")  # only Python files go into the Bento
+    (tmp_path / "params.yaml").write_text("a: 1\n")  # params are covered by their own hash
+    assert lineage.code_digest(sources, bentofile) == first
+    for change in (
+        lambda: (sources / "serving/b.py").write_text("y = 3\n"),
+        lambda: (sources / "serving/b.py").rename(sources / "b.py"),  # the same bytes under another name
+        lambda: bentofile.write_text("service: y\n"),
+    ):
+        change()
+        assert lineage.code_digest(sources, bentofile) != first
+        first = lineage.code_digest(sources, bentofile)

@@ -29,7 +29,7 @@ def _lineage(raw_schema: dict) -> str:
         }),
         "",
         "This card is committed with the run, so its commit is the code's version. The packaged model carries "
-        "the same fields and the commit the run started from in its labels (`git_commit`, `git_code_modified`).",
+        "the same fields and the sha256 of its code in its labels (`code_sha256`).",
     ])  # fmt: skip
 
 
