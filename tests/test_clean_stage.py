@@ -7,11 +7,13 @@ one case runs as a real subprocess to check what a user sees.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -30,8 +32,9 @@ def workspace(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     params = yaml.safe_load((REPO / "params.yaml").read_text())
 
-    def use(content: bytes | str, name: str = "table.csv", **data) -> Path:
+    def use(content: bytes | str, name: str = "table.csv", clean: dict | None = None, **data) -> Path:
         path = tmp_path / name
+        params["clean"].update(clean or {})
         path.write_bytes(content.encode() if isinstance(content, str) else content)
         params["data"].update(
             {
@@ -126,3 +129,24 @@ def test_new_data_that_breaks_the_contract_fails_until_reset(workspace, capsys):
     assert "column 'colour' is gone; new column 'color'" in err
     Path("contracts/t.json").unlink()  # what `autotab contract --reset` does
     assert run_ingest_and_clean(capsys)[0] == 0
+
+
+def test_a_new_version_beyond_the_recorded_ranges_is_reported_or_with_fail_stops(workspace, capsys):
+    workspace(GOOD)
+    assert run_ingest_and_clean(capsys)[0] == 0
+    assert json.loads(Path("reports/clean.json").read_text())["outside_recorded_ranges"] == {}
+    rows = GOOD.splitlines()
+    wider = "\n".join([*rows, *(f"{100 + i},{50 + i}.5,red,{'a' if i % 2 else 'b'}" for i in range(20))]) + "\n"
+    workspace(wider)  # x reached 6.5; now up to 69.5 (the same columns, the same types)
+    assert run_ingest_and_clean(capsys)[0] == 0
+    report = json.loads(Path("reports/clean.json").read_text())
+    beyond = int((pd.read_parquet("data/clean/train.parquet")["x"] > 6.5).sum())  # the new rows drawn for training
+    assert report["outside_recorded_ranges"] == {"x": beyond} and beyond > 10
+    recorded = Path("contracts/t.json").read_bytes()  # the contract now holds the wider range
+    workspace(wider.replace("69.5", "690.5"), clean={"on_range_drift": "fail"})
+    before = {name: Path(name).read_bytes() for name in OUTPUTS}
+    code, err = run_ingest_and_clean(capsys)
+    assert code == EXIT_USER_ERROR and "x: 1" in err and "clean.on_range_drift" in err
+    assert {name: Path(name).read_bytes() for name in OUTPUTS} == before and Path(
+        "contracts/t.json"
+    ).read_bytes() == recorded

@@ -54,6 +54,9 @@ class CleanConfig(Section):
     outliers: Literal["none", "clip", "isolation_forest"] = "none"
     clip_quantiles: tuple[float, float] = (0.01, 0.99)
     outlier_contamination: float = Field(gt=0, le=0.5)
+    # A new data version's values outside the ranges its contract recorded: counted in the clean
+    # report (report), or the run stops (fail). Not part of the contract's fingerprint.
+    on_range_drift: Literal["report", "fail"] = "report"
 
     @model_validator(mode="after")
     def _quantiles_in_order(self) -> CleanConfig:

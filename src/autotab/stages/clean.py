@@ -77,12 +77,25 @@ def main() -> None:
         if task == "binary":
             target["positive_label"] = str(positive_class(pd.Series(classes).to_numpy(), data.positive_label))
     fingerprint = data_contract.config_fingerprint(
-        {"data": data.model_dump(exclude={"path", "name"}), "clean": clean.model_dump()}
+        {"data": data.model_dump(exclude={"path", "name"}), "clean": clean.model_dump(exclude={"on_range_drift"})}
     )
-    contract = data_contract.build_contract(fitted, fitted.transform(train), target, fingerprint)
+    cleaned_train = fitted.transform(train)
+    contract = data_contract.build_contract(fitted, cleaned_train, target, fingerprint)
     contract_path = paths.contract(data.name)
     previous = data_contract.DataContract.read(contract_path) if contract_path.exists() else None
     contract_status = data_contract.enforce(previous, contract, f"({contract_path})")
+    # A new version of the same data (same structure, checked above): its training values outside
+    # the ranges the contract recorded so far.
+    drift = {}
+    if previous is not None and previous.config_fingerprint == contract.config_fingerprint:
+        drift = data_contract.check_cleaned(cleaned_train, previous, "the cleaned training split")
+    if drift and clean.on_range_drift == "fail":
+        listed = ", ".join(f"{column}: {count}" for column, count in drift.items())
+        raise UserError(
+            f"the new data has training values outside the ranges its contract ({contract_path}) recorded "
+            f"({listed}), and clean.on_range_drift is fail. If that is expected: -S clean.on_range_drift=report, "
+            "or `autotab contract --reset`"
+        )
 
     columns = column_report(fitted, rows.drop(columns=[data.target]))
     report = {
@@ -99,6 +112,7 @@ def main() -> None:
         "task_reason": task_reason,
         "markers_to_missing": sum(c["markers_to_missing"] for c in columns.values()),
         "unreadable_to_missing": sum(c["unreadable_to_missing"] for c in columns.values()),
+        "outside_recorded_ranges": drift,
         "columns": columns,
     }
 
@@ -124,6 +138,9 @@ def summary(report: dict, contract_path, contract_status: str) -> str:
         f"unreadable values turned missing: {coerced or 0}",
         f"  contract {contract_path}: {contract_status}",
     ]
+    if report["outside_recorded_ranges"]:
+        drifted = ", ".join(f"{name}: {n}" for name, n in report["outside_recorded_ranges"].items())
+        lines.append(f"  training values outside the ranges the contract recorded (clean.on_range_drift): {drifted}")
     return "\n".join(lines)
 
 
