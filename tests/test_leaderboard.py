@@ -147,3 +147,23 @@ def test_a_fit_stopped_at_max_iter_is_scored_without_a_warning_from_the_worker_p
     )
     assert board["status"].tolist() == ["ok"]
     assert "ConvergenceWarning" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_each_candidate_is_reported_as_it_finishes_in_each_round(n_jobs):
+    X, y = data(n=300)
+    preprocessor = build_preprocessor(TableCleaner(), FEATURES, "binary", 0)
+    candidates = {"broken": Broken(), "dummy": DummyClassifier(), "logistic": LogisticRegression(),
+                  "tree": DecisionTreeClassifier(random_state=0)}  # fmt: skip
+    heard = []
+    table, _ = leaderboard.rank(
+        candidates, preprocessor, X, y, "binary", make_folds("binary", 3, seed=0), "roc_auc", positive="pos",
+        n_jobs=n_jobs, screen_rows=150, progress=lambda *call: heard.append(call),
+    )  # fmt: skip
+    screening = [call for call in heard if call[2] == "screening on 150 rows"]
+    full = [call for call in heard if call[2] == "all rows"]
+    assert len(heard) == len(screening) + len(full)
+    assert sorted(name for name, *_ in screening) == sorted(candidates)  # every one, failures included
+    assert [(done, total) for *_, done, total in screening] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert sorted(name for name, *_ in full) == sorted(table.query("status == 'ok'")["model"])
+    assert isinstance(dict((name, result) for name, result, *_ in screening)["broken"], str)  # why it failed

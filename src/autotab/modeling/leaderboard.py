@@ -13,6 +13,7 @@ with their score on the sample."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,13 @@ class Screened:
 # The screening round keeps at least this many candidates (when that many passed it): the ensemble
 # and the search choose among the full-row leaderboard, and need a few families to choose from.
 MIN_KEPT = 3
+# Told of each candidate as it finishes: its name, its outcome, the round (the screening round or
+# all rows), and how many of the round's candidates have finished, of how many.
+Progress = Callable[[str, Any, str, int, int], None]
+
+
+def _silent(name: str, result: Any, round_name: str, done: int, total: int) -> None:
+    pass
 
 
 def _evaluate(name: str, pipeline: Pipeline, **kwargs: Any) -> tuple[str, CrossValidation | Skipped | str]:
@@ -72,11 +80,13 @@ def _within_deadline(
     pool: ProcessPoolExecutor,
     threads: int,
     keep_pool: bool = False,
+    on_result: Callable[[str, Any], None] = lambda name, result: None,
     **kwargs: Any,
 ) -> dict[str, CrossValidation | Skipped | str]:
     """Every candidate as one task on the pool's processes, in the given order; at the deadline the
     pool is stopped (running fits killed) and what did not finish is skipped. With `keep_pool`, a
-    pool whose tasks all finished in time stays up for another round."""
+    pool whose tasks all finished in time stays up for another round. `on_result` hears of each
+    candidate as it finishes."""
     results: dict[str, CrossValidation | Skipped | str] = {}
     pending: set = set()
     try:
@@ -88,7 +98,9 @@ def _within_deadline(
         while pending and deadline.left() > 0:
             done, pending = wait(pending, timeout=deadline.left(), return_when=FIRST_COMPLETED)
             for future in done:
-                results.update([future.result()])
+                name, result = future.result()
+                results[name] = result
+                on_result(name, result)
     finally:
         if pending or not keep_pool:
             stop_pool(pool)
@@ -114,9 +126,10 @@ def rank(
     screen_rows: int | None = None,
     screen_keep: float = 0.33,
     seed: int = 0,
+    progress: Progress = _silent,
 ) -> tuple[pd.DataFrame, dict[str, CrossValidation]]:
     """The leaderboard table (best first; failures, skips and screened-out candidates last) and each
-    successful candidate's CV on all rows.
+    successful candidate's CV on all rows. `progress` hears of each candidate as it finishes.
 
     With a bounded `deadline`, the `pool`'s worker processes (`threads` threads each) run the
     candidates, and the pool is stopped at the deadline. With more rows than `screen_rows`, a
@@ -126,24 +139,35 @@ def rank(
     if deadline.bounded:
         pool = pool or worker_pool(n_jobs)
 
-    def run(chosen: dict[str, Pipeline], keep_pool: bool = False, **rows: Any) -> dict:
+    def run(chosen: dict[str, Pipeline], round_name: str, keep_pool: bool = False, **rows: Any) -> dict:
+        finished = 0
+
+        def heard(name: str, result: Any) -> None:
+            nonlocal finished
+            finished += 1
+            progress(name, result, round_name, finished, len(chosen))
+
         if deadline.bounded:
-            return _within_deadline(chosen, deadline, pool, threads, keep_pool, **(data | rows))
+            return _within_deadline(chosen, deadline, pool, threads, keep_pool, on_result=heard, **(data | rows))
         jobs = (delayed(_evaluate)(name, pipeline, **(data | rows)) for name, pipeline in chosen.items())
-        return dict(Parallel(n_jobs=n_jobs)(jobs))
+        results = {}
+        for name, result in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
+            results[name] = result
+            heard(name, result)
+        return {name: results[name] for name in chosen}  # in the given order, whatever finished first
 
     screened: dict[str, Screened | Skipped | str] = {}
     if screen_rows is not None and len(y) > screen_rows and len(pipelines) > MIN_KEPT:
         sample = screening_sample(y, groups, task=task, rows=screen_rows, seed=seed)
         first = run(
-            pipelines, keep_pool=True, X=X.iloc[sample], y=y.iloc[sample],
+            pipelines, f"screening on {len(sample)} rows", keep_pool=True, X=X.iloc[sample], y=y.iloc[sample],
             groups=None if groups is None else groups.iloc[sample],
         )  # fmt: skip
         screened = screen(first, metric=metric, keep=screen_keep, rows=len(sample))
         pipelines = {name: pipeline for name, pipeline in pipelines.items() if name not in screened}
     results: dict = {}
     if pipelines and deadline.left() > 0:
-        results = run(pipelines)
+        results = run(pipelines, "all rows")
     elif deadline.bounded:  # the screening round used the time up (and stopped the pool), or left no one
         stop_pool(pool)
         results = {

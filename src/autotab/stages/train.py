@@ -1,5 +1,6 @@
 """train: the leaderboard. Every candidate family, K-fold cross-validated on the same folds."""
 
+import sys
 import time
 
 import joblib
@@ -13,7 +14,7 @@ from autotab.errors import run_stage
 from autotab.metrics import primary_metric, recorded_positive
 from autotab.modeling import leaderboard
 from autotab.modeling.budget import TRAIN_SHARE, Deadline, cores, worker_pool
-from autotab.modeling.training import check_folds, make_folds, split_xy
+from autotab.modeling.training import CrossValidation, check_folds, make_folds, split_xy
 from autotab.modeling.zoo import build_estimator, supports
 from autotab.tables import write_atomic, write_csv, write_json, write_parquet
 
@@ -49,10 +50,22 @@ def main() -> None:
         "deadline": Deadline.after(config.budget_s * TRAIN_SHARE - (time.monotonic() - started)),
         "pool": pool, "threads": 1,
     }  # fmt: skip
+
+    def progress(name: str, result: object, round_name: str, done: int, total: int) -> None:
+        """One line per candidate as it finishes: a long leaderboard is never silent."""
+        if isinstance(result, CrossValidation):
+            score = result.summary[metric]
+            outcome = f"{metric} {score['mean']:.4f} ± {score['std']:.4f}, fit {result.fit_seconds:.1f} s"
+        else:
+            outcome = getattr(result, "reason", result)  # skipped, or why it failed
+        print(f"train: {round_name}: {name} ({done}/{total}): {outcome} [{time.monotonic() - started:.0f} s]",
+              file=sys.stderr, flush=True)  # fmt: skip
+
     table, results = leaderboard.rank(
         candidates, joblib.load(paths.PREPROCESSOR_RECIPE), X, y, task, folds, metric,
         groups=groups, positive=positive, screen_rows=train_config.screen_rows,
-        screen_keep=train_config.screen_keep, seed=data.seed, **({"n_jobs": train_config.n_jobs} | budget),
+        screen_keep=train_config.screen_keep, seed=data.seed, progress=progress,
+        **({"n_jobs": train_config.n_jobs} | budget),
     )  # fmt: skip
 
     best = table.iloc[0]
