@@ -10,6 +10,10 @@ export BENTOML_HOME := $(CURDIR)/.bentoml
 export BENTOML_DO_NOT_TRACK := true
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)
 
+# The tests run on every core (pytest-xdist), a test file at a time per worker: a file's tests share
+# one workspace and run in file order. `make test PARALLEL=` runs them in one process.
+PARALLEL ?= -n auto --dist loadfile
+
 .DEFAULT_GOAL := help
 
 .PHONY: help setup lock params run compare vega serve push pull test test-fast lint format
@@ -62,10 +66,10 @@ pull: setup ## download the checked-out commit's data and models from the DVC re
 test: setup ## run the whole test suite, the slow end-to-end tests included
 	@# The comparison-report tests need vega from npm: installed when npm is here, else they skip (CI fails them).
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory vega; else echo "make: npm not found: the comparison-report tests will skip"; fi
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PARALLEL)
 
 test-fast: setup ## run the tests without the slow end-to-end ones
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" $(PARALLEL)
 
 lint: setup ## ruff
 	$(BIN)/ruff check .

@@ -16,11 +16,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
 BENTO_OUT = "models/autotab.bento"
+# The overrides of an experiment that checks the pipeline's plumbing rather than its model: a
+# leaderboard of two cheap families (plus a pinned `model`) and a three-trial search. The committed
+# config's full run is the session's build (`built_repository`), which the quality tests read.
+QUICK = ["-S", "train.candidates=[logistic_regression,knn]", "-S", "tune.n_trials=3"]
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, which .ci/run installs
 
 
@@ -79,16 +84,27 @@ def built_copy(destination: Path) -> Path:
     return destination
 
 
-_BUILT: dict[str, Path] = {}
+def session_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This test run's temporary directory, shared by every pytest-xdist worker (each has its own
+    base directory inside it); without xdist, the base directory itself."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 def built_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The whole pipeline run once per test session in a copy of the repository (`built_copy`).
+    """The whole pipeline run once per test session in a copy of the repository (`built_copy`): by
+    the first worker that needs it, while the others wait for it.
 
     Tests only read it; a test that changes a repository works in its own `built_clone`."""
-    if "repo" not in _BUILT:
-        _BUILT["repo"] = built_copy(tmp_path_factory.mktemp("built"))
-    return _BUILT["repo"]
+    shared = session_directory(tmp_path_factory)
+    repo, done = shared / "built", shared / "built.done"
+    with FileLock(shared / "built.lock"):
+        if not done.exists():
+            shutil.rmtree(repo, ignore_errors=True)  # a build that failed half-way
+            repo.mkdir()
+            built_copy(repo)
+            done.touch()
+    return repo
 
 
 def built_clone(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:

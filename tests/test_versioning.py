@@ -17,7 +17,7 @@ import yaml
 from sklearn.datasets import load_wine
 
 from autotab.reporting import lineage
-from tests.support import BENTO_OUT, built_clone, post, run, served_bento
+from tests.support import BENTO_OUT, QUICK, built_clone, post, run, served_bento
 
 pytestmark = pytest.mark.slow
 
@@ -109,7 +109,7 @@ def test_a_tagged_registry_version_is_fetched_by_dvc_artifacts_get(built, remote
 def test_checking_out_an_old_commit_restores_its_model_and_metrics_exactly(built):
     repo = built["repo"]
     first = {path: (repo / path).read_bytes() for path in RESTORED}
-    run(["dvc", "exp", "run", "-S", "model=random_forest", "-S", "tune.n_trials=3"], repo)
+    run(["dvc", "exp", "run", "-S", "model=random_forest", *QUICK], repo)
     assert yaml.safe_load((repo / "params.yaml").read_text())["model"]["name"] == "random_forest"
     second_commit = commit(repo, "a random forest")
     second = {path: (repo / path).read_bytes() for path in RESTORED}
@@ -134,7 +134,7 @@ def test_added_data_runs_and_a_new_version_reruns_only_what_follows(built, tmp_p
     added = run(["autotab", "add-data", str(user_file), "--target", "cultivar"], repo).stdout
     assert "dvc exp run -S data=wine" in added
     commit(repo, "add the wine data")
-    run(["dvc", "exp", "run", "-S", "data=wine", "-S", "tune.n_trials=3"], repo)
+    run(["dvc", "exp", "run", "-S", "data=wine", *QUICK], repo)
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     assert metrics["task"] == "multiclass" and metrics["accuracy"] >= 0.8
     assert (repo / "contracts/wine.json").exists()
