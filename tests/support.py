@@ -121,13 +121,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, str]:
+def post(url: str, body: bytes, content_type: str = "application/json", timeout: float = 30) -> tuple[int, str]:
     request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+
+
+SERVERS: dict[str, subprocess.Popen] = {}  # each running `served_bento`'s `bentoml serve`, by its base URL
 
 
 @contextlib.contextmanager
@@ -163,6 +166,7 @@ def served_bento(repo: Path, workdir: Path, *serve_args: str, configured_port: i
                     time.sleep(0.5)
             else:
                 raise AssertionError("server not ready in 90 s:\n" + log_path.read_text())
+            SERVERS[base] = process
             yield base
         finally:
             process.terminate()

@@ -21,6 +21,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 import schemathesis
 import yaml
@@ -35,6 +36,7 @@ from autotab.reporting import lineage
 from tests.serving_support import get, holdout_records
 from tests.support import (
     CHROMIUM,
+    SERVERS,
     built_clone,
     built_repository,
     chromium,
@@ -294,6 +296,30 @@ def test_the_swagger_page_lists_predict_in_headless_chromium(server, tmp_path):
 
 
 DEV_TOOLS = ("pytest", "ruff", "hypothesis", "schemathesis", "httpx", "dvc", "optuna", "hydra")
+
+
+def test_a_killed_worker_is_replaced_while_the_other_answers(repo, server):
+    """With the default two workers, the kernel's OOM killer taking one (SIGKILL) costs only what it
+    had in flight: the other answers every request meanwhile (one worker alone meant about 12 s of
+    waiting for its restart, bench/worker_kill.py), and the server starts a new one."""
+    body = json.dumps({"records": holdout_records(repo)[0][:1]}).encode()
+    arbiter = psutil.Process(SERVERS[server].pid)
+
+    def http_workers() -> list[psutil.Process]:
+        return [p for p in arbiter.children(recursive=True) if "worker" in " ".join(p.cmdline())]
+
+    workers = http_workers()
+    assert len(workers) == 2, [p.cmdline() for p in workers]
+    workers[0].kill()
+    workers[0].wait(timeout=10)
+    # A request the restart would hold up waits for it; the other worker answers in milliseconds.
+    answered = [post(f"{server}/predict", body, timeout=5)[0] for _ in range(20)]
+    assert answered == [200] * 20
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and {p.pid for p in http_workers()} in ({workers[1].pid}, set()):
+        time.sleep(0.5)
+    replaced = {p.pid for p in http_workers()}
+    assert len(replaced) == 2 and workers[1].pid in replaced and workers[0].pid not in replaced
 
 
 def test_the_bentos_image_installs_only_runtime_packages(repo):
