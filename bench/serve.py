@@ -284,10 +284,12 @@ def breakdown(records: list[dict], contract: dict) -> list[tuple[str, float, flo
     Pipeline, build the answers, serialise them."""
     from pydantic import TypeAdapter
 
+    from autotab.data.contract import DataContract
     from autotab.serving.request_schema import record_model, records_frame, request_model
 
-    fields = contract["input"]
-    request = request_model(record_model(fields), 1000, fields, contract["missing_markers"])
+    typed = DataContract.from_json(contract, "the data contract")
+    fields = typed.input
+    request = request_model(record_model(fields), 1000, fields, list(typed.missing_markers))
     pipeline = joblib.load("models/model.joblib")
     output = TypeAdapter(list[dict])
 

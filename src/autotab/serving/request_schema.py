@@ -22,7 +22,7 @@ from annotated_types import Len
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from autotab.data.contract import InputField
-from autotab.estimators.frames import column_index
+from autotab.estimators.frames import column_index, column_values
 from autotab.estimators.table_cleaner import FALSE_WORDS, TRUE_WORDS, lower_markers, normalise_missing, parse_numbers
 
 # Integers beyond float precision are no measurement; they would overflow the float conversion.
@@ -89,8 +89,8 @@ def request_model(
             if refuse_out_of_range is not None and ranged:
                 frame = records_frame(self.records, fields)
                 outside = outside_training_range(frame, ranged, markers)
-                if outside.any(axis=None):
-                    refuse_out_of_range({name: int(n) for name, n in outside.sum().items() if n})
+                if outside.any():
+                    refuse_out_of_range(counts_per_field(outside, ranged))
                     raise_for(range_errors(frame, outside, ranged))
             return self
 
@@ -179,25 +179,36 @@ def ranged_fields(fields: Sequence[InputField]) -> list[InputField]:
     return [f for f in fields if f.used and f.kind == "numeric" and f.min is not None and f.max is not None]
 
 
-def outside_training_range(frame: pd.DataFrame, ranged: Sequence[InputField], markers: list[str]) -> pd.DataFrame:
-    """Per record (row) and ranged field (column): whether its number lies outside the field's
-    training range. Numbers sent as text are read as the cleaner reads them; missing values are not
-    outside."""
+def outside_training_range(frame: pd.DataFrame, ranged: Sequence[InputField], markers: list[str]) -> np.ndarray:
+    """Per record (row) and field of `ranged` (column, in that order): whether its number lies
+    outside the field's training range. Numbers sent as text are read as the cleaner reads them;
+    missing values are not outside."""
     marker_set = lower_markers(markers)
-    outside = {}
-    for field in ranged:
-        numbers = parse_numbers(normalise_missing(frame[field.name], marker_set)).to_numpy(dtype=float)
+    outside = np.zeros((len(frame), len(ranged)), dtype=bool)
+    for position, field in enumerate(ranged):
+        values = column_values(frame, field.name)  # on one record, Series for every field cost 0.4 ms
+        if values.dtype.kind in "iuf":
+            numbers = np.asarray(values, dtype=float)
+        elif values.dtype.kind == "O" and not any(isinstance(v, str) for v in values):
+            numbers = np.array([np.nan if v is None else v for v in values], dtype=float)
+        else:  # text: read as the cleaner reads it
+            series = pd.Series(values, dtype=object)
+            numbers = parse_numbers(normalise_missing(series, marker_set)).to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
-            outside[field.name] = (numbers < field.min) | (numbers > field.max)
-    return pd.DataFrame(outside, index=frame.index)
+            outside[:, position] = (numbers < field.min) | (numbers > field.max)
+    return outside
 
 
-def range_errors(frame: pd.DataFrame, outside: pd.DataFrame, ranged: Sequence[InputField]) -> list[dict]:
+def counts_per_field(outside: np.ndarray, ranged: Sequence[InputField]) -> dict[str, int]:
+    """How many values of each field `outside_training_range` found, for the fields that have any."""
+    return {field.name: int(n) for field, n in zip(ranged, outside.sum(axis=0), strict=True) if n}
+
+
+def range_errors(frame: pd.DataFrame, outside: np.ndarray, ranged: Sequence[InputField]) -> list[dict]:
     """Pydantic-style errors for the values `outside_training_range` found, naming the range."""
-    by_name = {field.name: field for field in ranged}
     errors = []
-    for position, column in zip(*np.nonzero(outside.to_numpy()), strict=True):
-        field = by_name[outside.columns[column]]
+    for position, column in zip(*np.nonzero(outside), strict=True):
+        field = ranged[column]
         why = (
             f"outside the training range [{field.min:g}, {field.max:g}] of this field"
             " (serve.out_of_range is reject: such values are refused)"
@@ -205,7 +216,7 @@ def range_errors(frame: pd.DataFrame, outside: pd.DataFrame, ranged: Sequence[In
         errors.append(
             {
                 "type": "value_error",
-                "loc": ("records", int(outside.index[position]), field.name),
+                "loc": ("records", int(position), field.name),
                 "input": frame[field.name].iloc[position],
                 "ctx": {"error": ValueError(why)},
             }

@@ -29,6 +29,7 @@ with bentoml.importing():
     from autotab.serving.gate import PredictGate, serving_metrics
     from autotab.serving.predictor import Predictor, labelled_answers
     from autotab.serving.request_schema import (
+        counts_per_field,
         outside_training_range,
         ranged_fields,
         record_model,
@@ -164,8 +165,8 @@ class AutotabService:
         """Predict for raw records: the label and each class's probability (or the value)."""
         frame = records_frame(records, FIELDS)
         outside = outside_training_range(frame, RANGED, CONTRACT.missing_markers) if FLAG_RANGES else None
-        if outside is not None:
-            _count_out_of_range({field: int(n) for field, n in outside.sum().items() if n})
+        if outside is not None and outside.any():
+            _count_out_of_range(counts_per_field(outside, RANGED))
         try:
             cleaned = self.scorer.clean(frame)
             if HAS_CATEGORIES:
@@ -182,9 +183,9 @@ class AutotabService:
                     self.metrics.predictions.labels(label=label).inc(int(count))
         except ValueError as error:  # what the schema let through but the model refuses
             raise InvalidArgument(str(error)) from error
-        if outside is not None and SERVE.out_of_range == "flag" and outside.any(axis=None):
-            names = np.asarray(outside.columns)
-            for answer, row in zip(answers, outside.to_numpy(), strict=True):
+        if outside is not None and SERVE.out_of_range == "flag" and outside.any():
+            names = np.array([field.name for field in RANGED])
+            for answer, row in zip(answers, outside, strict=True):
                 if row.any():
                     answer["out_of_range"] = names[row].tolist()
         return answers
