@@ -46,6 +46,21 @@ def generated_table(rows: int, columns: int, task: str, seed: int = 0) -> pd.Dat
     return frame
 
 
+def repository_with(table: pd.DataFrame, name: str, *add_data_options: str) -> Path:
+    """A fresh copy of the repository (in a new temporary folder) with `table` added as the user
+    adds data (`autotab add-data`, target column `target`) and committed; returns the copy."""
+    scratch = Path(tempfile.mkdtemp(prefix=f"autotab-bench-{name}-"))
+    repo = scratch / "repo"
+    repo.mkdir()
+    copy_repository(repo)
+    path = scratch / f"{name}.parquet"
+    table.to_parquet(path, index=False)
+    run(["autotab", "add-data", str(path), "--target", "target", *add_data_options], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", name], repo)
+    return repo
+
+
 def timed(args: list[str], repo: Path) -> tuple[float, str]:
     start = time.monotonic()
     result = run(args, repo)
@@ -60,15 +75,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=None, help="budget_s; default: none")
     parser.add_argument("--keep", action="store_true", help="keep the repository copy")
     options = parser.parse_args()
-    scratch = Path(tempfile.mkdtemp(prefix="autotab-bench-budget-"))
-    repo = scratch / "repo"
-    repo.mkdir()
-    copy_repository(repo)
-    table = scratch / "generated.parquet"
-    generated_table(options.rows, options.columns, options.task).to_parquet(table, index=False)
-    run(["autotab", "add-data", str(table), "--target", "target", "--task", options.task], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "generated"], repo)
+    table = generated_table(options.rows, options.columns, options.task)
+    repo = repository_with(table, "generated", "--task", options.task)
     overrides = ["-S", "data=generated"] + ([] if options.budget is None else ["-S", f"budget_s={options.budget:g}"])
     run(["dvc", "exp", "run", *overrides, "features"], repo)
     load_before = os.getloadavg()[0]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support import copy_repository, run  # noqa: E402  (the tests' repository copy)
+from bench.budget import repository_with  # noqa: E402
+from tests.support import run  # noqa: E402
 
 STAGES = ("validate", "ingest", "clean", "features", "train", "tune", "evaluate", "package")
 
@@ -44,15 +44,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=500)
     parser.add_argument("--columns", type=int, default=2000)
     options = parser.parse_args()
-    scratch = Path(tempfile.mkdtemp(prefix="autotab-bench-wide-"))
-    repo = scratch / "repo"
-    repo.mkdir()
-    copy_repository(repo)
-    table = scratch / "wide.parquet"
-    wide_table(options.rows, options.columns).to_parquet(table, index=False)
-    run(["autotab", "add-data", str(table), "--target", "target"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "wide"], repo)
+    repo = repository_with(wide_table(options.rows, options.columns), "wide")
     run(["dvc", "exp", "run", "-S", "data=wide", "validate"], repo)  # params.yaml for data=wide, untimed
     print(f"{options.rows} x {options.columns}, load average {os.getloadavg()[0]:.2f} before", flush=True)
     total = 0.0

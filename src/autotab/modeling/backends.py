@@ -117,6 +117,11 @@ def trial_runner(
 
     with contextlib.ExitStack() as stack:
         if backend.name == "dask_local":
+            import dask
+
+            # Dask's active memory manager drops the replicas of broadcast data down to one, so a
+            # killed worker could take the only copy of the table with it; the local cluster is ours.
+            stack.enter_context(dask.config.set({"distributed.scheduler.active-memory-manager.start": False}))
             scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="autotab-dask-"))
             cluster = stack.enter_context(
                 LocalCluster(
@@ -129,6 +134,10 @@ def trial_runner(
                 )
             )
             client = stack.enter_context(Client(cluster))
+            # Every worker up before the data is broadcast: a worker that joins later gets no replica,
+            # and the data is lost if the one that has it dies (seen on a busy machine: every later
+            # trial failed with CancelledError).
+            client.wait_for_workers(backend.parallelism, timeout=120)
         else:
             address = scheduler_address(backend)
             try:
@@ -136,12 +145,18 @@ def trial_runner(
             except (OSError, ValueError) as error:  # refused, timed out, or not an address at all
                 raise UserError(f"backend=dask: cannot reach the Dask scheduler at {address}: {error}") from None
         try:
-            problem_on_workers = client.scatter(problem, broadcast=True)
+            scattered = {"problem": client.scatter(problem, broadcast=True)}
         except TimeoutError:
             raise UserError(f"backend={backend.name}: the Dask scheduler has no workers; start some") from None
         # A task lost with its worker is rescheduled by Dask (up to its allowed-failures); a task that
         # raises is not rerun: it fails its trial, as on the local backend.
         executor = client.get_executor(pure=False)
-        yield lambda family, params, features, fold: executor.submit(
-            fold_score, problem_on_workers, families[family], params, features, fold
-        )
+
+        def submit(family: str, params: dict, features: dict, fold: int):
+            if scattered["problem"].status != "finished":
+                # Lost with the worker that held it (another cluster's memory manager may keep one
+                # replica only): the tasks that needed it fail their trials; later ones get it again.
+                scattered["problem"] = client.scatter(problem, broadcast=True)
+            return executor.submit(fold_score, scattered["problem"], families[family], params, features, fold)
+
+        yield submit
