@@ -208,6 +208,7 @@ def run_study(
     remaining = max(0, n_trials - len([t for t in study.trials if t.state in done]))
     timeout_at = None if timeout_s is None else time.monotonic() + timeout_s
     finished = failed = 0
+    first_number = len(study.trials)  # the trials this call creates are numbered from here
     trials: list[RunningTrial] = []
     tasks: dict[Future, tuple[RunningTrial, int]] = {}
 
@@ -300,10 +301,13 @@ def run_study(
                 if on_trial is not None:
                     on_trial(study, frozen)
     except BaseException:
-        for current in trials:  # interrupted: what was running is not finished
-            # If the storage itself was interrupted mid-write, `open_study` fails the trial on resume.
-            with contextlib.suppress(Exception):
-                study.tell(current.trial, state=optuna.trial.TrialState.FAIL)
+        # Interrupted: what was running is not finished. That includes a trial the interrupt caught
+        # inside `study.ask()`, stored as running but never handed back (seen on a busy machine).
+        # If the storage itself was interrupted mid-write, `open_study` fails the trial on resume.
+        with contextlib.suppress(Exception):
+            for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+                if trial.number >= first_number:
+                    study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
         raise
 
 
