@@ -62,7 +62,13 @@ def run_ingest_and_clean(capsys) -> tuple[int, str]:
     return 0, capsys.readouterr().err
 
 
-OUTPUTS = ["data/clean/train.parquet", "data/clean/test.parquet", "contracts/t.json", "reports/clean.json"]
+OUTPUTS = [
+    "data/clean/train.parquet",
+    "data/clean/test.parquet",
+    "contracts/t.json",
+    "reports/clean.json",
+    "reports/clean_columns.json",
+]
 
 
 def test_a_good_file_goes_through_and_is_not_modified(workspace, capsys):

@@ -7,9 +7,15 @@ both. In CI (CI=true) a missing one fails the tests; elsewhere they are skipped,
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
 import re
+import shlex
 import struct
+import sys
+import termios
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,7 +25,7 @@ import yaml
 from dvc_render.base import Renderer
 
 from tests.conftest import REPO
-from tests.support import CHROMIUM, built_clone, chromium, require, run
+from tests.support import CHROMIUM, built_clone, chromium, environment, require, run
 
 pytestmark = pytest.mark.slow
 
@@ -92,6 +98,55 @@ def test_a_queued_sweep_runs_both_models_and_exp_show_lists_them_with_every_metr
         assert 0.9 <= holdout["roc_auc"] <= 1 and holdout["roc_auc_ci95_low"] <= holdout["roc_auc"]
         assert data["metrics"]["reports/tuning/summary.json"]["data"]["n_trials"] == 3
     assert models == set(SWEEP)
+
+
+# `less -RS` as a pager that prints what a terminal of COLUMNS shows: colours dropped, lines chopped
+LESS_CHOPPED = (
+    "import os, re, sys; width = int(os.environ['COLUMNS']); "
+    "[print(re.sub(r'\\x1b\\[[0-9;?]*[a-zA-Z]', '', line.rstrip('\\n'))[:width]) "
+    "for line in open(sys.argv[1], encoding='utf-8')]"
+)
+
+
+def in_a_terminal(args: list[str], cwd: Path, columns: int) -> str:
+    """What `args` shows in a terminal `columns` wide: a pseudo-terminal of that size, and as DVC's
+    pager (`less -S` by default, which chops each line at the terminal's edge) one that does the same."""
+    pager = f"{shlex.quote(sys.executable)} -c {shlex.quote(LESS_CHOPPED)}"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its standard streams are the pseudo-terminal
+        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+        os.chdir(cwd)
+        os.execvpe(args[0], args, environment(DVC_PAGER=pager, COLUMNS=str(columns)))
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the child has closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.waitpid(pid, 0)
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+HEADLINE = ("data", "model", "roc_auc")
+
+
+def test_plain_exp_show_in_a_120_column_terminal_leads_with_data_model_and_the_primary_metric(swept):
+    shown = in_a_terminal(["dvc", "exp", "show"], swept, columns=120)
+    header, *rows = [line for line in shown.splitlines() if line.strip() and set(line.strip()) != {"─"}]
+    # after the experiment's name, time and (for queued ones) state: the headline, in this order
+    headline = [word for word in header.split() if word not in ("State", "Executor")][:5]
+    assert headline == ["Experiment", "Created", *HEADLINE], shown
+    experiments = [line for line in rows if line.lstrip().startswith(("├──", "└──"))]
+    assert len(experiments) == len(SWEEP), shown
+    models = set()
+    for line in experiments:  # metrics are right-aligned under their header: each cell whole, not "…"
+        data, model, score = (line[: header.index(name) + len(name)].split()[-1] for name in HEADLINE)
+        assert data == "breast_biopsy" and 0.9 <= float(score) <= 1, shown
+        models.add(model.removeprefix("tuned_"))
+    assert models == set(SWEEP), shown
 
 
 class PlotDivs(HTMLParser):

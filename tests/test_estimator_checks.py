@@ -17,6 +17,7 @@ from autotab.estimators.boosting import (
     XGBoostRegressor,
 )
 from autotab.estimators.calibration import TemperatureScaled
+from autotab.estimators.column_budget import ColumnBudget
 from autotab.estimators.svc import CalibratedSVC
 
 # class_weight takes "balanced" or None in autotab's config (train.class_weight), not a dict.
@@ -30,6 +31,7 @@ ESTIMATORS = [
     XGBoostRegressor(n_estimators=20),
     CatBoostClassifier(n_estimators=20),
     CatBoostRegressor(n_estimators=20),
+    ColumnBudget(max_columns=2),
 ]
 EXPECTED_FAILURES = {
     # Its labels come from sigmoid-calibrated probabilities (scikit-learn's replacement for

@@ -90,3 +90,29 @@ def test_a_group_that_multiplies_its_columns_past_the_bound_fails_naming_it():
         build_preprocessor(TableCleaner(), FeaturesConfig(**unbounded), "binary", 0).fit(X, y)
     capped = FeaturesConfig(**{**unbounded, "one_hot_max_categories": 15})
     assert build_preprocessor(TableCleaner(), capped, "binary", 0).fit(X, y).transform(X).shape == (900, 16)
+
+
+def test_a_table_wider_than_the_column_budget_keeps_the_columns_related_to_the_target_fitted_in_the_fold():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(200, 300)), columns=[f"m{i}" for i in range(300)])
+    y = np.where(X["m7"] - X["m150"] + 0.3 * rng.normal(size=200) > 0, "yes", "no")
+    config = FeaturesConfig(**{**BASE, "missing_indicator": False, "max_columns": 20})
+    fitted = build_preprocessor(TableCleaner(), config, "binary", 0).fit(X, y)
+    report = describe(fitted)
+    assert len(report["model_features"]) == 20 and len(report["dropped_by_budget"]) == 300 - 20
+    assert {"numeric__m7", "numeric__m150"} <= set(report["model_features"])
+    assert fitted.transform(X).shape == (200, 20)
+    # fitted on other rows, other columns: chosen inside each fold, not once on all the rows
+    half = build_preprocessor(TableCleaner(), config, "binary", 0).fit(X.iloc[:100], y[:100])
+    assert describe(half)["model_features"] != report["model_features"]
+
+
+def test_a_table_within_the_column_budget_passes_through_it_unchanged():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({f"x{i}": rng.normal(size=60) for i in range(4)})
+    y = rng.choice(["no", "yes"], 60)
+    within = build_preprocessor(TableCleaner(), FeaturesConfig(**{**BASE, "max_columns": 4}), "binary", 0).fit(X, y)
+    without = build_preprocessor(TableCleaner(), FeaturesConfig(**{**BASE, "max_columns": None}), "binary", 0).fit(X, y)
+    assert "budget" not in without.named_steps and describe(within)["dropped_by_budget"] == []
+    np.testing.assert_array_equal(within.transform(X), without.transform(X))
+    assert list(within.get_feature_names_out()) == list(without.get_feature_names_out())

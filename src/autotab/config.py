@@ -83,6 +83,7 @@ class FeaturesConfig(Section):
     l1_alpha: float = Field(default=0.01, gt=0)
     pca: int | float | None = Field(default=None, gt=0)
     max_expansion: float = Field(default=50, gt=1)
+    max_columns: int | None = Field(default=500, ge=1)
 
     @model_validator(mode="after")
     def _fractions(self) -> FeaturesConfig:

@@ -40,6 +40,7 @@ from sklearn.preprocessing import (
 )
 
 from autotab.config import FeaturesConfig
+from autotab.estimators.column_budget import ColumnBudget
 from autotab.estimators.column_groups import ColumnGroups
 from autotab.estimators.table_cleaner import TableCleaner
 
@@ -135,11 +136,14 @@ def selector(config: FeaturesConfig, task: str, seed: int):
 
 
 def build_preprocessor(cleaner: TableCleaner, config: FeaturesConfig, task: str, seed: int) -> Pipeline:
-    """The unfitted recipe: column cleaning, per-type imputation/scaling/encoding, selection, PCA."""
+    """The unfitted recipe: column cleaning, per-type imputation/scaling/encoding, selection, the
+    column budget, PCA."""
     steps = [("clean", cleaner), ("encode", build_encoder(config, task, seed))]
     select = selector(config, task, seed)
     if select is not None:
         steps.append(("select", select))
+    if config.max_columns is not None:
+        steps.append(("budget", ColumnBudget(config.max_columns, task)))
     if config.pca is not None:
         steps.append(("pca", PCA(n_components=config.pca, random_state=seed)))
     return Pipeline(steps)
@@ -148,11 +152,17 @@ def build_preprocessor(cleaner: TableCleaner, config: FeaturesConfig, task: str,
 def describe(fitted: Pipeline) -> dict:
     """What the fitted recipe kept: encoded features, those selection dropped, PCA's variance."""
     encoded = [str(n) for n in fitted.named_steps["encode"].get_feature_names_out()]
-    report: dict = {"encoded_features": encoded, "selected_features": encoded, "dropped_by_selection": []}
+    report: dict = {
+        "encoded_features": encoded, "selected_features": encoded, "dropped_by_selection": [], "dropped_by_budget": [],
+    }  # fmt: skip
     if "select" in fitted.named_steps:
         support = fitted.named_steps["select"].get_support()
         report["selected_features"] = [n for n, keep in zip(encoded, support, strict=True) if keep]
         report["dropped_by_selection"] = [n for n, keep in zip(encoded, support, strict=True) if not keep]
+    if "budget" in fitted.named_steps:
+        kept = set(fitted.named_steps["budget"].get_feature_names_out(report["selected_features"]))
+        report["dropped_by_budget"] = [n for n in report["selected_features"] if n not in kept]
+        report["selected_features"] = [n for n in report["selected_features"] if n in kept]
     if "pca" in fitted.named_steps:
         ratios = fitted.named_steps["pca"].explained_variance_ratio_
         report["pca_components"] = len(ratios)

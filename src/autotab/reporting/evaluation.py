@@ -11,6 +11,15 @@ from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
 
+def model_label(chosen: dict[str, Any]) -> str:
+    """The served model in a few words without spaces (a `dvc exp show` cell): its family, or its
+    ensemble members joined by "+", heaviest first; a tuned one is named tuned_<family>."""
+    if chosen["model"] != "ensemble":
+        return f"tuned_{chosen['model']}" if chosen["chosen_from"] == "search" else chosen["model"]
+    members = sorted(chosen["ensemble_weights"].items(), key=lambda item: -item[1])
+    return "+".join(name.removeprefix("default_") for name, _ in members)
+
+
 def confusion_rows(y_true: pd.Series, predicted: np.ndarray) -> pd.DataFrame:
     """One row per holdout record, the form DVC's confusion template counts."""
     return pd.DataFrame({"actual": y_true.astype(str).to_numpy(), "predicted": predicted.astype(str)})

@@ -113,27 +113,27 @@ def main() -> None:
         "markers_to_missing": sum(c["markers_to_missing"] for c in columns.values()),
         "unreadable_to_missing": sum(c["unreadable_to_missing"] for c in columns.values()),
         "outside_recorded_ranges": drift,
-        "columns": columns,
     }
 
     write_parquet(train, paths.CLEAN_TRAIN)
     write_parquet(test, paths.CLEAN_TEST)
     write_joblib(recipe, paths.CLEANER_RECIPE)
     contract.write(contract_path)
+    write_json(columns, paths.CLEAN_COLUMNS)
     write_json(report, paths.CLEAN_REPORT)
-    print(summary(report, contract_path, contract_status))
+    print(summary(report, columns, contract_path, contract_status))
 
 
-def summary(report: dict, contract_path, contract_status: str) -> str:
+def summary(report: dict, columns: dict, contract_path, contract_status: str) -> str:
     dropped = ", ".join(f"{n} {reason}" for reason, n in report["rows_dropped"].items() if n) or "none"
-    columns = "\n".join(f"    {name}: {why}" for name, why in report["columns_dropped"].items())
-    coerced = {name: c["unreadable_to_missing"] for name, c in report["columns"].items() if c["unreadable_to_missing"]}
+    coerced = {name: c["unreadable_to_missing"] for name, c in columns.items() if c["unreadable_to_missing"]}
+    dropped_columns = "\n".join(f"    {name}: {why}" for name, why in report["columns_dropped"].items())
     lines = [
         f"clean: {report['rows_in']} rows in, {report['rows_out']} out (dropped: {dropped}); "
         f"train {report['train_rows']}, holdout {report['test_rows']}",
         f"  task: {report['task']} ({report['task_reason']})",
         f"  columns: {report['columns_in']} in, {report['columns_out']} features out; dropped:",
-        columns or "    none",
+        dropped_columns or "    none",
         f"  missing markers turned missing: {report['markers_to_missing']}; "
         f"unreadable values turned missing: {coerced or 0}",
         f"  contract {contract_path}: {contract_status}",

@@ -12,7 +12,7 @@ from autotab.errors import run_stage
 from autotab.modeling.training import split_xy
 from autotab.reporting import evaluation
 from autotab.reporting.model_card import model_card
-from autotab.tables import write_atomic, write_csv, write_json
+from autotab.tables import read_json, write_atomic, write_csv, write_json
 
 
 def main() -> None:
@@ -62,7 +62,11 @@ def main() -> None:
     importance = importance[importance["feature"].isin(used)].reset_index(drop=True)
     write_csv(importance, plots / "permutation_importance.csv")
     low, high = evaluation.bootstrap_interval(score, len(y), config.data.seed)
-    result = {"task": task, "holdout_rows": len(y), "primary_metric": metric, **holdout,
+    # The headline first: `dvc exp show` shows these columns at its left edge, in this order.
+    headline = {"data": config.data.name, "model": evaluation.model_label(read_json(paths.BEST_PARAMS)),
+                metric: holdout[metric]}  # fmt: skip
+    result = {**headline, "task": task, "holdout_rows": len(y), "primary_metric": metric,
+              **{k: v for k, v in holdout.items() if k != metric},
               f"{metric}_ci95_low": low, f"{metric}_ci95_high": high, "baseline": baseline}  # fmt: skip
     if getattr(pipeline, "threshold", None) is not None:
         result["decision_threshold"] = pipeline.threshold  # tuned out of fold, used for the labels

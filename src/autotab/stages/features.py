@@ -56,6 +56,9 @@ def main() -> None:
     extra = ""
     if report["dropped_by_selection"]:
         extra += f"; selection dropped {len(report['dropped_by_selection'])}"
+    if report["dropped_by_budget"]:
+        budget = config.features.max_columns
+        extra += f"; the column budget (features.max_columns={budget}) kept the {budget} most related to the target"
     if "pca_components" in report:
         extra += f"; PCA kept {report['pca_components']} components ({report['pca_explained_variance_total']:.1%})"
     if out_of_range:
