@@ -404,6 +404,10 @@ class XGBoostClassifier(BoostedClassifier, XGBoostTrees):
 # CatBoost ---------------------------------------------------------------------------------------
 
 
+# At most this many columns scored per tree level (module text at CatBoostTrees._library_model).
+LEVEL_COLUMNS = 100
+
+
 class CatBoostTrees(BoostedTrees):
     """CatBoost (symmetric trees) on `n_jobs` threads, silent, writing no `catboost_info/`."""
 
@@ -418,12 +422,16 @@ class CatBoostTrees(BoostedTrees):
         import catboost
 
         library = catboost.CatBoostClassifier if self._classifier else catboost.CatBoostRegressor
+        # A symmetric tree scores every column at every level, so a fit costs in proportion to the
+        # width: on a wide table each level samples at most LEVEL_COLUMNS of them (CatBoost's rsm,
+        # which its documentation suggests for many features). Tables this narrow are unchanged.
+        rsm = min(self.colsample_bylevel, LEVEL_COLUMNS / self.n_features_in_)
         return library(
             iterations=n_estimators,
             learning_rate=self.learning_rate,
             depth=self.depth,
             l2_leaf_reg=self.l2_leaf_reg,
-            rsm=self.colsample_bylevel,
+            rsm=rsm,
             random_seed=seed,
             thread_count=self.n_jobs,
             logging_level="Silent",

@@ -15,6 +15,8 @@ from autotab.errors import UserError, run_stage
 from autotab.modeling.features import build_preprocessor, describe
 from autotab.tables import write_joblib, write_json, write_parquet
 
+SHOWN_COLUMNS = 5
+
 
 def main() -> None:
     config = load_config()
@@ -62,7 +64,10 @@ def main() -> None:
     if "pca_components" in report:
         extra += f"; PCA kept {report['pca_components']} components ({report['pca_explained_variance_total']:.1%})"
     if out_of_range:
-        extra += f"; holdout values outside the training range: {out_of_range}"
+        # The first few columns: a wide table can have thousands (all of them are in the report).
+        shown = ", ".join(f"{name}: {n}" for name, n in list(out_of_range.items())[:SHOWN_COLUMNS])
+        more = f", and {len(out_of_range) - SHOWN_COLUMNS} more columns" if len(out_of_range) > SHOWN_COLUMNS else ""
+        extra += f"; holdout values outside the training range: {shown}{more} ({paths.FEATURES_REPORT})"
     print(f"features: {len(contract.cleaned)} cleaned columns -> {len(names)} model features{extra}")
 
 
