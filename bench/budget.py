@@ -55,7 +55,8 @@ def repository_with(table: pd.DataFrame, name: str, *add_data_options: str) -> P
     copy_repository(repo)
     path = scratch / f"{name}.parquet"
     table.to_parquet(path, index=False)
-    run(["autotab", "add-data", str(path), "--target", "target", *add_data_options], repo)
+    added = run(["autotab", "add-data", str(path), "--target", "target", *add_data_options], repo)
+    print(added.stdout.split("Next:")[0], end="", flush=True)  # what it found, leakage checks included
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", name], repo)
     return repo

@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from autotab.config import load_config  # noqa: E402
+from autotab.data.splits import make_folds  # noqa: E402
 from autotab.estimators.table_cleaner import TableCleaner  # noqa: E402
 from autotab.modeling import leaderboard  # noqa: E402
 from autotab.modeling.features import build_preprocessor  # noqa: E402
-from autotab.modeling.training import make_folds  # noqa: E402
 from autotab.modeling.zoo import build_estimator, supports  # noqa: E402
 from bench.budget import generated_table  # noqa: E402
 

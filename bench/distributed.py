@@ -24,13 +24,17 @@ from pathlib import Path  # noqa: E402
 from leaderboard import tables  # noqa: E402
 
 from autotab.config import BackendConfig, load_config  # noqa: E402
-from autotab.data.row_cleaning import clean_rows, infer_task, split_rows  # noqa: E402
+from autotab.data.row_cleaning import clean_rows, infer_task  # noqa: E402
+from autotab.data.splits import (
+    make_folds,  # noqa: E402
+    split_rows,  # noqa: E402
+)
 from autotab.estimators.table_cleaner import TableCleaner  # noqa: E402
 from autotab.metrics import primary_metric  # noqa: E402
 from autotab.modeling.backends import trial_runner  # noqa: E402
 from autotab.modeling.features import build_preprocessor  # noqa: E402
 from autotab.modeling.search import Problem  # noqa: E402
-from autotab.modeling.training import make_folds, split_xy  # noqa: E402
+from autotab.modeling.training import split_xy  # noqa: E402
 from autotab.modeling.tuning import open_study, run_study  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,12 +16,13 @@ import pandas as pd
 from sklearn import datasets
 
 from autotab.config import load_config
-from autotab.data.row_cleaning import clean_rows, infer_task, split_rows
+from autotab.data.row_cleaning import clean_rows, infer_task
+from autotab.data.splits import make_folds, split_rows
 from autotab.estimators.table_cleaner import TableCleaner
 from autotab.metrics import positive_class, primary_metric
 from autotab.modeling import leaderboard
 from autotab.modeling.features import build_preprocessor
-from autotab.modeling.training import make_folds, split_xy
+from autotab.modeling.training import split_xy
 from autotab.modeling.zoo import build_estimator, supports
 from autotab.tables import read_table
 

@@ -27,13 +27,14 @@ from leaderboard import tables
 from sklearn.exceptions import ConvergenceWarning
 
 from autotab.config import load_config
-from autotab.data.row_cleaning import clean_rows, infer_task, split_rows
+from autotab.data.row_cleaning import clean_rows, infer_task
+from autotab.data.splits import make_folds, split_rows
 from autotab.estimators.table_cleaner import TableCleaner
 from autotab.metrics import classification_metrics, maximisable, positive_class, primary_metric, regression_metrics
 from autotab.modeling import leaderboard
 from autotab.modeling.features import build_preprocessor
 from autotab.modeling.search import LINEAR, Problem, search
-from autotab.modeling.training import make_folds, split_xy, whole_pipeline
+from autotab.modeling.training import split_xy, whole_pipeline
 from autotab.modeling.tuning import params_of
 from autotab.modeling.zoo import build_estimator, supports
 

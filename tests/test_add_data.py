@@ -124,6 +124,10 @@ def test_a_csv_is_copied_tracked_by_dvc_and_configured(repo, tables):
     assert "dvc exp run -S data=penguin_sizes" in result.stdout
     assert "git add data/raw/penguin_sizes.csv.dvc data/raw/.gitignore conf/data/penguin_sizes.yaml" in result.stdout
     assert "git add contracts/penguin_sizes.json" in result.stdout  # what the first run writes
+    # the clean stage's leakage checks, before the first run: here the body mass repeats with the
+    # species (a period of 6 rows against 2), so the first run would stop on it
+    assert "leakage checks: best single column Body Mass (g) (roc_auc 1.0000 alone)" in result.stdout
+    assert "the first run will stop on Body Mass (g) unless clean.allow_leaks is true" in result.stdout
     assert run(["git", "check-ignore", "data/raw/penguin_sizes.csv"], repo).returncode == 0  # DVC's, not git's
 
 

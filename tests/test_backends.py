@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from autotab.config import BackendConfig, FeaturesConfig, ModelConfig
+from autotab.data.splits import make_folds
 from autotab.errors import UserError
 from autotab.estimators.table_cleaner import TableCleaner
 from autotab.modeling.backends import scheduler_address, trial_runner
 from autotab.modeling.features import build_preprocessor
 from autotab.modeling.search import Problem
-from autotab.modeling.training import make_folds
 from autotab.modeling.tuning import open_study, run_study
 
 FAMILIES = {

@@ -12,11 +12,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from autotab.config import FeaturesConfig
+from autotab.data.splits import make_folds
 from autotab.estimators.table_cleaner import TableCleaner
 from autotab.modeling import leaderboard
 from autotab.modeling.budget import Deadline, OutOfTime, worker_pool
 from autotab.modeling.features import build_preprocessor
-from autotab.modeling.training import cross_validate_pipeline, make_folds, whole_pipeline
+from autotab.modeling.training import cross_validate_pipeline, whole_pipeline
 from tests.support import copy_repository, run
 
 FEATURES = FeaturesConfig(

@@ -13,13 +13,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from autotab.config import FeaturesConfig, TuneConfig, load_config
+from autotab.data.splits import make_folds
 from autotab.estimators.calibration import TemperatureScaled, cross_fitted, fit_temperature, soften
 from autotab.estimators.table_cleaner import TableCleaner
 from autotab.modeling import leaderboard
 from autotab.modeling.features import build_preprocessor
 from autotab.modeling.search import Problem, search
 from autotab.modeling.selection import Referee
-from autotab.modeling.training import make_folds
 from autotab.modeling.zoo import build_estimator
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ from autotab.data.row_cleaning import (
     infer_task,
     normalise_labels,
     outlier_rows,
-    split_rows,
 )
+from autotab.data.splits import split_rows
 from autotab.errors import UserError
 from autotab.estimators.table_cleaner import TableCleaner
 

@@ -65,6 +65,14 @@ def test_the_leaderboard_ranks_at_least_six_families(repo):
     assert len(oof) == len(pd.read_parquet(repo / "data/clean/train.parquet"))
 
 
+def test_the_built_in_table_reports_no_leak_and_the_card_says_so(repo):
+    report = json.loads((repo / "reports/leakage.json").read_text())
+    assert report["shortcut_columns"] == {} and report["predictive_id_columns"] == {}
+    assert report["suggestions"] == [] and 0.9 < report["best_single_column_score"] < report["leak_score"]
+    card = (repo / "reports/model_card.md").read_text()
+    assert "## Leakage checks" in card and "grouped by `sample_id`" in card
+
+
 def test_a_fresh_run_rewrites_dvc_lock_identically(repo):
     """Every data, model and metric hash reproduces, the Bento archive's included: the copy is a new
     repository (another commit, other file times), and its run leaves `git status` clean."""
@@ -202,6 +210,8 @@ def test_the_raw_penguins_table_goes_through_the_same_pipeline(repo):
     assert dropped["Region"] == dropped["Stage"] == "constant"
     assert dropped["Individual ID"].startswith("id-like")
     assert dropped["Comments"].startswith("free text")
+    leaks = json.loads((repo / "reports/leakage.json").read_text())
+    assert leaks["shortcut_columns"] == {} and leaks["predictive_id_columns"] == {} and leaks["suggestions"] == []
     columns = json.loads((repo / "reports/clean_columns.json").read_text())
     assert columns["Date Egg"]["kind"] == "datetime"
     assert columns["Delta 15 N (o/oo)"]["markers_to_missing"] > 0

@@ -8,12 +8,12 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 from autotab.config import FeaturesConfig
+from autotab.data.splits import make_folds
 from autotab.errors import UserError
 from autotab.estimators.table_cleaner import TableCleaner
 from autotab.modeling import leaderboard
 from autotab.modeling.budget import Deadline, worker_pool
 from autotab.modeling.features import build_preprocessor
-from autotab.modeling.training import make_folds
 
 FEATURES = FeaturesConfig(
     numeric_imputer="median", missing_indicator=False, scaler="standard", categorical_imputer="most_frequent"

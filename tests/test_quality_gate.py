@@ -7,10 +7,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_predict, train_test_split
 
 from autotab.config import PackageConfig
+from autotab.data.splits import make_folds
 from autotab.errors import UserError
 from autotab.metrics import classification_metric, skill
 from autotab.modeling.selection import Referee
-from autotab.modeling.training import baseline_oof, make_folds
+from autotab.modeling.training import baseline_oof
 from autotab.reporting.quality_gate import judge
 
 GATE = PackageConfig(min_gain_se=2.0, min_skill=0.0, allow_weak_model=False)

@@ -8,11 +8,12 @@ import pytest
 from sklearn.metrics import f1_score
 
 from autotab.config import FeaturesConfig, ModelConfig
+from autotab.data.splits import make_folds
 from autotab.estimators.table_cleaner import TableCleaner
 from autotab.modeling.features import build_preprocessor
 from autotab.modeling.search import Outcome, Problem
 from autotab.modeling.selection import Referee
-from autotab.modeling.training import make_folds, reseeded
+from autotab.modeling.training import reseeded
 
 LOGISTIC = ModelConfig(name="logistic_regression", C=1.0, max_iter=200, search_space={"C": {"low": 1e-3, "high": 10}})
 FEATURES = FeaturesConfig(

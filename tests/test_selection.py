@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from autotab.config import FeaturesConfig, TuneConfig, load_config
+from autotab.data.splits import make_folds
 from autotab.estimators.table_cleaner import TableCleaner
 from autotab.modeling import leaderboard
 from autotab.modeling.features import build_preprocessor
 from autotab.modeling.search import Outcome, Problem, search
 from autotab.modeling.selection import Referee
-from autotab.modeling.training import make_folds
 from autotab.modeling.zoo import build_estimator
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ any work is done, so a typo never costs a ten-minute run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -57,6 +57,15 @@ class CleanConfig(Section):
     # A new data version's values outside the ranges its contract recorded: counted in the clean
     # report (report), or the run stops (fail). Not part of the contract's fingerprint.
     on_range_drift: Literal["report", "fail"] = "report"
+    # Leakage checks (autotab.data.leakage): a kept column alone reaching leak_score (ROC AUC, or R²)
+    # stops the run unless allow_leaks; a dropped id-like column whose skill over chance reaches
+    # leak_signal_skill is reported with a suggestion. Not part of the contract's fingerprint.
+    allow_leaks: bool = False
+    leak_score: float = Field(default=0.99, gt=0.5, le=1)
+    leak_signal_skill: float = Field(default=0.2, gt=0, le=1)
+
+    # What only decides whether a run stops or what it reports: a change keeps the contract.
+    REPORT_ONLY: ClassVar[set[str]] = {"on_range_drift", "allow_leaks", "leak_score", "leak_signal_skill"}
 
     @model_validator(mode="after")
     def _quantiles_in_order(self) -> CleanConfig:

@@ -22,6 +22,7 @@ CLEAN_TRAIN = Path("data/clean/train.parquet")
 CLEAN_TEST = Path("data/clean/test.parquet")
 CLEAN_REPORT = Path("reports/clean.json")  # counts: a DVC metric
 CLEAN_COLUMNS = Path("reports/clean_columns.json")  # what cleaning did to each column (not a metric: wide)
+LEAKAGE_REPORT = Path("reports/leakage.json")
 
 CLEANER_RECIPE = Path("models/cleaner.joblib")
 PREPROCESSOR_RECIPE = Path("models/preprocessor.joblib")

@@ -16,10 +16,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import yaml
 from pydantic import ValidationError
 
-from autotab.config import DataConfig
+from autotab.config import DataConfig, load_config
+from autotab.data import leakage
 from autotab.errors import UserError
 from autotab.tables import atomic_path, read_table, write_atomic
 
@@ -93,6 +95,7 @@ class Plan:
     config: Path
     config_text: str
     move: bool
+    table: pd.DataFrame  # as ingest will read it
 
     @property
     def copies(self) -> bool:
@@ -121,7 +124,7 @@ def plan(source: Path, target: str, name: str | None, task: str, move: bool, for
         if config.exists():
             raise UserError(f"{config} already exists: choose another --name, or --force to replace it")
     values = {"name": name, "path": data.as_posix(), "target": target, "task": task}
-    return Plan(source, data, config, render_config(TEMPLATE.read_text(), values), move)
+    return Plan(source, data, config, render_config(TEMPLATE.read_text(), values), move, frame)
 
 
 def dvc_add(path: Path) -> None:
@@ -159,7 +162,24 @@ def add_data(source: Path, target: str, name: str | None, task: str, move: bool,
     done = ("moved" if step.move else "copied") if step.copies else "in place"
     print(f"{step.data}: {done} from {step.source}, tracked by DVC ({dvc_file})")
     print(f"{step.config}: written (target {target!r}, task {task}); review drop, group and positive_label")
+    print(leakage_preview(step))
     print("Next:")
     print(f"  git add {dvc_file} {step.data.parent / '.gitignore'} {step.config}")
     print(f"  dvc exp run -S data={option}")
     print(f"  git add contracts/{option}.json   # written by the first run: the data contract, committed")
+
+
+def leakage_preview(step: Plan) -> str:
+    """The clean stage's leakage checks on the new table, with the new option's data settings and
+    the current clean and train settings: what to fix in its config before the first run."""
+    try:
+        config = load_config()
+        data = DataConfig(**yaml.safe_load(step.config_text))
+        report = leakage.check_table(step.table, data=data, clean=config.clean, n_folds=config.train.folds)
+    except UserError as error:  # the first run says the same, and stops there
+        return f"leakage checks: not run on this table yet: {error}"
+    lines = [leakage.summary(report).replace("  leakage checks (reports/leakage.json)", "leakage checks", 1)]
+    if report["shortcut_columns"]:
+        lines.append(f"  the first run will stop on {', '.join(report['shortcut_columns'])} unless "
+                     "clean.allow_leaks is true or data.drop lists it")  # fmt: skip
+    return "\n".join(lines)

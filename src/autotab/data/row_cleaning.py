@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, train_test_split
 
+from autotab.config import CleanConfig, DataConfig
 from autotab.errors import UserError
 from autotab.estimators.table_cleaner import (
     SPACES,
@@ -126,26 +126,21 @@ def check_class_counts(y: pd.Series, min_count: int) -> None:
         )
 
 
-def split_rows(
-    frame: pd.DataFrame, target: str, task: str, test_size: float, seed: int, group: str | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A seeded train/holdout split, stratified by class for classification. With a group column,
-    rows sharing a group (say, repeated samples of one patient) stay on the same side."""
-    try:
-        if group is None:
-            stratify = frame[target] if task != "regression" else None
-            train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
-            return train.reset_index(drop=True), test.reset_index(drop=True)
-        groups = frame[group].astype(str)
-        if task == "regression":
-            splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
-        else:
-            n_splits = max(2, round(1 / test_size))
-            splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        train_rows, test_rows = next(splitter.split(frame, frame[target], groups))
-    except ValueError as error:
-        raise UserError(f"cannot split {len(frame)} rows with data.test_size={test_size}: {error}") from None
-    return frame.iloc[train_rows].reset_index(drop=True), frame.iloc[test_rows].reset_index(drop=True)
+def cleaner_recipe(data: DataConfig, clean: CleanConfig) -> TableCleaner:
+    return TableCleaner(
+        drop=tuple(dict.fromkeys([*data.drop, *([data.group] if data.group else [])])),
+        missing_markers=tuple(clean.missing_markers),
+        numeric_min_share=clean.numeric_min_share,
+        case_fold=clean.case_fold,
+        date_parts=tuple(clean.date_parts),
+        drop_constant=clean.drop_constant,
+        id_unique_ratio=clean.id_unique_ratio,
+        max_missing_ratio=clean.max_missing_ratio,
+        free_text_unique_ratio=clean.free_text_unique_ratio,
+        free_text_min_unique=clean.free_text_min_unique,
+        free_text_min_words=clean.free_text_min_words,
+        clip_quantiles=tuple(clean.clip_quantiles) if clean.outliers == "clip" else None,
+    )
 
 
 def outlier_rows(cleaned: pd.DataFrame, contamination: float, seed: int) -> np.ndarray:

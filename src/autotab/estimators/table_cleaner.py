@@ -357,6 +357,11 @@ class TableCleaner(TransformerMixin, BaseEstimator):
         safe = self.names_[name]
         return [f"{safe}_{part}" for part in self.date_parts] if kind == "datetime" else [safe]
 
+    def sources(self) -> dict[str, str]:
+        """Each output column's raw column (a date's parts all come from the one date)."""
+        check_is_fitted(self, "kinds_")
+        return {out: name for name, kind in self.kinds_.items() for out in self._output_names(name, kind)}
+
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "kinds_")
         return np.asarray(

@@ -19,31 +19,11 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import (
-    BaseCrossValidator,
-    GroupKFold,
-    KFold,
-    StratifiedGroupKFold,
-    StratifiedKFold,
-    cross_val_predict,
-)
+from sklearn.model_selection import BaseCrossValidator, cross_val_predict
 from sklearn.pipeline import Pipeline
 
-from autotab.errors import UserError
 from autotab.metrics import TASK_METRICS, classification_metrics, regression_metrics
 from autotab.modeling.budget import NO_DEADLINE, Deadline
-
-
-def make_folds(task: str, n_folds: int, seed: int, grouped: bool = False) -> BaseCrossValidator:
-    """The same seeded folds for every candidate and trial: stratified for classification, and
-    keeping each group in one fold when the data has a group column."""
-    if grouped:
-        if task == "regression":
-            return GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        return StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    if task == "regression":
-        return KFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    return StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
 
 
 def baseline_oof(
@@ -62,20 +42,6 @@ def reseeded(folds: BaseCrossValidator, seed: int) -> BaseCrossValidator:
     fresh = copy.deepcopy(folds)
     fresh.random_state = seed
     return fresh
-
-
-def check_folds(y: pd.Series, task: str, n_folds: int) -> None:
-    if task == "regression":
-        if len(y) < n_folds:
-            raise UserError(f"train.folds={n_folds} is more than the {len(y)} training rows")
-        return
-    counts = y.value_counts()
-    if counts.min() < n_folds:
-        rare = ", ".join(f"{label!r} ({n})" for label, n in counts.items() if n < n_folds)
-        raise UserError(
-            f"train.folds={n_folds} needs at least {n_folds} training rows per class; "
-            f"too few: {rare}. Lower train.folds or add data"
-        )
 
 
 def whole_pipeline(preprocessor: Pipeline, estimator: BaseEstimator) -> Pipeline:

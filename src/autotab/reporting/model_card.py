@@ -82,6 +82,9 @@ def model_card(config: Config, contract: DataContract, metrics: dict, importance
         "",
         _table({f"`{r.feature}`": f"{r.importance:.4f} ± {r.std:.4f}" for r in importance.head(10).itertuples()}),
         "",
+        "## Leakage checks",
+        _leakage(read_json(paths.LEAKAGE_REPORT), config.data.group),
+        "",
         "## Lineage",
         _lineage(raw),
         "",
@@ -92,6 +95,30 @@ def model_card(config: Config, contract: DataContract, metrics: dict, importance
         _probabilities(tuning.get("temperature", 1.0)),
         "",
     ])  # fmt: skip
+
+
+def _leakage(report: dict, group: str | None) -> str:
+    """What the clean stage's leakage checks found on the training rows (autotab.data.leakage)."""
+    metric, shortcuts = report["metric"], report["shortcut_columns"]
+    rows = {
+        "split": f"grouped by `{group}`: no value on both sides" if group else "random rows (no data.group)",
+        "best single column": f"`{report['best_single_column']}`: {metric} {report['best_single_column_score']:.4f} "
+        f"alone (a probable leak at {report['leak_score']})" if report["best_single_column"] else "none",
+        "columns that alone nearly give the target away": ", ".join(
+            f"`{name}` ({value:.4f}, allowed by clean.allow_leaks)" for name, value in shortcuts.items()
+        ) or "none",
+        "id-like columns that predict the target": ", ".join(
+            f"`{name}` ({finding['score']:.4f})" for name, finding in report["predictive_id_columns"].items()
+        ) or "none",
+        "holdout rows repeating a training row's values": f"{report['holdout_rows_repeated_in_training']} "
+        f"({report['holdout_rows_repeated_in_training_with_target']} with the same target)",
+        "training rows whose values repeat in another fold": report["training_rows_repeated_across_folds"],
+        **{f"dated by `{name}`": f"{counts['holdout_rows_older_than_newest_training_row']} of {counts['holdout_rows']} "
+           "holdout rows are older than the newest training row: the split mixes past and future"
+           for name, counts in report["random_split_mixes_time"].items()},
+    }  # fmt: skip
+    suggestions = "".join(f"\n- {text}" for text in report["suggestions"])
+    return _table(rows) + ("\n\nSuggested:" + suggestions if suggestions else "")
 
 
 def _probabilities(temperature: float) -> str:

@@ -9,37 +9,21 @@ import pandas as pd
 from sklearn.base import clone
 
 from autotab import paths
-from autotab.config import CleanConfig, DataConfig, load_config
+from autotab.config import CleanConfig, load_config
 from autotab.data import contract as data_contract
+from autotab.data import leakage
 from autotab.data.row_cleaning import (
     check_class_counts,
     clean_rows,
+    cleaner_recipe,
     column_report,
     infer_task,
     outlier_rows,
-    split_rows,
 )
+from autotab.data.splits import split_rows
 from autotab.errors import UserError, run_stage
-from autotab.estimators.table_cleaner import TableCleaner
 from autotab.metrics import positive_class
 from autotab.tables import write_joblib, write_json, write_parquet
-
-
-def cleaner_recipe(data: DataConfig, clean: CleanConfig) -> TableCleaner:
-    return TableCleaner(
-        drop=tuple(dict.fromkeys([*data.drop, *([data.group] if data.group else [])])),
-        missing_markers=tuple(clean.missing_markers),
-        numeric_min_share=clean.numeric_min_share,
-        case_fold=clean.case_fold,
-        date_parts=tuple(clean.date_parts),
-        drop_constant=clean.drop_constant,
-        id_unique_ratio=clean.id_unique_ratio,
-        max_missing_ratio=clean.max_missing_ratio,
-        free_text_unique_ratio=clean.free_text_unique_ratio,
-        free_text_min_unique=clean.free_text_min_unique,
-        free_text_min_words=clean.free_text_min_words,
-        clip_quantiles=tuple(clean.clip_quantiles) if clean.outliers == "clip" else None,
-    )
 
 
 def main() -> None:
@@ -77,7 +61,7 @@ def main() -> None:
         if task == "binary":
             target["positive_label"] = str(positive_class(pd.Series(classes).to_numpy(), data.positive_label))
     fingerprint = data_contract.config_fingerprint(
-        {"data": data.model_dump(exclude={"path", "name"}), "clean": clean.model_dump(exclude={"on_range_drift"})}
+        {"data": data.model_dump(exclude={"path", "name"}), "clean": clean.model_dump(exclude=CleanConfig.REPORT_ONLY)}
     )
     cleaned_train = fitted.transform(train)
     contract = data_contract.build_contract(fitted, cleaned_train, target, fingerprint)
@@ -97,6 +81,18 @@ def main() -> None:
             "or `autotab contract --reset`"
         )
 
+    leaks = leakage.check_split(
+        train=train, test=test, fitted=fitted, cleaned_train=cleaned_train, task=task, data=data, clean=clean,
+        n_folds=config.train.folds,
+    )  # fmt: skip
+    if leaks["shortcut_columns"] and not clean.allow_leaks:
+        named = ", ".join(
+            f"{name} ({leaks['metric']} {score:.4f})" for name, score in leaks["shortcut_columns"].items()
+        )
+        raise UserError(
+            f"a column alone nearly gives the target away, a probable leak: {named}. If it is known when "
+            f"predicting, set clean.allow_leaks: true; else drop it (data.drop in conf/data/{data.name}.yaml)"
+        )
     columns = column_report(fitted, rows.drop(columns=[data.target]))
     report = {
         "rows_in": len(raw),
@@ -121,7 +117,9 @@ def main() -> None:
     contract.write(contract_path)
     write_json(columns, paths.CLEAN_COLUMNS)
     write_json(report, paths.CLEAN_REPORT)
+    write_json(leaks, paths.LEAKAGE_REPORT)
     print(summary(report, columns, contract_path, contract_status))
+    print(leakage.summary(leaks))
 
 
 def summary(report: dict, columns: dict, contract_path, contract_status: str) -> str:

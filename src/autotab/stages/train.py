@@ -10,11 +10,12 @@ import pandas as pd
 from autotab import paths
 from autotab.config import load_config
 from autotab.data.contract import DataContract
+from autotab.data.splits import check_folds, make_folds
 from autotab.errors import run_stage
 from autotab.metrics import primary_metric, recorded_positive
 from autotab.modeling import leaderboard
 from autotab.modeling.budget import TRAIN_SHARE, Deadline, cores, worker_pool
-from autotab.modeling.training import CrossValidation, check_folds, make_folds, split_xy
+from autotab.modeling.training import CrossValidation, split_xy
 from autotab.modeling.zoo import build_estimator, supports
 from autotab.tables import write_atomic, write_csv, write_json, write_parquet
 

@@ -19,12 +19,13 @@ from sklearn.exceptions import ConvergenceWarning
 from autotab import paths
 from autotab.config import load_config
 from autotab.data.contract import DataContract
+from autotab.data.splits import make_folds
 from autotab.errors import run_stage
 from autotab.metrics import maximisable, oof_score, primary_metric, recorded_positive
 from autotab.modeling.budget import Deadline, cores, worker_pool
 from autotab.modeling.search import Problem, search
 from autotab.modeling.selection import Referee
-from autotab.modeling.training import baseline_oof, make_folds, split_xy
+from autotab.modeling.training import baseline_oof, split_xy
 from autotab.modeling.tuning import history_table, importance_table, make_pruner, trials_table
 from autotab.modeling.zoo import supports
 from autotab.serving.run_check import contract_digest
