@@ -143,3 +143,16 @@ def test_a_random_split_of_dated_rows_is_reported_as_mixing_past_and_future():
     assert mixed["holdout_rows"] == 60 and mixed["holdout_rows_older_than_newest_training_row"] > 50
     assert "random_split_mixes_time" in run_checks(frame.drop(columns="visit_date")) and not run_checks(
         frame.drop(columns="visit_date"))["random_split_mixes_time"]  # fmt: skip
+
+
+def test_class_codes_split_into_the_same_folds_as_the_labels_train_uses():
+    from autotab.data.splits import fold_of_each_row, make_folds
+
+    rng = np.random.default_rng(8)
+    labels = pd.Series(rng.choice(["zebra", "ant", "moth"], 300, p=[0.5, 0.3, 0.2]))
+    codes = pd.Series(pd.factorize(labels, sort=True)[0])
+    groups = pd.Series(rng.integers(0, 60, 300))
+    for grouped in (False, True):
+        folds = make_folds("multiclass", 5, 3, grouped=grouped)
+        given = groups if grouped else None
+        np.testing.assert_array_equal(fold_of_each_row(folds, labels, given), fold_of_each_row(folds, codes, given))
