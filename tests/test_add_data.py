@@ -17,6 +17,7 @@ from autotab.data.add_data import TEMPLATE, check_name, check_target, default_na
 from autotab.errors import UserError
 from tests.conftest import REPO
 from tests.support import copy_repository, run
+from tests.test_leakage import subjects_table
 
 TABLE = pd.DataFrame(
     {
@@ -124,10 +125,9 @@ def test_a_csv_is_copied_tracked_by_dvc_and_configured(repo, tables):
     assert "dvc exp run -S data=penguin_sizes" in result.stdout
     assert "git add data/raw/penguin_sizes.csv.dvc data/raw/.gitignore conf/data/penguin_sizes.yaml" in result.stdout
     assert "git add contracts/penguin_sizes.json" in result.stdout  # what the first run writes
-    # the clean stage's leakage checks, before the first run: here the body mass repeats with the
-    # species (a period of 6 rows against 2), so the first run would stop on it
-    assert "leakage checks: best single column Body Mass (g) (roc_auc 1.0000 alone)" in result.stdout
-    assert "the first run will stop on Body Mass (g) unless clean.allow_leaks is true" in result.stdout
+    # the clean stage's leakage checks, before the first run: this table is 6 rows repeated, so the
+    # first run would stop at its class counts, and add-data says that instead
+    assert "leakage checks: not run on this table yet: classes with fewer than clean.min_class_count" in result.stdout
     assert run(["git", "check-ignore", "data/raw/penguin_sizes.csv"], repo).returncode == 0  # DVC's, not git's
 
 
@@ -175,3 +175,12 @@ def test_an_existing_name_needs_force_and_move_moves(repo, tables, tmp_path):
     assert len(pd.read_csv(repo / "data/raw/versioned.csv")) == 40
     tracked = yaml.safe_load((repo / "data/raw/versioned.csv.dvc").read_text())
     assert tracked["outs"][0]["md5"] == md5(repo / "data/raw/versioned.csv")
+
+
+@pytest.mark.slow
+def test_the_leakage_checks_suggest_the_group_before_the_first_run(repo, tmp_path):
+    path = tmp_path / "visits.csv"
+    subjects_table().to_csv(path, index=False)
+    result = add_data(repo, path, "--target", "y")
+    assert "id-like column subject_id alone predicts the target" in result.stdout
+    assert "suggestion: subject_id: data.group: subject_id" in result.stdout

@@ -89,7 +89,7 @@ def test_members_with_one_recipe_share_one_fitted_feature_step():
     members = {"logistic": (recipe(), LogisticRegression()), "knn": (recipe(), KNeighborsClassifier())}
     weights = {"logistic": 3, "knn": 1}
     model = soft_vote(members, weights, "binary").fit(X, y)
-    assert list(model.named_steps) == ["clean", "encode", "model"]
+    assert list(model.named_steps) == ["clean", "encode", "budget", "model"]
     assert [name for name, _ in model.named_steps["model"].estimators] == ["logistic", "knn"]
     assert model.predict_proba(X).shape == (80, 2) and list(model.classes_) == ["neg", "pos"]
     np.testing.assert_allclose(model.predict_proba(X), weighted_average_of_members(members, weights, X, y))
