@@ -116,3 +116,22 @@ def test_a_table_within_the_column_budget_passes_through_it_unchanged():
     assert "budget" not in without.named_steps and describe(within)["dropped_by_budget"] == []
     np.testing.assert_array_equal(within.transform(X), without.transform(X))
     assert list(within.get_feature_names_out()) == list(without.get_feature_names_out())
+
+
+def test_the_columns_the_budget_cut_never_reach_the_model_and_are_not_probed():
+    from autotab.reporting.evaluation import columns_reaching_the_model
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(rng.normal(size=(150, 40)), columns=[f"m{i}" for i in range(40)])
+    X["c"] = rng.choice(["a", "b"], 150)
+    y = np.where(X["m3"] + X["m31"] > 0, "yes", "no")
+    config = FeaturesConfig(**{**BASE, "max_columns": 5})
+    pipeline = whole_pipeline(build_preprocessor(TableCleaner(), config, "binary", 0), LogisticRegression()).fit(X, y)
+    reaching = columns_reaching_the_model(pipeline, list(X.columns))
+    assert {"m3", "m31"} <= set(reaching) and len(reaching) <= 5
+    for column in set(X.columns) - set(reaching):  # shuffled, it changes no prediction
+        shuffled = X.assign(**{column: X[column].sample(frac=1, random_state=0).to_numpy()})
+        np.testing.assert_array_equal(pipeline.predict_proba(shuffled), pipeline.predict_proba(X))
+    unbudgeted = FeaturesConfig(**{**BASE, "max_columns": None})
+    whole = whole_pipeline(build_preprocessor(TableCleaner(), unbudgeted, "binary", 0), LogisticRegression()).fit(X, y)
+    assert columns_reaching_the_model(whole, list(X.columns)) == list(X.columns)

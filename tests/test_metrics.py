@@ -43,8 +43,11 @@ def test_the_holdout_scorer_scores_as_evaluate_does_with_the_models_own_labels(b
 
 def test_permutation_importance_follows_the_configured_metric(binary):
     model, X, y = binary
-    by_auc = permutation_importance_rows(model, X, y, metrics.holdout_scorer("roc_auc", "binary", "yes"), seed=0)
-    by_accuracy = permutation_importance_rows(model, X, y, metrics.holdout_scorer("accuracy", "binary", "yes"), seed=0)
+    columns = list(X.columns)
+    by_auc = permutation_importance_rows(model, X, y, metrics.holdout_scorer("roc_auc", "binary", "yes"), 0, columns)
+    by_accuracy = permutation_importance_rows(
+        model, X, y, metrics.holdout_scorer("accuracy", "binary", "yes"), 0, columns
+    )
     assert by_auc["feature"].iloc[0] == by_accuracy["feature"].iloc[0] == "signal"
     assert by_auc["importance"].iloc[0] != pytest.approx(by_accuracy["importance"].iloc[0], abs=1e-3)
 
@@ -57,3 +60,15 @@ def test_a_regression_scorer_is_signed_so_that_larger_is_better():
     rmse = metrics.regression_metrics(y, model.predict(X))["rmse"]
     assert metrics.holdout_scorer("rmse", "regression")(model, X, y) == pytest.approx(-rmse)
     assert metrics.oof_score(model.predict(X), y, "regression", "rmse", None, None) == pytest.approx(-rmse)
+
+
+def test_permutation_importance_over_chosen_columns_is_scikit_learns_for_those_columns(binary):
+    from sklearn.inspection import permutation_importance
+
+    model, X, y = binary
+    scorer = metrics.holdout_scorer("roc_auc", "binary", "yes")
+    theirs = permutation_importance(model, X, y, scoring=scorer, n_repeats=5, random_state=3)
+    ours = permutation_importance_rows(model, X, y, scorer, 3, list(X.columns)[::-1]).set_index("feature")
+    for position, column in enumerate(X.columns):
+        assert ours.loc[column, "importance"] == pytest.approx(theirs.importances_mean[position], abs=1e-6)
+        assert ours.loc[column, "std"] == pytest.approx(theirs.importances_std[position], abs=1e-6)

@@ -64,21 +64,54 @@ def fitted_pipeline(model: Any) -> Any:
     return getattr(model, "estimator_", getattr(model, "estimator", model)) if hasattr(model, "threshold") else model
 
 
+def columns_reaching_the_model(pipeline: Any, used: list[str]) -> list[str]:
+    """The raw columns with at least one encoded feature past the column budget (`budget`, at the
+    top of a fitted Pipeline), in `used` order; every used column when nothing was cut. A column
+    the budget cut entirely never reaches the model: shuffling it cannot change a prediction."""
+    steps = pipeline.named_steps
+    budget = steps.get("budget")
+    if budget is None or budget.support_.all():
+        return used
+    into_budget = pipeline[: list(steps).index("budget")].get_feature_names_out()
+    kept = {str(name) for name, keep in zip(into_budget, budget.support_, strict=True) if keep}
+    reaching = set()
+    for cleaned, raw in steps["clean"].sources().items():
+        # An encoded name is group__column, group__missingindicator_column or group__column_level;
+        # matching the prefix can take in a column too many (probed for nothing), never one too few.
+        for name in kept:
+            feature = name.split("__", 1)[-1]
+            if feature in (cleaned, f"missingindicator_{cleaned}") or feature.startswith(f"{cleaned}_"):
+                reaching.add(raw)
+                break
+    return [column for column in used if column in reaching]
+
+
 def permutation_importance_rows(
     model: Any,
     X: pd.DataFrame,
     y: pd.Series,
     scoring: Callable[[Any, pd.DataFrame, pd.Series], float],
     seed: int,
+    columns: list[str],
     repeats: int = 5,
 ) -> pd.DataFrame:
-    """How much the holdout score drops when one raw input column is shuffled (seeded), per column
-    of the user's table, by `scoring` (`metrics.holdout_scorer`): the whole Pipeline, cleaning
-    included, is what is probed."""
-    from sklearn.inspection import permutation_importance
-
-    result = permutation_importance(model, X, y, scoring=scoring, n_repeats=repeats, random_state=seed)
-    table = pd.DataFrame({"feature": X.columns, "importance": result.importances_mean, "std": result.importances_std})
+    """How much the holdout score drops when one raw input column is shuffled (seeded), for each of
+    `columns`, by `scoring` (`metrics.holdout_scorer`): the whole Pipeline, cleaning included, is
+    what is probed. scikit-learn's `permutation_importance`, shuffles and seeds included (each
+    column is shuffled from the one seed it draws), over the chosen columns only."""
+    seeded = np.random.RandomState(seed).randint(np.iinfo(np.int32).max + 1)
+    baseline = scoring(model, X, y)
+    rows = []
+    for column in columns:
+        shuffled, order, drops = X.copy(), np.arange(len(X)), []
+        values, shuffle = X[column].to_numpy(), np.random.RandomState(seeded)
+        for _ in range(repeats):  # as scikit-learn does it: each repeat shuffles the last one again
+            shuffle.shuffle(order)
+            values = values[order]
+            shuffled[column] = values
+            drops.append(baseline - scoring(model, shuffled, y))
+        rows.append({"feature": column, "importance": np.mean(drops), "std": np.std(drops)})
+    table = pd.DataFrame(rows, columns=["feature", "importance", "std"])
     return table.sort_values(["importance", "feature"], ascending=[False, True]).round(6).reset_index(drop=True)
 
 

@@ -58,8 +58,12 @@ def main() -> None:
     used = [field.name for field in contract.used_fields]
     # Scored by the run's primary metric (train.metric), as every other choice of the run was.
     scoring = metrics.holdout_scorer(metric, task, positive)
-    importance = evaluation.permutation_importance_rows(pipeline, X, y, scoring, config.data.seed)
-    importance = importance[importance["feature"].isin(used)].reset_index(drop=True)
+    # Only the columns that reach the model: on a wide table the column budget cuts most of them,
+    # and each probe costs a Pipeline prediction per repeat. The others' importance is exactly 0.
+    probed = evaluation.columns_reaching_the_model(evaluation.fitted_pipeline(pipeline), used)
+    importance = evaluation.permutation_importance_rows(pipeline, X, y, scoring, config.data.seed, columns=probed)
+    cut = pd.DataFrame({"feature": [c for c in used if c not in set(probed)], "importance": 0.0, "std": 0.0})
+    importance = pd.concat([importance, cut], ignore_index=True) if len(cut) else importance
     write_csv(importance, plots / "permutation_importance.csv")
     low, high = evaluation.bootstrap_interval(score, len(y), config.data.seed)
     # The headline first: `dvc exp show` shows these columns at its left edge, in this order.
