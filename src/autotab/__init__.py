@@ -19,5 +19,5 @@ def _has_avx2() -> bool:
 # trial's score, then every later trial's sampled parameters, in a fresh clone's `dvc repro`). Every
 # x86-64 CPU with AVX2 runs the Haswell kernels: pinned here, where every stage process starts, before
 # NumPy loads OpenBLAS (and inherited by the worker processes), unless the user chose a kernel set.
-if platform.machine() in ("x86_64", "AMD64") and _has_avx2():
-    os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
+if "OPENBLAS_CORETYPE" not in os.environ and platform.machine() in ("x86_64", "AMD64") and _has_avx2():
+    os.environ["OPENBLAS_CORETYPE"] = "Haswell"
