@@ -18,7 +18,9 @@ split only, with the run's own folds:
   counted: they inflate the holdout and cross-validated scores.
 
 The scores are cross-fitted target encodings: a row never sees its own target, and a value seen in
-no other fold gets the training prior, so a unique id scores as chance.
+no other fold gets the training prior, so a unique id scores as chance. A number is also scored as
+itself, a ranking (ROC AUC either way round, or the squared rank correlation), which nothing is
+fitted for: exact where the bins blur a copy of the target in other units.
 """
 
 from __future__ import annotations
@@ -233,10 +235,10 @@ def check(
     signal_skill: float,
     seed: int,
 ) -> dict[str, Any]:
-    """The leakage report (module docstring): `train`/`test` are the raw splits, `cleaned_train`
-    the cleaner's output on `train` (`sources`: each of its columns' raw column), `fold` each training
-    row's fold, `key_columns` the raw columns
-    that may identify a subject (dropped ids, and kept columns named like one)."""
+    """The leakage report (module docstring). `train` and `test` are the raw splits;
+    `cleaned_train` is the cleaner's output on `train` (`sources`: each of its columns' raw column);
+    `fold` is each training row's fold; `key_columns` are the raw columns that may identify a
+    subject (dropped ids, and kept columns named like one)."""
     y = train[target]
     matrix = _target_matrix(y, task)
     metric = "r2" if task == "regression" else "roc_auc"
