@@ -131,15 +131,17 @@ def _monotone_score(numbers: np.ndarray, target: np.ndarray, task: str) -> float
     return 0.5  # several classes: a single order cannot separate them all; the bins answer
 
 
-def column_score(values: pd.Series, target: np.ndarray, task: str, fold: np.ndarray) -> float:
-    """The column alone, out of fold: its values as categories (for numbers, when they repeat: a
-    number id), and for numbers their bins and the number itself."""
+def column_score(
+    values: pd.Series, target: np.ndarray, task: str, fold: np.ndarray, codes: np.ndarray | None = None
+) -> float:
+    """The column alone, out of fold: its values as categories (`codes`, if already made; for
+    numbers, only when they repeat: a number id), and for numbers their bins and the number itself."""
     n_folds = int(fold.max()) + 1
+    codes = _codes(values, binned=False) if codes is None else codes
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        return _category_score(_codes(values, binned=False), target, task, fold)
+        return _category_score(codes, target, task, fold)
     numbers = values.to_numpy(dtype=float, na_value=np.nan)
     scores = [_score(_codes(values, binned=True), target, task, fold, n_folds), _monotone_score(numbers, target, task)]
-    codes = _codes(values, binned=False)
     if len(codes) >= REPEATS * (codes.max() + 1):
         scores.append(_score(codes, target, task, fold, n_folds))
     return max(scores)
@@ -172,8 +174,7 @@ def key_finding(
     name: str, values: pd.Series, y: pd.Series, target: np.ndarray, task: str, fold: np.ndarray, group: str | None
 ) -> dict[str, Any]:
     codes = _codes(values, binned=False)
-    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    score = column_score(values, target, task, fold) if numeric else _category_score(codes, target, task, fold)
+    score = column_score(values, target, task, fold, codes)
     rows_per_value = len(values) / (codes.max() + 1)
     finding: dict[str, Any] = {"score": round(score, 6), "skill": round(skill(score, task), 6),
                                "rows_per_value": round(rows_per_value, 3)}  # fmt: skip

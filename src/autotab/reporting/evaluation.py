@@ -73,16 +73,16 @@ def columns_reaching_the_model(pipeline: Any, used: list[str]) -> list[str]:
     if budget is None or budget.support_.all():
         return used
     into_budget = pipeline[: list(steps).index("budget")].get_feature_names_out()
-    kept = {str(name) for name, keep in zip(into_budget, budget.support_, strict=True) if keep}
-    reaching = set()
-    for cleaned, raw in steps["clean"].sources().items():
-        # An encoded name is group__column, group__missingindicator_column or group__column_level;
-        # matching the prefix can take in a column too many (probed for nothing), never one too few.
-        for name in kept:
-            feature = name.split("__", 1)[-1]
-            if feature in (cleaned, f"missingindicator_{cleaned}") or feature.startswith(f"{cleaned}_"):
-                reaching.add(raw)
-                break
+    # An encoded name is group__column, group__missingindicator_column or group__column_level: a
+    # cleaned column reaches the model if it is a kept name or a kept name's part up to a "_".
+    # Matching that way can take in a column too many (probed for nothing), never one too few.
+    parts = set()
+    for name, keep in zip(into_budget, budget.support_, strict=True):
+        if keep:
+            feature = str(name).split("__", 1)[-1].removeprefix("missingindicator_")
+            parts.add(feature)
+            parts.update(feature[:cut] for cut, char in enumerate(feature) if char == "_")
+    reaching = {raw for cleaned, raw in steps["clean"].sources().items() if cleaned in parts}
     return [column for column in used if column in reaching]
 
 
