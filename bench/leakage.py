@@ -1,5 +1,8 @@
-"""Does the holdout tell the truth on a table of repeated subjects? A random split against
-`data.group`, each checked on subjects the model has never seen.
+"""Does the holdout tell the truth? Two tables a random split flatters, each checked on rows from
+outside the training table.
+
+`--table subjects`: repeated subjects; a random split against `data.group`, checked on subjects the
+model has never seen.
 
 A generated table of patients tested several times (`subject_id`, stable traits that identify a
 subject: age, height, a baseline value; one measurement per visit; an outcome that is mostly the
@@ -9,7 +12,11 @@ so visits of one subject sit on both sides), and with `data.group: subject_id`. 
 then scores a fresh table of new subjects from the same generator with `autotab predict`; the
 holdout ROC AUC that matches that score is the honest one.
 
-    .venv/bin/python bench/leakage.py [--subjects 200] [--visits 4]
+`--table dated`: rows over three years whose outcome depends on different measurements as time goes
+on (the world drifts), a random split against `data.split: time`, checked on the next months' rows,
+after the table ends: what a model trained today is used for.
+
+    .venv/bin/python bench/leakage.py [--table subjects|dated] [--subjects 200] [--visits 4] [--rows 2000]
 """
 
 from __future__ import annotations
@@ -46,8 +53,23 @@ def subjects(n_subjects: int, visits: int, seed: int) -> pd.DataFrame:
     })  # fmt: skip
 
 
-def holdout_and_fresh(repo: Path, fresh: pd.DataFrame, overrides: list[str]) -> tuple[float, float]:
-    run(["dvc", "exp", "run", "-S", "data=subjects", *overrides], repo)
+def dated(rows: int, seed: int, start: float = 0.0, end: float = 1.0) -> pd.DataFrame:
+    """Rows dated between `start` and `end` of a three-year span (1 = 2024-01-01): the outcome's
+    dependence moves from `early` to `late` as time goes on, and its base rate rises."""
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(start, end, rows))
+    early, late, other = rng.normal(size=(3, rows)).round(3)
+    logit = 2.0 * (1 - t) * early + 2.0 * t * late + 0.3 * other + 1.5 * (t - 0.5)
+    outcome = rng.random(rows) < 1 / (1 + np.exp(-logit))
+    day = np.datetime64("2021-01-01") + (t * 3 * 365).astype(int)
+    return pd.DataFrame({
+        "visit_date": day.astype(str), "early": early, "late": late, "other": other,
+        "target": np.where(outcome, "sick", "well"),
+    })  # fmt: skip
+
+
+def holdout_and_fresh(repo: Path, name: str, fresh: pd.DataFrame, overrides: list[str]) -> tuple[float, float]:
+    run(["dvc", "exp", "run", "-S", f"data={name}", *overrides], repo)
     holdout = json.loads((repo / "reports/metrics.json").read_text())["roc_auc"]
     with tempfile.TemporaryDirectory() as scratch:
         source, scored = Path(scratch) / "fresh.csv", Path(scratch) / "scored.csv"
@@ -59,20 +81,31 @@ def holdout_and_fresh(repo: Path, fresh: pd.DataFrame, overrides: list[str]) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", choices=["subjects", "dated"], default="subjects")
     parser.add_argument("--subjects", type=int, default=200)
     parser.add_argument("--visits", type=int, default=4)
+    parser.add_argument("--rows", type=int, default=2000)
     options = parser.parse_args()
-    repo = repository_with(subjects(options.subjects, options.visits, seed=0), "subjects")
-    fresh = subjects(options.subjects, options.visits, seed=1)  # new patients
-    print(f"{options.subjects} subjects x {options.visits} visits; ROC AUC of each run's model")
-    print("| split | holdout (what the run reports) | new subjects (the truth) |")
+    if options.table == "subjects":
+        repo = repository_with(subjects(options.subjects, options.visits, seed=0), "subjects")
+        fresh = subjects(options.subjects, options.visits, seed=1)  # new patients
+        print(f"{options.subjects} subjects x {options.visits} visits; ROC AUC of each run's model")
+        truth = "new subjects"
+        runs = (
+            ("random rows (as added)", []),
+            ("data.group: subject_id", ["-S", "data.group=subject_id", "-S", "data.drop=[subject_id]"]),
+        )
+    else:
+        repo = repository_with(dated(options.rows, seed=0), "dated")
+        fresh = dated(options.rows // 6, seed=1, start=1.0, end=1 + 1 / 6)  # the next six months
+        print(f"{options.rows} rows over three years, scored on the next six months; ROC AUC of each run's model")
+        truth = "the next six months"
+        runs = (("random rows (as added)", []), ("data.split: time", ["-S", "data.split=time"]))
+    print(f"| split | holdout (what the run reports) | {truth} (the truth) |")
     print("|---|---|---|")
-    for label, overrides in (
-        ("random rows (as added)", []),
-        ("data.group: subject_id", ["-S", "data.group=subject_id", "-S", "data.drop=[subject_id]"]),
-    ):
-        holdout, truth = holdout_and_fresh(repo, fresh, overrides)
-        print(f"| {label} | {holdout:.4f} | {truth:.4f} |", flush=True)
+    for label, overrides in runs:
+        holdout, score = holdout_and_fresh(repo, options.table, fresh, overrides)
+        print(f"| {label} | {holdout:.4f} | {score:.4f} |", flush=True)
 
 
 if __name__ == "__main__":

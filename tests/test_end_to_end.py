@@ -202,10 +202,14 @@ def test_an_experiment_swaps_the_model_and_is_compared(repo):
     assert "model.name" in run(["dvc", "params", "diff"], repo).stdout
 
 
-def test_the_raw_penguins_table_goes_through_the_same_pipeline(repo):
-    run(["dvc", "exp", "run", "-n", "penguins", "-S", "data=penguins", *QUICK], repo)
+def test_the_raw_penguins_table_goes_through_the_same_pipeline_split_by_time(repo):
+    """The messy raw table, dated by its egg-laying date: held out and cross-validated in time order
+    (`data.split: time`, the column found as the table's only date)."""
+    run(["dvc", "exp", "run", "-n", "penguins", "-S", "data=penguins", "-S", "data.split=time", *QUICK], repo)
     report = json.loads((repo / "reports/clean.json").read_text())
     assert report["task"] == "multiclass" and report["rows_in"] == 344
+    train, test = (pd.read_parquet(repo / f"data/clean/{part}.parquet")["Date Egg"] for part in ("train", "test"))
+    assert train.max() < test.min() and report["test_rows"] >= 0.2 * 344  # every holdout egg is newer
     dropped = report["columns_dropped"]
     assert dropped["Region"] == dropped["Stage"] == "constant"
     assert dropped["Individual ID"].startswith("id-like")
@@ -215,7 +219,12 @@ def test_the_raw_penguins_table_goes_through_the_same_pipeline(repo):
     columns = json.loads((repo / "reports/clean_columns.json").read_text())
     assert columns["Date Egg"]["kind"] == "datetime"
     assert columns["Delta 15 N (o/oo)"]["markers_to_missing"] > 0
+    assert leaks["random_split_mixes_time"]["Date Egg"]["holdout_rows_older_than_newest_training_row"] == 0
     contract = json.loads((repo / "contracts/penguins.json").read_text())
+    assert contract["time_column"] == "Date Egg"
+    assert "5 forward-chaining folds" in (repo / "reports/model_card.md").read_text()
+    oof = pd.read_parquet(repo / "models/oof.parquet")
+    assert 0.7 * report["train_rows"] < len(oof) < 0.9 * report["train_rows"]  # the oldest block is never scored
     (culmen,) = [field for field in contract["input"] if field["name"] == "Culmen Length (mm)"]
     assert 32.1 <= culmen.pop("min") < 40 < culmen.pop("max") <= 59.6  # the training rows' range, in mm
     assert culmen == {

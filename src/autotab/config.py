@@ -33,8 +33,32 @@ class DataConfig(Section):
     positive_label: str | None = None
     drop: list[str] = []
     group: str | None = None
+    # random: a seeded (stratified or grouped) split and K-fold CV. time: the holdout is the latest
+    # rows by `time_column` (null: the table's only date column) and the folds chain forward.
+    split: Literal["random", "time"] = "random"
+    time_column: str | None = None
     test_size: float = Field(gt=0, lt=1)
     seed: int = Field(ge=0)
+
+    # Settings added after contracts were first written: at their defaults they are left out of the
+    # contract's fingerprint, so an existing contract stays valid.
+    LATER_DEFAULTS: ClassVar[dict[str, Any]] = {"split": "random", "time_column": None}
+
+    @model_validator(mode="after")
+    def _time_split(self) -> DataConfig:
+        if self.split == "time" and self.group is not None:
+            raise ValueError(
+                f"split: time orders rows by time and group: {self.group} keeps each group together; "
+                "choose one (group: null, or split: random)"
+            )
+        if self.split == "random" and self.time_column is not None:
+            raise ValueError(f"time_column: {self.time_column} is used only with split: time")
+        return self
+
+    def fingerprinted(self) -> dict[str, Any]:
+        """What of the data settings decides the cleaned data (not where the file is or its name)."""
+        settings = self.model_dump(exclude={"path", "name"})
+        return {k: v for k, v in settings.items() if k not in self.LATER_DEFAULTS or v != self.LATER_DEFAULTS[k]}
 
 
 class CleanConfig(Section):

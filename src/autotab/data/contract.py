@@ -65,6 +65,7 @@ class DataContract(BaseModel):
     task_reason: str
     classes: tuple[str, ...] | None = None  # classification: every class, as strings
     positive_label: str | None = None  # binary: the class whose probability is scored
+    time_column: str | None = None  # data.split: time: the raw column the split and folds order rows by
     missing_markers: tuple[str, ...]
     input: tuple[InputField, ...]
     renamed: dict[str, str]  # raw name -> the cleaned (safe) name, where they differ
@@ -115,7 +116,8 @@ def build_contract(
     target: dict[str, Any],
     fingerprint: str,
 ) -> DataContract:
-    """`target` holds name, task, task_reason and, for classification, classes (+ positive_label)."""
+    """`target` holds name, task, task_reason, for classification classes (+ positive_label), and
+    with a time split the time_column."""
     cleaned = []
     for column in cleaned_train.columns:
         values = cleaned_train[column]

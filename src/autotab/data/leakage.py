@@ -32,7 +32,7 @@ import pandas as pd
 
 from autotab.config import CleanConfig, DataConfig
 from autotab.data.row_cleaning import check_class_counts, clean_rows, cleaner_recipe, infer_task
-from autotab.data.splits import check_folds, fold_of_each_row, make_folds, split_rows
+from autotab.data.splits import check_folds, fold_of_each_row, make_folds, split_rows, time_column_of
 from autotab.estimators.table_cleaner import ID_NAME, TableCleaner, parse_dates
 
 # Numbers are cut into this many quantile bins before encoding: enough to follow any monotone or
@@ -289,7 +289,9 @@ def check_split(
     data: DataConfig, clean: CleanConfig, n_folds: int,
 ) -> dict[str, Any]:  # fmt: skip
     """The checks on a run's split, with the folds train will use (`train.folds`, grouped by
-    `data.group`), on the columns the fitted cleaner uses and those it dropped as ids."""
+    `data.group`), on the columns the fitted cleaner uses and those it dropped as ids. With a time
+    split, K-fold folds of the same count: what a column alone says of the target does not depend
+    on the rows' order, and forward-chaining folds would leave the oldest rows unscored."""
     groups = train[data.group] if data.group else None
     check_folds(train[data.target], task, n_folds)
     folds = make_folds(task, n_folds, data.seed, grouped=groups is not None)
@@ -335,7 +337,7 @@ def check_table(raw: pd.DataFrame, *, data: DataConfig, clean: CleanConfig, n_fo
     task, _ = infer_task(rows[data.target], data.task, clean.max_classes)
     if task != "regression":
         check_class_counts(rows[data.target], clean.min_class_count)
-    train, test = split_rows(rows, data.target, task, data.test_size, data.seed, data.group)
+    train, test = split_rows(rows, data.target, task, data.test_size, data.seed, data.group, time_column_of(rows, data))
     fitted = cleaner_recipe(data, clean).fit(train.drop(columns=[data.target]))
     return check_split(
         train=train, test=test, fitted=fitted, cleaned_train=fitted.transform(train), task=task, data=data,
@@ -358,7 +360,9 @@ def summary(report: dict[str, Any]) -> str:
         lines.append(f"  id-like column {name} alone predicts the target: {metric} {finding['score']:.4f}")
     for name, counts in report["random_split_mixes_time"].items():
         older, dated = counts["holdout_rows_older_than_newest_training_row"], counts["holdout_rows"]
-        lines.append(f"  {name}: {older} of {dated} dated holdout rows are older than the newest training row "
-                     "(a random split mixes past and future)")  # fmt: skip
+        if older:
+            lines.append(f"  {name}: {older} of {dated} dated holdout rows are older than the newest training row "
+                         "(a random split mixes past and future; data.split: time holds out the latest "
+                         "rows)")  # fmt: skip
     lines += [f"  suggestion: {text}" for text in report["suggestions"]]
     return "\n".join(lines)

@@ -22,6 +22,7 @@ from sklearn.model_selection import BaseCrossValidator, FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
 from autotab.config import BackendConfig, FeaturesConfig, ModelConfig, TuneConfig
+from autotab.data.splits import scored_rows
 from autotab.errors import UserError
 from autotab.estimators.calibration import TemperatureScaled, fit_temperature, soften
 from autotab.metrics import PROBABILISTIC, best_threshold, maximisable
@@ -85,6 +86,17 @@ class Problem:
     def fold_rows(self) -> list[tuple[np.ndarray, np.ndarray]]:
         return list(self.folds.split(self.X, self.y, self.groups))
 
+    @cached_property
+    def scored_y(self) -> pd.Series:
+        """The target of the rows the folds score, in the order of every out-of-fold prediction:
+        all of y, but for forward-chaining folds (`splits.scored_rows`)."""
+        return self.y.iloc[scored_rows(self.fold_rows, len(self.y))].reset_index(drop=True)
+
+    @property
+    def reshuffles(self) -> bool:
+        """Whether fresh folds differ from these: K-fold splits reshuffle; forward chaining is fixed."""
+        return bool(getattr(self.folds, "shuffle", False))
+
     def fold_score(self, family: ModelConfig, params: dict, features: dict, fold: int) -> float:
         """One fold of one configuration: the primary metric on its held-out rows, larger is better."""
         train_rows, test_rows = self.fold_rows[fold]
@@ -132,7 +144,7 @@ class Outcome:
         if problem.task != "binary":
             return self.model, None
         p_positive = self.oof[:, list(np.unique(problem.y)).index(problem.positive)]
-        threshold = best_threshold(problem.y, p_positive, problem.positive)
+        threshold = best_threshold(problem.scored_y, p_positive, problem.positive)
         wrapped = FixedThresholdClassifier(
             self.model, threshold=threshold, pos_label=problem.positive, response_method="predict_proba"
         )
@@ -168,7 +180,7 @@ def selection_seconds(problem: Problem, board: pd.DataFrame, oof: pd.DataFrame, 
     predictions = {name: oof_of(oof, name, classes) for name in board["model"]}
     started = time.monotonic()
     ensemble.greedy_selection(
-        predictions, problem.y, problem.task, problem.metric, classes, problem.positive, tune.ensemble_rounds,
+        predictions, problem.scored_y, problem.task, problem.metric, classes, problem.positive, tune.ensemble_rounds,
         tune.ensemble_bags, problem.seed,
     )  # fmt: skip
     return time.monotonic() - started
@@ -253,7 +265,8 @@ def search(
             deadline=deadline, reserve_s=lambda: 2.5 * cv_seconds() + ensemble_reserve, fold_parallelism=problem.n_jobs,
         )  # fmt: skip
     study = first_trials(stored, tune.n_trials)
-    recheck_repeats = tune.recheck_repeats
+    # Fresh folds of forward-chaining ones would be the same folds: the search's own folds judge it.
+    recheck_repeats = tune.recheck_repeats if problem.reshuffles else 0
     if deadline.bounded:
         # In this process from here: starting worker processes for a few fits would cost more than
         # it saves, and here the fits' own threads have every core.
@@ -268,8 +281,8 @@ def search(
     classes = np.unique(problem.y) if problem.task != "regression" else None
     calibrates = tune.calibrate and classes is not None and metric in PROBABILISTIC
     referee = Referee(
-        problem.y, problem.task, metric, classes, problem.positive, tune.min_gain_se, tune.gain_resamples, problem.seed,
-        calibrates,
+        problem.scored_y, problem.task, metric, classes, problem.positive, tune.min_gain_se, tune.gain_resamples,
+        problem.seed, calibrates,
     )  # fmt: skip
     steps: list[Step] = []
 
@@ -362,7 +375,7 @@ def search(
         single_key = f"tuned_{single}" if source == "search" else f"default_{single}"
         predictions[single_key] = chosen_oof
         weights, ensemble_score = ensemble.greedy_selection(
-            predictions, problem.y, problem.task, metric, classes, problem.positive, tune.ensemble_rounds,
+            predictions, problem.scored_y, problem.task, metric, classes, problem.positive, tune.ensemble_rounds,
             tune.ensemble_bags, problem.seed,
         )  # fmt: skip
         single_score = referee.score(chosen_oof)
@@ -376,8 +389,8 @@ def search(
             # Judged on the cross-fitted blend (each slice of rows blended as chosen on the others):
             # the selection's own optimism is gone from its score, so any gain over the single counts.
             honest = ensemble.cross_fitted_blend(
-                predictions, problem.y, task=problem.task, metric=metric, classes=classes, positive=problem.positive,
-                rounds=tune.ensemble_rounds, bags=tune.ensemble_bags, seed=problem.seed,
+                predictions, problem.scored_y, task=problem.task, metric=metric, classes=classes,
+                positive=problem.positive, rounds=tune.ensemble_rounds, bags=tune.ensemble_bags, seed=problem.seed,
             )  # fmt: skip
             steps.append(referee.judge("ensemble", single_key, "ensemble", [honest], [chosen_oof], min_gain_se=0.0))
             if steps[-1].replaced:

@@ -19,9 +19,10 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import BaseCrossValidator, cross_val_predict
+from sklearn.model_selection import BaseCrossValidator
 from sklearn.pipeline import Pipeline
 
+from autotab.data.splits import scored_rows
 from autotab.metrics import TASK_METRICS, classification_metrics, regression_metrics
 from autotab.modeling.budget import NO_DEADLINE, Deadline
 
@@ -29,12 +30,28 @@ from autotab.modeling.budget import NO_DEADLINE, Deadline
 def baseline_oof(
     X: pd.DataFrame, y: pd.Series, task: str, folds: BaseCrossValidator, groups: pd.Series | None
 ) -> np.ndarray:
-    """The trivial baseline's out-of-fold predictions on these folds: each training part's class
-    priors (probabilities, one column per class) or its mean."""
-    if task == "regression":
-        return cross_val_predict(DummyRegressor(), X, y, cv=folds, groups=groups)
-    prior = DummyClassifier(strategy="prior")
-    return cross_val_predict(prior, X, y, cv=folds, groups=groups, method="predict_proba")
+    """The trivial baseline's out-of-fold predictions on these folds (of the rows they score, as
+    `cross_validate_pipeline` keeps them): each training part's class priors (probabilities, one
+    column per class) or its mean."""
+    baseline = DummyRegressor() if task == "regression" else DummyClassifier(strategy="prior")
+    classes = np.unique(y) if task != "regression" else None
+    splits = list(folds.split(X, y, groups))
+    scored = scored_rows(splits, len(y))
+    oof = np.zeros((len(scored), len(classes))) if classes is not None else np.zeros(len(scored))
+    for train_rows, test_rows in splits:
+        model = clone(baseline).fit(X.iloc[train_rows], y.iloc[train_rows])
+        oof[np.searchsorted(scored, test_rows)] = predictions_of(model, X.iloc[test_rows], classes)
+    return oof
+
+
+def predictions_of(model: BaseEstimator, X: pd.DataFrame, classes: np.ndarray | None) -> np.ndarray:
+    """A fitted model's predictions of X: values, or class probabilities in the columns of all of
+    y's `classes` (the rows a model was fitted on may lack one)."""
+    if classes is None:
+        return model.predict(X)
+    prediction = np.zeros((len(X), len(classes)))
+    prediction[:, np.searchsorted(classes, model.classes_)] = model.predict_proba(X)
+    return prediction
 
 
 def reseeded(folds: BaseCrossValidator, seed: int) -> BaseCrossValidator:
@@ -53,7 +70,9 @@ def whole_pipeline(preprocessor: Pipeline, estimator: BaseEstimator) -> Pipeline
 class CrossValidation:
     summary: dict[str, dict[str, float]]  # metric -> mean and std over folds
     fold_scores: list[dict[str, float]]  # every metric on each fold
-    oof: np.ndarray  # out-of-fold class probabilities (rows x classes) or predictions (rows)
+    # Out-of-fold class probabilities (rows x classes) or predictions (rows), of the rows the folds
+    # score (`splits.scored_rows`): every row, but for forward-chaining folds.
+    oof: np.ndarray
     classes: np.ndarray | None
     fit_seconds: float
     predict_seconds: float
@@ -90,13 +109,10 @@ def fit_and_score_fold(
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     y_test = y.iloc[test_rows]
-    if classes is None:
-        prediction = model.predict(X.iloc[test_rows])
-        predict_seconds = time.perf_counter() - start
-        return FoldResult(prediction, regression_metrics(y_test, prediction), fit_seconds, predict_seconds)
-    prediction = np.zeros((len(test_rows), len(classes)))
-    prediction[:, np.searchsorted(classes, model.classes_)] = model.predict_proba(X.iloc[test_rows])
+    prediction = predictions_of(model, X.iloc[test_rows], classes)
     predict_seconds = time.perf_counter() - start
+    if classes is None:
+        return FoldResult(prediction, regression_metrics(y_test, prediction), fit_seconds, predict_seconds)
     scores = classification_metrics(y_test, prediction, classes, positive)
     return FoldResult(prediction, scores, fit_seconds, predict_seconds)
 
@@ -118,10 +134,11 @@ def cross_validate_pipeline(
     With a bounded `deadline` (one fold at a time), after each fold the folds still to run are
     projected from the ones run so far, and `OutOfTime` is raised as soon as they would overrun."""
     classes = np.unique(y) if task != "regression" else None
-    oof = np.zeros((len(y), len(classes))) if classes is not None else np.zeros(len(y))
+    splits = list(folds.split(X, y, groups))
+    scored = scored_rows(splits, len(y))
+    oof = np.zeros((len(scored), len(classes))) if classes is not None else np.zeros(len(scored))
     scores: list[dict[str, float]] = []
     fit_seconds = predict_seconds = 0.0
-    splits = list(folds.split(X, y, groups))
     if n_jobs > 1 and not deadline.bounded:
         fold_args = (pipeline, X, y, task, classes)
         results = Parallel(n_jobs=n_jobs)(
@@ -130,7 +147,7 @@ def cross_validate_pipeline(
     else:
         results = _folds_within(deadline, splits, pipeline, X, y, task, classes, positive)
     for (_, test_rows), fold in zip(splits, results, strict=True):
-        oof[test_rows] = fold.prediction
+        oof[np.searchsorted(scored, test_rows)] = fold.prediction
         scores.append(fold.scores)
         fit_seconds += fold.fit_seconds
         predict_seconds += fold.predict_seconds

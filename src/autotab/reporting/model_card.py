@@ -66,7 +66,8 @@ def model_card(config: Config, contract: DataContract, metrics: dict, importance
         }),
         "",
         "## Performance",
-        f"Cross-validated {metric} ({config.train.folds} folds on the training split): defaults chosen "
+        f"Cross-validated {metric} ({config.train.folds} {'forward-chaining ' if contract.time_column else ''}folds "
+        "on the training split): defaults chosen "
         f"({tuning['default_chosen']}, anchor {tuning['anchor']}) {tuning['cv_default_best']:.4f}, best tuned "
         + ("none (no trial finished within the budget)." if tuning["cv_search_best"] is None
            else f"{tuning['cv_search_best']:.4f}."),
@@ -83,7 +84,7 @@ def model_card(config: Config, contract: DataContract, metrics: dict, importance
         _table({f"`{r.feature}`": f"{r.importance:.4f} ± {r.std:.4f}" for r in importance.head(10).itertuples()}),
         "",
         "## Leakage checks",
-        _leakage(read_json(paths.LEAKAGE_REPORT), config.data.group),
+        _leakage(read_json(paths.LEAKAGE_REPORT), config.data.group, contract.time_column),
         "",
         "## Lineage",
         _lineage(raw),
@@ -97,11 +98,14 @@ def model_card(config: Config, contract: DataContract, metrics: dict, importance
     ])  # fmt: skip
 
 
-def _leakage(report: dict, group: str | None) -> str:
+def _leakage(report: dict, group: str | None, time_column: str | None) -> str:
     """What the clean stage's leakage checks found on the training rows (autotab.data.leakage)."""
     metric, shortcuts = report["metric"], report["shortcut_columns"]
+    split = f"grouped by `{group}`: no value on both sides" if group else "random rows (no data.group)"
+    if time_column is not None:
+        split = f"by time (`{time_column}`): the holdout is the latest rows, and the folds chain forward"
     rows = {
-        "split": f"grouped by `{group}`: no value on both sides" if group else "random rows (no data.group)",
+        "split": split,
         "best single column": f"`{report['best_single_column']}`: {metric} {report['best_single_column_score']:.4f} "
         f"alone (a probable leak at {report['leak_score']})" if report["best_single_column"] else "none",
         "columns that alone nearly give the target away": ", ".join(

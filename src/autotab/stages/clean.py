@@ -5,6 +5,7 @@ step of the Pipeline, learned on training rows inside every fold. This stage sav
 recipe and fits it once on the training split for the contract and the report.
 """
 
+import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
@@ -20,7 +21,7 @@ from autotab.data.row_cleaning import (
     infer_task,
     outlier_rows,
 )
-from autotab.data.splits import split_rows
+from autotab.data.splits import split_rows, time_column_of, time_order
 from autotab.errors import UserError, run_stage
 from autotab.metrics import positive_class
 from autotab.tables import write_joblib, write_json, write_parquet
@@ -41,7 +42,8 @@ def main() -> None:
     task, task_reason = infer_task(rows[data.target], data.task, clean.max_classes)
     if task != "regression":
         check_class_counts(rows[data.target], clean.min_class_count)
-    train, test = split_rows(rows, data.target, task, data.test_size, data.seed, data.group)
+    time_column = time_column_of(rows, data)
+    train, test = split_rows(rows, data.target, task, data.test_size, data.seed, data.group, time_column)
 
     recipe = cleaner_recipe(data, clean)
     fitted = clone(recipe).fit(train.drop(columns=[data.target]))
@@ -54,14 +56,14 @@ def main() -> None:
         dropped_rows["outlier"] = int(outliers.sum())
         fitted = clone(recipe).fit(train.drop(columns=[data.target]))
 
-    target = {"target": data.target, "task": task, "task_reason": task_reason}
+    target = {"target": data.target, "task": task, "task_reason": task_reason, "time_column": time_column}
     if task != "regression":
         classes = sorted(rows[data.target].unique())
         target["classes"] = [str(c) for c in classes]
         if task == "binary":
             target["positive_label"] = str(positive_class(pd.Series(classes).to_numpy(), data.positive_label))
     fingerprint = data_contract.config_fingerprint(
-        {"data": data.model_dump(exclude={"path", "name"}), "clean": clean.model_dump(exclude=CleanConfig.REPORT_ONLY)}
+        {"data": data.fingerprinted(), "clean": clean.model_dump(exclude=CleanConfig.REPORT_ONLY)}
     )
     cleaned_train = fitted.transform(train)
     contract = data_contract.build_contract(fitted, cleaned_train, target, fingerprint)
@@ -119,6 +121,10 @@ def main() -> None:
     write_json(report, paths.CLEAN_REPORT)
     write_json(leaks, paths.LEAKAGE_REPORT)
     print(summary(report, columns, contract_path, contract_status))
+    if time_column is not None:
+        first = test[time_column].iloc[int(np.argmin(time_order(test[time_column])))]
+        print(f"  split: by time (data.split: time): the holdout is the {len(test)} latest rows, from {time_column} "
+              f"{first}; train's folds chain forward in time")  # fmt: skip
     print(leakage.summary(leaks))
 
 

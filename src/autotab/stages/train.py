@@ -10,7 +10,7 @@ import pandas as pd
 from autotab import paths
 from autotab.config import load_config
 from autotab.data.contract import DataContract
-from autotab.data.splits import check_folds, make_folds
+from autotab.data.splits import check_folds, make_folds, scored_rows
 from autotab.errors import run_stage
 from autotab.metrics import primary_metric, recorded_positive
 from autotab.modeling import leaderboard
@@ -45,7 +45,11 @@ def main() -> None:
     X, y = split_xy(rows, contract.target)
     check_folds(y, task, train_config.folds)
     groups = rows[data.group] if data.group else None
-    folds = make_folds(task, train_config.folds, data.seed, grouped=groups is not None)
+    grouped, time_column = groups is not None, contract.time_column
+    folds = make_folds(task, train_config.folds, data.seed, grouped=grouped, time_column=time_column)
+    # The rows the folds score (all, but for forward-chaining folds): made here, so that folds the
+    # rows cannot give stop the stage before any fit.
+    scored = scored_rows(list(folds.split(X, y, groups)), len(y))
     positive = recorded_positive(np.unique(y), contract.positive_label)
     budget = {} if pool is None else {
         "deadline": Deadline.after(config.budget_s * TRAIN_SHARE - (time.monotonic() - started)),
@@ -73,7 +77,7 @@ def main() -> None:
     write_csv(table, paths.LEADERBOARD)
     text = leaderboard.markdown(table, task, metric)
     write_atomic(paths.LEADERBOARD_MD, lambda tmp: tmp.write_text(text))
-    write_parquet(leaderboard.oof_frame(results, y), paths.OOF_PREDICTIONS)
+    write_parquet(leaderboard.oof_frame(results, y.iloc[scored]), paths.OOF_PREDICTIONS)
     write_json(
         {"primary_metric": metric, "best_model": best["model"], f"best_{metric}": float(best[f"{metric}_mean"]),
          "models_ok": len(results), "models_failed": int((table["status"] == "failed").sum()),

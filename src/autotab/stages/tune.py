@@ -65,7 +65,8 @@ def main() -> None:
     groups = rows[data.group] if data.group else None
     positive = recorded_positive(np.unique(y), contract.positive_label)
     problem = Problem(
-        X, y, task, metric, make_folds(task, train_config.folds, data.seed, grouped=groups is not None),
+        X, y, task, metric,
+        make_folds(task, train_config.folds, data.seed, grouped=groups is not None, time_column=contract.time_column),
         joblib.load(paths.PREPROCESSOR_RECIPE), data.seed, groups, positive, train_config.class_weight,
         config.features.model_dump(), n_jobs,
     )  # fmt: skip
@@ -112,9 +113,10 @@ def main() -> None:
     # trivial baseline's on the same folds, and the paired bootstrap standard error of the difference.
     classes = np.unique(y) if task != "regression" else None
     trivial = baseline_oof(X, y, task, problem.folds, groups)
-    referee = Referee(y, task, metric, classes, positive, tune.min_gain_se, tune.gain_resamples, data.seed)
+    scored_y = problem.scored_y
+    referee = Referee(scored_y, task, metric, classes, positive, tune.min_gain_se, tune.gain_resamples, data.seed)
     outcome.summary |= {
-        f"oof_{name}": round(maximisable(oof_score(prediction, y, task, metric, classes, positive), metric), 6)
+        f"oof_{name}": round(maximisable(oof_score(prediction, scored_y, task, metric, classes, positive), metric), 6)
         for name, prediction in (("chosen", outcome.oof), ("baseline", trivial))
     } | {"oof_gain_over_baseline_se": referee.paired_gain([outcome.oof], [trivial])[1]}
     sign = 1 if maximisable(1.0, metric) > 0 else -1
