@@ -12,9 +12,9 @@ so visits of one subject sit on both sides), and with `data.group: subject_id`. 
 then scores a fresh table of new subjects from the same generator with `autotab predict`; the
 holdout ROC AUC that matches that score is the honest one.
 
-`--table dated`: rows over three years whose outcome depends on different measurements as time goes
-on (the world drifts), a random split against `data.split: time`, checked on the next months' rows,
-after the table ends: what a model trained today is used for.
+`--table dated`: rows over three years whose outcome has a level of its own each month that no
+column measures (a season, prices, a policy), a random split against `data.split: time`, checked on
+the next six months' rows, after the table ends: what a model trained today is used for.
 
     .venv/bin/python bench/leakage.py [--table subjects|dated] [--subjects 200] [--visits 4] [--rows 2000]
 """
@@ -54,16 +54,18 @@ def subjects(n_subjects: int, visits: int, seed: int) -> pd.DataFrame:
 
 
 def dated(rows: int, seed: int, start: float = 0.0, end: float = 1.0) -> pd.DataFrame:
-    """Rows dated between `start` and `end` of a three-year span (1 = 2024-01-01): the outcome's
-    dependence moves from `early` to `late` as time goes on, and its base rate rises."""
+    """Rows dated between `start` and `end` of a three-year span from 2021 (1 = 2024-01-01). Each
+    month has its own level of the outcome (a season, prices, a policy) that no column measures, the
+    same in every table drawn (one world); the measurements add the rest."""
+    months = np.random.default_rng(100).normal(0, 1.5, 72)  # the world's monthly levels, 2021 to 2026
     rng = np.random.default_rng(seed)
     t = np.sort(rng.uniform(start, end, rows))
-    early, late, other = rng.normal(size=(3, rows)).round(3)
-    logit = 2.0 * (1 - t) * early + 2.0 * t * late + 0.3 * other + 1.5 * (t - 0.5)
+    first, second, other = rng.normal(size=(3, rows)).round(3)
+    logit = months[(t * 36).astype(int)] + 1.0 * first + 0.5 * second  # `other` is noise
     outcome = rng.random(rows) < 1 / (1 + np.exp(-logit))
-    day = np.datetime64("2021-01-01") + (t * 3 * 365).astype(int)
+    day = np.datetime64("2021-01-01") + (t * 3 * 365.25).astype(int)
     return pd.DataFrame({
-        "visit_date": day.astype(str), "early": early, "late": late, "other": other,
+        "visit_date": day.astype(str), "first": first, "second": second, "other": other,
         "target": np.where(outcome, "sick", "well"),
     })  # fmt: skip
 
