@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
@@ -14,6 +14,7 @@ from autotab.estimators.table_cleaner import TableCleaner
 from autotab.modeling import leaderboard
 from autotab.modeling.budget import Deadline, worker_pool
 from autotab.modeling.features import build_preprocessor
+from autotab.modeling.training import fit_and_score_fold, whole_pipeline, with_fitted_clean
 
 FEATURES = FeaturesConfig(
     numeric_imputer="median", missing_indicator=False, scaler="standard", categorical_imputer="most_frequent"
@@ -167,3 +168,24 @@ def test_each_candidate_is_reported_as_it_finishes_in_each_round(n_jobs):
     assert [(done, total) for *_, done, total in screening] == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert sorted(name for name, *_ in full) == sorted(table.query("status == 'ok'")["model"])
     assert isinstance(dict((name, result) for name, result, *_ in screening)["broken"], str)  # why it failed
+
+
+def test_each_folds_cleaner_is_fitted_once_and_scores_as_a_fresh_fit():
+    X, y = data(120)
+    X["when"] = pd.Series(pd.date_range("2020-01-01", periods=120, freq="D")).astype(str)
+    preprocessor = build_preprocessor(TableCleaner(), FEATURES, "binary", 0)
+    pipeline = whole_pipeline(preprocessor, LogisticRegression())
+    classes = np.unique(y)
+    (train, test), (other, _) = list(make_folds("binary", 3, seed=0).split(X, y))[:2]
+    first = with_fitted_clean(clone(pipeline), X.iloc[train]).steps[0][1]
+    again = with_fitted_clean(clone(pipeline), X.iloc[train].copy()).steps[0][1]
+    assert first.estimator is again.estimator  # the same rows' content: fitted once
+    assert with_fitted_clean(clone(pipeline), X.iloc[other]).steps[0][1].estimator is not first.estimator
+    cached = fit_and_score_fold(pipeline, X, y, "binary", classes, train, test, "pos")
+    fresh = clone(pipeline).fit(X.iloc[train], y.iloc[train]).predict_proba(X.iloc[test])
+    np.testing.assert_array_equal(cached.prediction, fresh)
+    # Another cleaner setting is another fitted cleaner.
+    recoded = whole_pipeline(
+        build_preprocessor(TableCleaner(date_parts=("year",)), FEATURES, "binary", 0), LogisticRegression()
+    )
+    assert with_fitted_clean(clone(recoded), X.iloc[train]).steps[0][1].estimator is not first.estimator

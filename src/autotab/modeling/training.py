@@ -9,16 +9,19 @@ from __future__ import annotations
 import copy
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.pipeline import Pipeline
 
@@ -86,6 +89,29 @@ class FoldResult:
     predict_seconds: float
 
 
+# The clean step fitted on a fold's training rows, by the rows' content and the step's settings:
+# every candidate and trial on the same folds would fit the very same cleaner, and on a wide table
+# that fit is most of a fast model's fold (a logistic regression on 320 x 2,000: 1.8 of 2.3 s).
+# Each process keeps its own (a worker serves many trials), the most recent few.
+_FITTED_CLEAN: OrderedDict[str, BaseEstimator] = OrderedDict()
+FITTED_CLEAN_KEPT = 32
+
+
+def with_fitted_clean(pipeline: Pipeline, X_train: pd.DataFrame) -> Pipeline:
+    """`pipeline` with its first step, the cleaner, already fitted on `X_train` (and frozen): the
+    same fitted cleaner a fit of the whole pipeline would make, made once per fold's rows."""
+    name, step = pipeline.steps[0]
+    if name != "clean":
+        return pipeline
+    content = pd.util.hash_pandas_object(X_train, index=False).to_numpy()
+    key = joblib.hash((type(step).__name__, step.get_params(), list(X_train.columns), content))
+    fitted = _FITTED_CLEAN.pop(key, None) or clone(step).fit(X_train)
+    _FITTED_CLEAN[key] = fitted
+    while len(_FITTED_CLEAN) > FITTED_CLEAN_KEPT:
+        _FITTED_CLEAN.popitem(last=False)
+    return Pipeline([(name, FrozenEstimator(fitted)), *pipeline.steps[1:]])
+
+
 def fit_and_score_fold(
     pipeline: Pipeline,
     X: pd.DataFrame,
@@ -98,14 +124,15 @@ def fit_and_score_fold(
 ) -> FoldResult:
     """Fit a clone on one fold's training rows and score its held-out rows with evaluate's metric
     code. `classes` are all of y's classes (a fold may lack one): probabilities align to them."""
-    model = clone(pipeline)
     start = time.perf_counter()
+    X_train = X.iloc[train_rows]
+    model = with_fitted_clean(clone(pipeline), X_train)
     # A fit stopped at max_iter is scored as it is, so the score tells its story. The warning, once
     # per fold, would bury the stage's output; here it is silenced in whatever process fits the fold
     # (joblib's and the backends' workers do not inherit the stage's warning filters).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X.iloc[train_rows], y.iloc[train_rows])
+        model.fit(X_train, y.iloc[train_rows])
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     y_test = y.iloc[test_rows]
