@@ -81,3 +81,18 @@ def test_a_frame_without_a_fitted_column_is_refused_by_name():
 def test_an_array_is_refused_at_fit():
     with pytest.raises(TypeError, match="needs a DataFrame"):
         build_encoder(FeaturesConfig(**BASE), "binary", 0).fit(np.zeros((3, 2)), [0, 1, 0])
+
+
+def test_many_float_columns_are_read_as_one_block_with_the_same_values_and_layout():
+    from autotab.estimators.column_groups import MANY_COLUMNS, group_array
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.normal(size=(50, 3 * MANY_COLUMNS)), columns=[f"m{i}" for i in range(3 * MANY_COLUMNS)])
+    frame = frame.mask(rng.random(frame.shape) < 0.05)
+    columns = list(frame.columns[::-2])  # a subset, out of order
+    one_by_one = np.column_stack([frame[c].to_numpy() for c in columns])
+    block = group_array(frame, columns)
+    assert block.flags["C_CONTIGUOUS"] and block.dtype == np.float64
+    np.testing.assert_array_equal(block, one_by_one)
+    frame["m0"] = frame["m0"].astype("float32")  # not all float64: read one by one, as before
+    np.testing.assert_array_equal(group_array(frame, columns), np.column_stack([frame[c].to_numpy() for c in columns]))

@@ -72,3 +72,30 @@ def test_permutation_importance_over_chosen_columns_is_scikit_learns_for_those_c
     for position, column in enumerate(X.columns):
         assert ours.loc[column, "importance"] == pytest.approx(theirs.importances_mean[position], abs=1e-6)
         assert ours.loc[column, "std"] == pytest.approx(theirs.importances_std[position], abs=1e-6)
+
+
+def test_probing_the_cleaned_rows_is_probing_the_raw_ones_on_a_messy_table():
+    """Cleaning is row by row: shuffling a raw column's rows and cleaning them gives the same
+    predictions as cleaning once and shuffling the cleaned columns made from it (a date's parts
+    together). Checked against scikit-learn's `permutation_importance` on the raw rows."""
+    from sklearn.inspection import permutation_importance
+
+    from autotab.config import load_config
+    from autotab.data.row_cleaning import cleaner_recipe
+    from autotab.modeling.features import build_preprocessor
+    from autotab.modeling.training import whole_pipeline
+    from tests.conftest import REPO
+
+    raw = pd.read_csv(REPO / "data/raw/penguins_raw.csv")
+    config = load_config(REPO / "params.yaml")
+    data = config.data.model_copy(update={"target": "Species", "drop": [], "group": None})
+    recipe = build_preprocessor(cleaner_recipe(data, config.clean), config.features, "multiclass", 0)
+    X, y = raw.drop(columns="Species"), raw["Species"]
+    model = whole_pipeline(recipe, LogisticRegression(max_iter=500)).fit(X.iloc[::2], y.iloc[::2])
+    X_test, y_test = X.iloc[1::2].reset_index(drop=True), y.iloc[1::2].reset_index(drop=True)
+    scorer = metrics.holdout_scorer("log_loss", "multiclass")
+    theirs = permutation_importance(model, X_test, y_test, scoring=scorer, n_repeats=5, random_state=4)
+    ours = permutation_importance_rows(model, X_test, y_test, scorer, 4, list(X.columns)).set_index("feature")
+    assert ours.loc["Date Egg", "importance"] != 0  # a date: three cleaned columns shuffled together
+    for position, column in enumerate(X.columns):
+        assert ours.loc[column, "importance"] == pytest.approx(theirs.importances_mean[position], abs=1e-6), column

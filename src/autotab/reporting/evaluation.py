@@ -9,6 +9,9 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import FixedThresholdClassifier
+from sklearn.pipeline import Pipeline
 
 
 def model_label(chosen: dict[str, Any]) -> str:
@@ -86,6 +89,29 @@ def columns_reaching_the_model(pipeline: Any, used: list[str]) -> list[str]:
     return [column for column in used if column in reaching]
 
 
+def cleaned_once(model: Any, X: pd.DataFrame, y: pd.Series) -> tuple[Any, pd.DataFrame, dict[str, list[str]]]:
+    """The model after its cleaner, the rows cleaned once, and the cleaned columns of each raw one.
+
+    Cleaning works row by row (a row's cleaned values come from its own raw values and what the
+    cleaner learned), so shuffling a raw column and then cleaning is shuffling, the same way, the
+    cleaned columns made from it: a probe can skip the cleaning, which on a wide table is most of a
+    prediction's cost. A model that does not start with the cleaner is returned as it is."""
+    pipeline = fitted_pipeline(model)
+    if not isinstance(pipeline, Pipeline) or pipeline.steps[0][0] != "clean":
+        return model, X, {column: [column] for column in X.columns}
+    clean = pipeline.steps[0][1]
+    cleaned, after = clean.transform(X), pipeline[1:]
+    if pipeline is not model:  # the same decision threshold over the rest of the Pipeline
+        after = FixedThresholdClassifier(
+            FrozenEstimator(after), threshold=model.threshold, pos_label=model.pos_label,
+            response_method=model.response_method,
+        ).fit(cleaned, y)  # fmt: skip
+    made_from: dict[str, list[str]] = {}
+    for column, raw in clean.sources().items():
+        made_from.setdefault(raw, []).append(column)
+    return after, cleaned, made_from
+
+
 def permutation_importance_rows(
     model: Any,
     X: pd.DataFrame,
@@ -97,18 +123,21 @@ def permutation_importance_rows(
 ) -> pd.DataFrame:
     """How much the holdout score drops when one raw input column is shuffled (seeded), for each of
     `columns`, by `scoring` (`metrics.holdout_scorer`): the whole Pipeline, cleaning included, is
-    what is probed. scikit-learn's `permutation_importance`, shuffles and seeds included (each
-    column is shuffled from the one seed it draws), over the chosen columns only."""
+    what is probed (cleaned once, `cleaned_once`). scikit-learn's `permutation_importance`, shuffles
+    and seeds included (each column is shuffled from the one seed it draws), over the chosen columns
+    only."""
     seeded = np.random.RandomState(seed).randint(np.iinfo(np.int32).max + 1)
+    model, X, made_from = cleaned_once(model, X, y)
     baseline = scoring(model, X, y)
     rows = []
     for column in columns:
         shuffled, order, drops = X.copy(), np.arange(len(X)), []
-        values, shuffle = X[column].to_numpy(), np.random.RandomState(seeded)
+        rows_now, shuffle = np.arange(len(X)), np.random.RandomState(seeded)
         for _ in range(repeats):  # as scikit-learn does it: each repeat shuffles the last one again
             shuffle.shuffle(order)
-            values = values[order]
-            shuffled[column] = values
+            rows_now = rows_now[order]
+            for derived in made_from.get(column, []):  # each keeps its dtype (a dropped column: none)
+                shuffled[derived] = X[derived].iloc[rows_now].set_axis(X.index)
             drops.append(baseline - scoring(model, shuffled, y))
         rows.append({"feature": column, "importance": np.mean(drops), "std": np.std(drops)})
     table = pd.DataFrame(rows, columns=["feature", "importance", "std"])
