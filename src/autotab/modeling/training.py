@@ -105,8 +105,8 @@ def with_fitted_clean(pipeline: Pipeline, X_train: pd.DataFrame) -> Pipeline:
         return pipeline
     content = pd.util.hash_pandas_object(X_train, index=False).to_numpy()
     key = joblib.hash((type(step).__name__, step.get_params(), list(X_train.columns), content))
-    fitted = _FITTED_CLEAN.pop(key, None) or clone(step).fit(X_train)
-    _FITTED_CLEAN[key] = fitted
+    fitted = _FITTED_CLEAN.pop(key, None)
+    _FITTED_CLEAN[key] = fitted = clone(step).fit(X_train) if fitted is None else fitted
     while len(_FITTED_CLEAN) > FITTED_CLEAN_KEPT:
         _FITTED_CLEAN.popitem(last=False)
     return Pipeline([(name, FrozenEstimator(fitted)), *pipeline.steps[1:]])
