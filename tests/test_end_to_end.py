@@ -183,6 +183,37 @@ def test_nan_infinity_and_malformed_json_get_a_400(repo, server):
     assert status == 400, body
 
 
+def test_autotab_drift_flags_a_shifted_copy_and_not_a_resample_of_the_training_rows(repo, tmp_path):
+    """The command a scheduled job runs on each new batch: exit 0 when the batch looks like the
+    training data, 1 when a column drifted, 2 for a file it cannot compare."""
+    training = pd.read_parquet(repo / "data/clean/train.parquet")
+    resample, shifted, broken = (tmp_path / name for name in ("resample.csv", "shifted.csv", "broken.csv"))
+    training.sample(frac=1, replace=True, random_state=1).to_csv(resample, index=False)
+    raw = pd.read_csv(REPO / "data/raw/breast_biopsy.csv")
+    raw.assign(clump_thickness=(raw["clump_thickness"] + 3).clip(upper=10)).to_csv(shifted, index=False)
+    raw.drop(columns=["mitoses", "bare_nuclei"]).to_csv(broken, index=False)
+
+    calm = run(["autotab", "drift", str(resample)], repo, check=False)
+    assert calm.returncode == 0 and "no column drifted" in calm.stdout, calm.stderr
+    report = json.loads((repo / "reports/drift.json").read_text())
+    assert report["drifted"] == [] and report["rows"] == len(training)
+
+    out = tmp_path / "out"
+    alarm = run(["autotab", "drift", str(shifted), "--output", str(out / "d.json"), "--html", str(out / "d.html")],
+                repo, check=False)  # fmt: skip
+    assert alarm.returncode == 1 and "clump_thickness (PSI" in alarm.stdout, alarm.stderr
+    report = json.loads((out / "d.json").read_text())
+    assert report["drifted"] == ["clump_thickness"] and report["columns"]["clump_thickness"]["p_value"] < 1e-6
+    page = (out / "d.html").read_text()
+    assert "1 of 9 columns drifted" in page and "<script" not in page
+
+    failed = run(["autotab", "drift", str(broken), "--output", str(tmp_path / "none.json")], repo, check=False)
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr
+    assert "the columns the model uses are missing: bare_nuclei, mitoses" in failed.stderr
+    assert not (tmp_path / "none.json").exists()
+    assert run(["git", "check-ignore", "reports/drift.json", "reports/drift.html"], repo).returncode == 0  # not tracked
+
+
 def test_an_experiment_swaps_the_model_and_is_compared(repo):
     run(["dvc", "exp", "run", "-n", "rf", "-S", "model=random_forest", *QUICK], repo)
     shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)

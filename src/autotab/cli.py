@@ -1,5 +1,5 @@
 """The `autotab` command: compose params, summarise a run, compare experiments, add data, score a file,
-serve the packaged model."""
+measure a file's drift from the training data, serve the packaged model."""
 
 from __future__ import annotations
 
@@ -169,6 +169,57 @@ def predict_command(args: argparse.Namespace) -> None:
     )
 
 
+# `autotab drift`'s exit code when a column drifted: not an error (2), a finding a scheduled job acts on.
+EXIT_DRIFTED = 1
+
+
+def drift_command(args: argparse.Namespace) -> None:
+    """Compare a batch of new raw records with the training data the model was fitted on."""
+    import joblib
+
+    from autotab.config import load_config
+    from autotab.data.contract import DataContract
+    from autotab.reporting import drift
+    from autotab.serving.predictor import Predictor
+    from autotab.serving.run_check import check_same_run
+    from autotab.tables import read_table, write_atomic, write_json
+
+    data = load_config().data
+    contract_path = paths.contract(data.name)
+    for path in (paths.MODEL, paths.BEST_PARAMS, contract_path):
+        if not path.exists():
+            raise UserError(f"{path} not found: run the pipeline first (`make run`)")
+    if not args.input.is_file():
+        raise UserError(f"{args.input}: file not found")
+    check_same_run(paths.MODEL, read_json(paths.BEST_PARAMS).get("contract_sha256"), contract_path)
+    contract = DataContract.read(contract_path)
+    if not any(column.profile for column in contract.cleaned):
+        raise UserError(f"{contract_path} has no training profile (an older contract): rerun the pipeline")
+    frame = read_table(args.input, "auto", data.delimiter, data.encoding)
+    missing = [field.name for field in contract.used_fields if field.name not in frame.columns]
+    if missing:
+        raise UserError(f"{args.input}: the columns the model uses are missing: {', '.join(missing)}")
+    cleaner = Predictor(joblib.load(paths.MODEL)).cleaner
+    report = drift.compare(cleaner.transform(frame), contract, psi_alert=args.psi_alert, sources=cleaner.sources())
+    write_json(report, args.output)
+    write_atomic(args.html, lambda tmp: tmp.write_text(drift.page(report, str(args.input))))
+    shown = ", ".join(f"{name} (PSI {report['columns'][name]['psi']:.3f})" for name in report["drifted"])
+    alert, total = f"{args.psi_alert:g}", len(report["columns"])
+    found = f"{len(report['drifted'])} of {total} columns drifted (PSI >= {alert}): {shown}" if shown else (
+        f"no column drifted (PSI < {alert})")  # fmt: skip
+    print(f"drift: {report['rows']} rows of {args.input} against {report['reference_rows']} training rows: "
+          f"{found} -> {args.output}, {args.html}")  # fmt: skip
+    if report["drifted"]:
+        raise SystemExit(EXIT_DRIFTED)
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(text)
+    return value
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -214,6 +265,14 @@ def main(argv: list[str] | None = None) -> None:
                          "(default: OUTPUT's name with .rejected before the extension)")  # fmt: skip
     predict.add_argument("--chunk-rows", type=positive_int, default=50_000, help="rows read and scored at a time")
     predict.set_defaults(run=predict_command)
+    drift = commands.add_parser("drift", help="compare new raw records with the training data, column by column")
+    drift.add_argument("input", type=Path, help="new raw records (.csv or .parquet), the target column optional")
+    drift.add_argument("--psi-alert", type=positive_float, default=0.2,
+                       help=f"a column whose population stability index reaches this has drifted, and the command "
+                       f"exits {EXIT_DRIFTED} (default 0.2)")  # fmt: skip
+    drift.add_argument("--output", type=Path, default=paths.DRIFT_REPORT, help="the JSON report")
+    drift.add_argument("--html", type=Path, default=paths.DRIFT_PAGE, help="the self-contained HTML page")
+    drift.set_defaults(run=drift_command)
     args = parser.parse_args(argv)
     run_stage(args.command, lambda: args.run(args))
 

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from autotab.data.profile import ColumnProfile, column_profile
 from autotab.errors import UserError
 from autotab.estimators.table_cleaner import TableCleaner
 from autotab.tables import write_json
@@ -45,13 +46,15 @@ class InputField(BaseModel):
 
 
 class CleanedColumn(BaseModel):
-    """A column of the cleaned table: its dtype, and for a numeric one the training range."""
+    """A column of the cleaned table: its dtype, for a numeric one the training range, and the
+    training distribution that new data's drift is measured against (`autotab.data.profile`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
     dtype: str
     min: float | None = None
     max: float | None = None
+    profile: ColumnProfile | None = None
 
 
 class DataContract(BaseModel):
@@ -121,7 +124,7 @@ def build_contract(
     cleaned = []
     for column in cleaned_train.columns:
         values = cleaned_train[column]
-        entry: dict[str, Any] = {"name": column, "dtype": str(values.dtype)}
+        entry: dict[str, Any] = {"name": column, "dtype": str(values.dtype), "profile": column_profile(values)}
         if pd.api.types.is_numeric_dtype(values) and values.notna().any():
             entry |= {"min": float(values.min()), "max": float(values.max())}
         cleaned.append(CleanedColumn(**entry))

@@ -1,0 +1,63 @@
+"""The training distribution of each cleaned column, kept in the data contract as the reference that
+new data is compared with (`autotab drift`, `autotab.reporting.drift`).
+
+A numeric column keeps the cut points of its deciles (fewer when values repeat) and the share of
+training values in each bin; a categorical one the share of each level (the most frequent
+`MAX_LEVELS`, the rest together as `OTHER`); both the share of missing values. That is what the
+population stability index and a chi-squared test of new data against it need, at a few numbers
+per column, whatever the number of training rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+BINS = 10
+MAX_LEVELS = 50
+OTHER = "(other)"  # the levels past the most frequent MAX_LEVELS, together
+
+
+class ColumnProfile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    rows: int  # training rows
+    missing: float  # their share with no value
+    edges: tuple[float, ...] | None = None  # numeric: the inner cut points of its bins
+    shares: tuple[float, ...] | None = None  # numeric: the share of the present values in each bin
+    levels: dict[str, float] | None = None  # categorical: the share of the present values per level
+
+
+def numeric(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def bin_shares(values: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
+    """The share of `values` in each bin: bin i holds the values in (edges[i-1], edges[i]]."""
+    if not len(values):
+        return np.zeros(len(edges) + 1)
+    return np.bincount(np.searchsorted(np.asarray(edges), values, side="left"), minlength=len(edges) + 1) / len(values)
+
+
+def level_shares(values: pd.Series) -> pd.Series:
+    """The share of each present value, as text (the cleaned categories are text)."""
+    present = values.dropna().astype(str)
+    return present.value_counts(normalize=True, sort=False) if len(present) else pd.Series(dtype=float)
+
+
+def column_profile(values: pd.Series) -> ColumnProfile:
+    missing = round(float(values.isna().mean()), 6) if len(values) else 0.0
+    if numeric(values):
+        present = values.dropna().to_numpy(dtype=float)
+        if not len(present):
+            return ColumnProfile(rows=len(values), missing=missing, edges=(), shares=(0.0,))
+        cuts = np.quantile(present, np.linspace(0, 1, BINS + 1)[1:-1], method="inverted_cdf")
+        edges = tuple(float(edge) for edge in np.unique(cuts) if edge < present.max())
+        shares = tuple(round(float(share), 6) for share in bin_shares(present, edges))
+        return ColumnProfile(rows=len(values), missing=missing, edges=edges, shares=shares)
+    # The most frequent first, ties in name order: the same profile from the same values.
+    shares = level_shares(values).sort_index(kind="stable").sort_values(ascending=False, kind="stable")
+    kept = {str(level): round(float(share), 6) for level, share in shares.head(MAX_LEVELS).items()}
+    if len(shares) > MAX_LEVELS:
+        kept[OTHER] = round(float(shares.iloc[MAX_LEVELS:].sum()), 6)
+    return ColumnProfile(rows=len(values), missing=missing, levels=kept)
