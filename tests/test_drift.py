@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from autotab.data.contract import DataContract, build_contract
-from autotab.data.profile import MAX_LEVELS, OTHER, column_profile
+from autotab.data.profile import MAX_LEVELS, OTHER, bin_codes, column_profile, psi, reference_shares, shares_of
 from autotab.estimators.table_cleaner import TableCleaner
 from autotab.reporting import drift
 
@@ -40,9 +40,9 @@ def compared(trained, frame: pd.DataFrame) -> dict:
 
 def test_the_psi_is_zero_for_the_same_shares_and_grows_with_the_shift():
     shares = np.array([0.25, 0.25, 0.5])
-    assert drift.psi(shares, shares) == 0
-    assert drift.psi(shares, np.array([0.5, 0.25, 0.25])) == pytest.approx(2 * 0.25 * np.log(2))
-    assert drift.psi(shares, np.array([0.0, 0.5, 0.5])) > 1  # a bin emptied: large, and finite
+    assert psi(shares, shares) == 0
+    assert psi(shares, np.array([0.5, 0.25, 0.25])) == pytest.approx(2 * 0.25 * np.log(2))
+    assert psi(shares, np.array([0.0, 0.5, 0.5])) > 1  # a bin emptied: large, and finite
 
 
 def test_the_profile_keeps_deciles_levels_and_missing_shares():
@@ -78,3 +78,20 @@ def test_a_shifted_copy_is_flagged_column_by_column(trained):
     assert psis == sorted(psis, reverse=True)  # the largest shift first
     page = drift.page(report, "new.csv")
     assert "3 of 3 columns drifted" in page and "<script" not in page and "http" not in page
+
+
+def test_the_services_window_gives_the_psi_of_its_last_records_and_stays_bounded(trained):
+    from autotab.serving.drift_window import DriftWindow
+
+    cleaner, contract, _ = trained
+    window = DriftWindow(contract.cleaned, size=300)
+    stream = cleaner.transform(pd.concat([table(500, seed=3), table(500, seed=4).assign(age=lambda f: f.age + 15)]))
+    assert window.add(stream.iloc[:299]) is None  # not full yet: nothing to export
+    for start in range(299, len(stream), 37):  # requests of 37 records, the oldest dropping out
+        psi_now = window.add(stream.iloc[start : start + 37])
+    last = stream.iloc[-300:]
+    for column in contract.cleaned:
+        reference = reference_shares(column.profile)
+        expected = psi(reference, shares_of(bin_codes(last[column.name], column.profile), len(reference)))
+        assert psi_now[column.name] == pytest.approx(expected, abs=1e-9), column.name
+    assert psi_now["age"] > 1 and window.ring.shape == (300, 3) and window.counts.sum() == 300 * 3

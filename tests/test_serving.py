@@ -136,6 +136,35 @@ def test_counters_count_predictions_per_class_and_rejections(repo, server):
         assert get(f"{server}/{health}")[0] == 200
 
 
+def psi_gauges(samples: dict[str, float]) -> dict[str, float]:
+    prefix = 'autotab_input_psi{field="'
+    return {key[len(prefix) : -2]: value for key, value in samples.items() if key.startswith(prefix)}
+
+
+def test_each_inputs_drift_over_recent_records_is_a_gauge(repo, server):
+    """Records like the training rows keep every input's PSI low; a batch with one input shifted
+    raises that input's, and only that one's, past the usual alert level (0.2)."""
+    contract = json.loads((repo / "contracts/breast_biopsy.json").read_text())
+    training = pd.read_parquet(repo / "data/clean/train.parquet").drop(columns=[contract["target"]])
+    calm = training.sample(1200, replace=True, random_state=0)
+    shifted = calm.assign(clump_thickness=(calm["clump_thickness"] + 3).clip(upper=10))
+
+    def send(frame: pd.DataFrame) -> dict[str, float]:
+        records = json.loads(frame.to_json(orient="records"))
+        for start in range(0, len(records), 100):  # requests of 100: both workers get some
+            status, body = post(f"{server}/predict", json.dumps({"records": records[start : start + 100]}).encode())
+            assert status == 200, body
+        return psi_gauges(metric_values(server))
+
+    fields = {column["name"] for column in contract["cleaned"]}
+    before = send(calm)
+    assert set(before) == fields and max(before.values()) < 0.2, before  # a window filled: every input exported
+    after = send(shifted)
+    assert after["clump_thickness"] > 1, after
+    assert max(value for field, value in after.items() if field != "clump_thickness") < 0.2, after
+    assert 0 < counter(metric_values(server), "autotab_drift_window_records") <= 2 * 500  # bounded: two workers
+
+
 def test_a_body_over_the_size_limit_gets_a_413_with_or_without_a_length(repo, server):
     record = holdout_records(repo)[0][0]
     limit = json.loads(get(f"{server}/metadata")[1])["limits"]["max_request_bytes"]

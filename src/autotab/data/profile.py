@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict
 BINS = 10
 MAX_LEVELS = 50
 OTHER = "(other)"  # the levels past the most frequent MAX_LEVELS, together
+UNSEEN = "(unseen)"  # a level never seen in training (when every training level is listed)
+MISSING = "(missing)"
+PSI_FLOOR = 1e-4  # a share never seen on one side counts as this much, so its term stays finite
 
 
 class ColumnProfile(BaseModel):
@@ -61,3 +64,45 @@ def column_profile(values: pd.Series) -> ColumnProfile:
     if len(shares) > MAX_LEVELS:
         kept[OTHER] = round(float(shares.iloc[MAX_LEVELS:].sum()), 6)
     return ColumnProfile(rows=len(values), missing=missing, levels=kept)
+
+
+def bin_names(profile: ColumnProfile) -> list[str]:
+    """The bins a column's values fall in: its value bins or levels, then missing values."""
+    if profile.edges is not None:
+        return [f"bin {i}" for i in range(len(profile.edges) + 1)] + [MISSING]
+    return [*profile.levels, *([] if OTHER in profile.levels else [UNSEEN]), MISSING]
+
+
+def reference_shares(profile: ColumnProfile) -> np.ndarray:
+    """The training rows' share in each of `bin_names`."""
+    present = profile.shares if profile.edges is not None else tuple(profile.levels.values())
+    unseen = () if profile.edges is not None or OTHER in profile.levels else (0.0,)
+    return np.array([*(share * (1 - profile.missing) for share in present), *unseen, profile.missing])
+
+
+def bin_codes(values: pd.Series, profile: ColumnProfile) -> np.ndarray:
+    """Each value's bin, an index into `bin_names` (NumPy throughout: the service bins every record)."""
+    missing_bin = len(bin_names(profile)) - 1
+    if profile.edges is not None:
+        numbers = values.to_numpy(dtype=float, na_value=np.nan)
+        codes = np.searchsorted(np.asarray(profile.edges, dtype=float), numbers, side="left")
+        codes[np.isnan(numbers)] = missing_bin
+        return codes
+    index = {level: position for position, level in enumerate(profile.levels)}
+    fallback = index.get(OTHER, len(profile.levels))  # pooled with the rare levels, or unseen
+    objects = values.to_numpy(dtype=object, na_value=None)
+    return np.fromiter(
+        (missing_bin if value is None else index.get(str(value), fallback) for value in objects),
+        dtype=np.int64, count=len(objects),
+    )  # fmt: skip
+
+
+def shares_of(codes: np.ndarray, n_bins: int) -> np.ndarray:
+    return np.bincount(codes, minlength=n_bins) / len(codes) if len(codes) else np.zeros(n_bins)
+
+
+def psi(reference: np.ndarray, new: np.ndarray) -> float:
+    """The population stability index of two distributions over the same bins (shares): the sum of
+    (new - reference) * ln(new / reference)."""
+    reference, new = np.maximum(reference, PSI_FLOOR), np.maximum(new, PSI_FLOOR)
+    return float(np.sum((new - reference) * np.log(new / reference)))

@@ -1,10 +1,10 @@
 """How far new data has moved from the training data: per cleaned column, against the reference
 profile the data contract keeps (`autotab.data.profile`).
 
-- The population stability index (PSI) over the column's bins (deciles of the training values, or
-  its levels) and a bin for missing values: sum of (new - reference) * ln(new / reference) shares,
-  each share at least 1e-4. The usual reading: under 0.1 stable, 0.1 to 0.25 a moderate shift,
-  above 0.25 a large one. A column at or above `psi_alert` has drifted.
+- The population stability index (PSI, `profile.psi`) over the column's bins (deciles of the
+  training values, or its levels) and a bin for missing values, each share at least 1e-4. The
+  usual reading: under 0.1 stable, 0.1 to 0.25 a moderate shift, above 0.25 a large one. A column
+  at or above `psi_alert` has drifted.
 - A chi-squared test of the two samples' counts over the same bins (scipy's `chi2_contingency`):
   with thousands of rows it finds shifts too small to matter, so it is evidence, and PSI, an effect
   size, decides.
@@ -25,59 +25,28 @@ import pandas as pd
 from scipy.stats import chi2_contingency
 
 from autotab.data.contract import CleanedColumn, DataContract
-from autotab.data.profile import OTHER, bin_shares, level_shares
-
-PSI_FLOOR = 1e-4  # a share never seen on one side counts as this much, so its term stays finite
-UNSEEN = "(unseen)"
-MISSING = "(missing)"
+from autotab.data.profile import OTHER, UNSEEN, bin_codes, bin_names, psi, reference_shares, shares_of
 
 
-def psi(reference: np.ndarray, new: np.ndarray) -> float:
-    """The population stability index of two distributions over the same bins (shares)."""
-    reference, new = np.maximum(reference, PSI_FLOOR), np.maximum(new, PSI_FLOOR)
-    return float(np.sum((new - reference) * np.log(new / reference)))
-
-
-def _distributions(values: pd.Series, column: CleanedColumn) -> tuple[dict[str, float], dict[str, float], dict]:
-    """The reference and new shares of every bin (the missing values' included), and what else
-    the column's kind tells: values out of the training range, or categories never seen."""
+def column_drift(values: pd.Series, column: CleanedColumn) -> dict[str, Any]:
     profile = column.profile
-    present = values.dropna()
-    missing = 1 - len(present) / len(values) if len(values) else 0.0
-    extra: dict[str, Any] = {}
-    if profile.edges is not None:
-        numbers = present.to_numpy(dtype=float)
-        bins = [f"bin {i}" for i in range(len(profile.edges) + 1)]
-        reference = dict(zip(bins, profile.shares, strict=True))
-        new = dict(zip(bins, bin_shares(numbers, profile.edges), strict=True))
-        outside = (numbers < column.min) | (numbers > column.max) if column.min is not None else np.zeros(0, bool)
-        extra["out_of_range_share"] = round(float(outside.mean()), 6) if len(numbers) else 0.0
-    else:
-        reference = dict(profile.levels)
-        shares = level_shares(present)
-        known = {level for level in reference if level != OTHER}
-        new = {level: float(shares.get(level, 0.0)) for level in known}
-        rest = float(shares[~shares.index.isin(known)].sum())
-        if OTHER in reference:  # the rarer training levels are pooled: an unseen one is not told apart
-            new[OTHER] = rest
-        else:
-            reference[UNSEEN], new[UNSEEN] = 0.0, rest
-            extra["unseen_share"] = round(rest, 6)
-    reference = {k: v * (1 - profile.missing) for k, v in reference.items()} | {MISSING: profile.missing}
-    new = {k: v * (1 - missing) for k, v in new.items()} | {MISSING: missing}
-    extra["missing_share_change"] = round(missing - profile.missing, 6)
-    return reference, new, extra
-
-
-def column_drift(values: pd.Series, column: CleanedColumn, rows: int) -> dict[str, Any]:
-    reference, new, extra = _distributions(values, column)
-    bins = list(reference)
-    reference_shares = np.array([reference[b] for b in bins])
-    new_shares = np.array([new[b] for b in bins])
-    counts = np.vstack([reference_shares * column.profile.rows, new_shares * rows])
+    reference = reference_shares(profile)
+    codes = bin_codes(values, profile)
+    new = shares_of(codes, len(reference))
+    counts = np.vstack([reference * profile.rows, new * len(values)])
     counts = counts[:, counts.sum(axis=0) > 0]
     p_value = float(chi2_contingency(counts).pvalue) if counts.shape[1] > 1 else 1.0
-    return {"psi": round(psi(reference_shares, new_shares), 6), "p_value": round(p_value, 6), **extra}
+    result = {"psi": round(psi(reference, new), 6), "p_value": round(p_value, 6)}
+    present = values.dropna()
+    if profile.edges is not None and column.min is not None:
+        numbers = present.to_numpy(dtype=float)
+        outside = (numbers < column.min) | (numbers > column.max)
+        result["out_of_range_share"] = round(float(outside.mean()), 6) if len(numbers) else 0.0
+    elif profile.levels is not None and OTHER not in profile.levels:
+        unseen = bin_names(profile).index(UNSEEN)
+        result["unseen_share"] = round(float((codes == unseen).sum() / max(len(present), 1)), 6)
+    result["missing_share_change"] = round(float(values.isna().mean()) - profile.missing, 6)
+    return result
 
 
 def compare(cleaned: pd.DataFrame, contract: DataContract, *, psi_alert: float, sources: dict[str, str]) -> dict:
@@ -87,7 +56,7 @@ def compare(cleaned: pd.DataFrame, contract: DataContract, *, psi_alert: float, 
     for column in contract.cleaned:
         if column.profile is None:
             continue
-        result = column_drift(cleaned[column.name], column, len(cleaned))
+        result = column_drift(cleaned[column.name], column)
         columns[column.name] = {"source": sources.get(column.name, column.name), **result,
                                 "drifted": result["psi"] >= psi_alert}  # fmt: skip
     ranked = dict(sorted(columns.items(), key=lambda item: (-item[1]["psi"], item[0])))

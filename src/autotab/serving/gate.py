@@ -45,6 +45,8 @@ class ServingMetrics:
     rejected: Any
     unseen_categories: Any
     out_of_range: Any
+    input_psi: Any
+    drift_window_records: Any
 
 
 @functools.cache
@@ -54,7 +56,7 @@ def serving_metrics() -> ServingMetrics:
     prometheus_client is imported here, not at module import: BentoML sets its multiprocess
     directory in the worker, and a client initialised before that would count into nothing.
     """
-    from prometheus_client import Counter
+    from prometheus_client import Counter, Gauge
 
     return ServingMetrics(
         predictions=Counter("autotab_predictions", "Records predicted, by predicted label", ["label"]),
@@ -66,6 +68,17 @@ def serving_metrics() -> ServingMetrics:
             "autotab_out_of_range_values",
             "Numbers outside their field's training range (serve.out_of_range)",
             ["field"],
+        ),
+        # Each worker's window: the largest value any live worker sees, so an alert fires on either.
+        input_psi=Gauge(
+            "autotab_input_psi",
+            "Population stability index of each cleaned input over a worker's last serve.drift_window records "
+            "against the training data (set once the window is full)",
+            ["field"],
+            multiprocess_mode="livemax",
+        ),
+        drift_window_records=Gauge(
+            "autotab_drift_window_records", "Records in the workers' drift windows", multiprocess_mode="livesum"
         ),
     )
 

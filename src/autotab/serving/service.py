@@ -26,6 +26,7 @@ with bentoml.importing():
 
     from autotab.config import ServeConfig
     from autotab.data.contract import DataContract
+    from autotab.serving.drift_window import DriftWindow
     from autotab.serving.gate import PredictGate, serving_metrics
     from autotab.serving.predictor import Predictor, labelled_answers
     from autotab.serving.request_schema import (
@@ -151,6 +152,7 @@ class AutotabService:
         self.scorer = Predictor(self.pipeline)
         self.task = CONTRACT.task
         self.metrics = serving_metrics()  # in the worker, where Prometheus' multiprocess directory is set
+        self.drift = DriftWindow(CONTRACT.cleaned, SERVE.drift_window)
 
     # With batching on, concurrent requests' records are concatenated into one Pipeline call and the
     # answers split back per request; each request was fully validated on its own before that.
@@ -169,6 +171,7 @@ class AutotabService:
             _count_out_of_range(counts_per_field(outside, RANGED))
         try:
             cleaned = self.scorer.clean(frame)
+            self._watch_drift(cleaned)
             if HAS_CATEGORIES:
                 for field, count in unseen_categories(cleaned, FIELDS, self.scorer.cleaner.names_).items():
                     self.metrics.unseen_categories.labels(field=field).inc(count)
@@ -189,6 +192,12 @@ class AutotabService:
                 if row.any():
                     answer["out_of_range"] = names[row].tolist()
         return answers
+
+    def _watch_drift(self, cleaned) -> None:
+        psi = self.drift.add(cleaned)
+        self.metrics.drift_window_records.set(self.drift.filled)
+        for field, value in (psi or {}).items():
+            self.metrics.input_psi.labels(field=field).set(value)
 
 
 AutotabService.add_asgi_middleware(
