@@ -238,6 +238,23 @@ def test_a_value_far_outside_the_training_range_is_scored_flagged_and_counted(re
     assert json.loads(get(f"{server}/metadata")[1])["limits"]["out_of_range"] == "flag"
 
 
+def test_every_dashboard_and_alert_query_reads_metrics_the_service_exports(repo, server):
+    """By now the module's tests have sent predictions, rejected requests, values out of range and
+    enough records to fill the drift windows: every metric the monitoring files read is on /metrics.
+    The one exception is a counter of unseen categories, which a table without categorical inputs
+    (the built-in one) never increments, so Prometheus' client never writes it."""
+    from tests.test_deploy import PROMETHEUS_OWN, metric_names, monitoring_queries
+
+    _, text = get(f"{server}/metrics")
+    exported = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
+    contract = json.loads((repo / "contracts/breast_biopsy.json").read_text())
+    categorical = any(field["used"] and field["kind"] == "categorical" for field in contract["input"])
+    never_written = set() if categorical else {"autotab_unseen_categories_total"}
+    for where, query in monitoring_queries().items():
+        unknown = metric_names(query) - exported - PROMETHEUS_OWN - never_written
+        assert not unknown, f"{where} reads {unknown}, which the service does not export"
+
+
 def test_a_key_twice_in_a_record_gets_a_400_naming_it(repo, server):
     record = holdout_records(repo)[0][0]
     name = next(iter(record))
