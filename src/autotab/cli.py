@@ -1,5 +1,5 @@
 """The `autotab` command: compose params, summarise a run, compare experiments, add data, score a file,
-measure a file's drift from the training data, serve the packaged model."""
+measure a file's drift from the training data, serve the packaged model or write its deployment."""
 
 from __future__ import annotations
 
@@ -213,6 +213,35 @@ def drift_command(args: argparse.Namespace) -> None:
         raise SystemExit(EXIT_DRIFTED)
 
 
+def deploy_k8s_command(args: argparse.Namespace) -> None:
+    """Kubernetes manifests for the packaged Bento (`autotab.serving.kubernetes`)."""
+    import yaml
+
+    from autotab.config import load_config
+    from autotab.serving.kubernetes import manifests, memory_request_mb
+    from autotab.tables import write_atomic
+
+    for path in (paths.BENTO_INFO, paths.MODEL):
+        if not path.exists():
+            raise UserError(f"{path} not found: run the pipeline first (`make run`)")
+    if args.max_replicas < args.replicas:
+        raise UserError(f"--max-replicas {args.max_replicas} is below --replicas {args.replicas}")
+    serve = load_config().serve
+    bento = read_json(paths.BENTO_INFO)
+    name, version = bento["tag"].split(":")
+    model_mb = paths.MODEL.stat().st_size / 2**20
+    documents = manifests(
+        name=name, image=args.image or f"{name}:{version}", serve=serve, model_mb=model_mb,
+        replicas=args.replicas, max_replicas=args.max_replicas, labels={"app.kubernetes.io/version": version},
+    )  # fmt: skip
+    text = yaml.safe_dump_all(documents, sort_keys=False)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(args.output, lambda tmp: tmp.write_text(text))
+    print(f"deploy: {args.output}: Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget for "
+          f"{bento['tag']} (image {args.image or f'{name}:{version}'}, {serve.workers} workers, "
+          f"{memory_request_mb(serve.workers, model_mb)} MiB requested); kubectl apply -f {args.output}")  # fmt: skip
+
+
 def positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -273,6 +302,14 @@ def main(argv: list[str] | None = None) -> None:
     drift.add_argument("--output", type=Path, default=paths.DRIFT_REPORT, help="the JSON report")
     drift.add_argument("--html", type=Path, default=paths.DRIFT_PAGE, help="the self-contained HTML page")
     drift.set_defaults(run=drift_command)
+    deploy = commands.add_parser("deploy", help="write deployment manifests for the packaged model")
+    targets = deploy.add_subparsers(dest="target", required=True)
+    k8s = targets.add_parser("k8s", help="Kubernetes: a Deployment, Service, autoscaler and disruption budget")
+    k8s.add_argument("--image", default=None, help="the image `bentoml containerize` built (default: the Bento's tag)")
+    k8s.add_argument("--replicas", type=positive_int, default=2, help="pods at least (default 2)")
+    k8s.add_argument("--max-replicas", type=positive_int, default=10, help="pods at most, scaled on CPU (default 10)")
+    k8s.add_argument("--output", type=Path, default=paths.K8S_MANIFESTS, help="the manifests (one YAML file)")
+    k8s.set_defaults(run=deploy_k8s_command)
     args = parser.parse_args(argv)
     run_stage(args.command, lambda: args.run(args))
 

@@ -47,6 +47,8 @@ METRICS = Path("reports/metrics.json")
 # Written by `autotab drift` on new data, not by the pipeline (git-ignored).
 DRIFT_REPORT = Path("reports/drift.json")
 DRIFT_PAGE = Path("reports/drift.html")
+# Written by `autotab deploy k8s` for the packaged Bento (git-ignored: it names one build).
+K8S_MANIFESTS = Path("deploy/k8s/autotab.yaml")
 MODEL_CARD = Path("reports/model_card.md")
 PLOTS_DIR = Path("reports/plots")
 
