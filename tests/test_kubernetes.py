@@ -46,6 +46,8 @@ def test_the_deployment_probes_health_scales_and_is_scraped(documents):
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"] == budget["spec"]["selector"][
         "matchLabels"]  # fmt: skip
     assert (autoscaler["spec"]["minReplicas"], autoscaler["spec"]["maxReplicas"]) == (2, 6)
+    assert "replicas" not in deployment["spec"]  # an apply must not reset what the autoscaler scaled to
+    assert budget["spec"] == {"maxUnavailable": 1, "selector": service["spec"] and budget["spec"]["selector"]}
 
 
 def test_memory_follows_the_measured_server_and_the_model_size(documents):
@@ -63,10 +65,10 @@ def test_the_command_writes_them_for_the_packaged_bento(tmp_path_factory, tmp_pa
     out = tmp_path / "k8s.yaml"
     done = run(["autotab", "deploy", "k8s", "--output", str(out), "--replicas", "3"], repo)
     assert "kubectl apply -f" in done.stdout
-    deployment = next(yaml.safe_load_all(out.read_text()))
+    deployment, _, autoscaler, _ = yaml.safe_load_all(out.read_text())
     tag = json.loads((repo / "models/bento.json").read_text())["tag"]
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == tag
-    assert deployment["spec"]["replicas"] == 3
+    assert autoscaler["spec"]["minReplicas"] == 3 and "replicas" not in deployment["spec"]  # the autoscaler's
     wrong = run(["autotab", "deploy", "k8s", "--output", str(tmp_path / "no.yaml"), "--replicas", "5",
                  "--max-replicas", "2"], repo, check=False)  # fmt: skip
     assert wrong.returncode == 2 and "--max-replicas 2 is below --replicas 5" in wrong.stderr

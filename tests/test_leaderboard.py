@@ -184,6 +184,11 @@ def test_each_folds_cleaner_is_fitted_once_and_scores_as_a_fresh_fit():
     cached = fit_and_score_fold(pipeline, X, y, "binary", classes, train, test, "pos")
     fresh = clone(pipeline).fit(X.iloc[train], y.iloc[train]).predict_proba(X.iloc[test])
     np.testing.assert_array_equal(cached.prediction, fresh)
+    # Other dtypes with the same values (a bool flag, an integer one) are another table.
+    flags = pd.DataFrame({"flag": [True, False] * 30})
+    as_bool = with_fitted_clean(clone(pipeline), flags).steps[0][1].estimator
+    as_int = with_fitted_clean(clone(pipeline), flags.astype(int)).steps[0][1].estimator
+    assert as_bool is not as_int and as_bool.kinds_ != as_int.kinds_
     # Another cleaner setting is another fitted cleaner.
     recoded = whole_pipeline(
         build_preprocessor(TableCleaner(date_parts=("year",)), FEATURES, "binary", 0), LogisticRegression()

@@ -76,6 +76,21 @@ def test_too_few_distinct_times_for_the_folds_is_a_clear_error():
         split_rows(pd.DataFrame({"t": range(10), "y": ["a"] * 8 + ["b"] * 2}), "y", "binary", 0.2, 0, time_column="t")
 
 
+def test_a_time_split_the_rows_cannot_score_is_one_clear_line():
+    undated = pd.DataFrame({"t": [None] * 90 + list(range(10)), "y": ["a", "b"] * 50})
+    train, test = split_rows(undated, "y", "binary", 0.2, 0, time_column="t")
+    assert len(test) == 2 and train["t"].isna().sum() == 90  # a share of the dated rows, the undated train
+    with pytest.raises(UserError, match="too few to hold out"):
+        split_rows(undated, "y", "binary", 0.04, 0, time_column="t")  # 4% of 10 dated rows: none
+    late = pd.DataFrame({"t": range(100), "y": ["a"] * 80 + ["a", "b"] * 10})  # "b" only in the latest rows
+    with pytest.raises(UserError, match=r"the training rows lack classes .* \(b\)"):
+        split_rows(late, "y", "binary", 0.2, 0, time_column="t")
+    quiet = pd.DataFrame({"t": range(100), "y": (["a", "b"] * 10 + ["a"] * 20) * 2 + ["a", "b"] * 10})
+    with pytest.raises(UserError, match="each block of a classifier's folds must hold two classes"):
+        list(make_folds("binary", 4, 0, time_column="t").split(quiet, quiet["y"]))  # a block of "a" alone
+    assert len(list(make_folds("regression", 4, 0, time_column="t").split(quiet, quiet["t"]))) == 4
+
+
 def test_the_oldest_block_grows_until_it_holds_two_classes():
     """A classifier cannot be fitted on one class: the first fold's past must hold two."""
     y = np.array(["a"] * 60 + ["a", "b"] * 20)  # the first 60 of 100 rows in time are all "a"

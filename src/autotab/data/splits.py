@@ -97,20 +97,26 @@ def split_by_time(
     so that each holdout row is newer than every training row (rows sharing a time stay together)."""
     key = time_order(frame[time_column])
     dated = np.sort(key[np.isfinite(key)])
-    if len(dated) < 2:
-        raise UserError(f"data.split: time: data.time_column {time_column!r} has {len(dated)} dated rows; "
-                        "it needs a date or number in most rows")  # fmt: skip
-    cut = dated[len(dated) - max(1, round(test_size * len(frame)))]
+    held_out = round(test_size * len(dated))  # of the dated rows: undated ones are never held out
+    if not 1 <= held_out < len(dated):
+        raise UserError(f"data.split: time: {len(dated)} rows of {len(frame)} have a {time_column!r}, too few to hold "
+                        f"out data.test_size={test_size} of them by time; date more rows")  # fmt: skip
+    cut = dated[len(dated) - held_out]
     latest = key >= cut
-    if latest.all() or cut == dated[0]:
+    if cut == dated[0]:
         raise UserError(f"data.split: time: every dated row of {time_column!r} shares the latest time; "
                         "there is no past to train on")  # fmt: skip
     train, test = frame[~latest].reset_index(drop=True), frame[latest].reset_index(drop=True)
-    if task != "regression" and test[target].nunique() < 2:
-        raise UserError(
-            f"data.split: time: the {len(test)} latest rows (from {time_column} {frame[time_column][latest].min()}) "
-            f"hold only the class {test[target].iloc[0]!r}, so the holdout cannot be scored; raise data.test_size"
-        )
+    if task != "regression":
+        since = f"the {len(test)} latest rows (from {time_column} {frame[time_column][latest].iloc[0]})"
+        if test[target].nunique() < 2:
+            raise UserError(f"data.split: time: {since} hold only the class {test[target].iloc[0]!r}, so the "
+                            "holdout cannot be scored; raise data.test_size")  # fmt: skip
+        new = sorted(set(map(str, test[target].unique())) - set(map(str, train[target].unique())))
+        if new or train[target].nunique() < 2:
+            raise UserError(f"data.split: time: the training rows lack classes that {since} hold "
+                            f"({', '.join(new) or 'all but one'}): a model cannot learn what it never saw; "
+                            "use data.split: random, or lower data.test_size")  # fmt: skip
     return train, test
 
 
@@ -122,9 +128,10 @@ class ForwardChaining(BaseCrossValidator):
     until it holds two target values, so that no fold fits a classifier on one class. The time is
     read from the column itself, so any subset of the rows (a screening sample) gets its own folds."""
 
-    def __init__(self, n_splits: int = 5, time_column: str | None = None):
+    def __init__(self, n_splits: int = 5, time_column: str | None = None, classes: bool = False):
         self.n_splits = n_splits
         self.time_column = time_column
+        self.classes = classes  # a classification target: every scored block must hold two classes
 
     def get_n_splits(self, X=None, y=None, groups=None) -> int:
         return self.n_splits
@@ -140,13 +147,19 @@ class ForwardChaining(BaseCrossValidator):
             first = max(first, int(np.searchsorted(ordered, ordered[second], side="right")))
         later = n - first
         starts = [ordered[min(first + round(i * later / self.n_splits), n - 1)] for i in range(self.n_splits)]
+        labels = None if y is None else np.asarray(y)
         for start, end in zip(starts, [*starts[1:], np.inf], strict=True):
             train_rows, test_rows = np.flatnonzero(key < start), np.flatnonzero((key >= start) & (key < end))
-            if not len(train_rows) or not len(test_rows) or (y is not None and first >= n):
+            one_class = (
+                self.classes
+                and labels is not None
+                and (len(np.unique(labels[test_rows])) < 2 or len(np.unique(labels[train_rows])) < 2)
+            )
+            if not len(train_rows) or not len(test_rows) or (y is not None and first >= n) or one_class:
                 raise UserError(
                     f"cannot chain {self.n_splits} folds forward in time on {len(key)} rows with "
                     f"{len(np.unique(ordered))} distinct times of {self.time_column!r} (undated rows count as "
-                    "the oldest; the oldest block must hold two target values); lower train.folds"
+                    "the oldest; each block of a classifier's folds must hold two classes); lower train.folds"
                 )
             yield train_rows, test_rows
 
@@ -161,7 +174,7 @@ def make_folds(
     keeping each group in one fold when the data has a group column; forward-chaining in time with a
     time column."""
     if time_column is not None:
-        return ForwardChaining(n_folds, time_column)
+        return ForwardChaining(n_folds, time_column, classes=task != "regression")
     if grouped:
         if task == "regression":
             return GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)

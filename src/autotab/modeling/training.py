@@ -103,8 +103,12 @@ def with_fitted_clean(pipeline: Pipeline, X_train: pd.DataFrame) -> Pipeline:
     name, step = pipeline.steps[0]
     if name != "clean":
         return pipeline
-    content = pd.util.hash_pandas_object(X_train, index=False).to_numpy()
-    key = joblib.hash((type(step).__name__, step.get_params(), list(X_train.columns), content))
+    try:  # the values, the names and the dtypes (a bool column hashes as its 0/1 integers)
+        content = pd.util.hash_pandas_object(X_train, index=False).to_numpy()
+    except TypeError:  # unhashable cells (lists): fitted as usual, not kept
+        return pipeline
+    dtypes = [str(dtype) for dtype in X_train.dtypes]
+    key = joblib.hash((type(step).__name__, step.get_params(), list(X_train.columns), dtypes, content))
     fitted = _FITTED_CLEAN.pop(key, None)
     _FITTED_CLEAN[key] = fitted = clone(step).fit(X_train) if fitted is None else fitted
     while len(_FITTED_CLEAN) > FITTED_CLEAN_KEPT:

@@ -60,8 +60,9 @@ def manifests(*, name: str, image: str, serve: ServeConfig, model_mb: float, rep
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": {"name": name, "labels": {**selector, **labels}},
+            # No `replicas`: the autoscaler owns the count (from `replicas` up), and an apply of a
+            # new version would otherwise reset it to the minimum under load.
             "spec": {
-                "replicas": replicas,
                 "selector": {"matchLabels": selector},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
                 "template": {
@@ -106,6 +107,8 @@ def manifests(*, name: str, image: str, serve: ServeConfig, model_mb: float, rep
             "apiVersion": "policy/v1",
             "kind": "PodDisruptionBudget",
             "metadata": {"name": name, "labels": selector},
-            "spec": {"minAvailable": 1, "selector": {"matchLabels": selector}},
+            # One pod at a time through a node drain, whatever the replica count (minAvailable: 1 would
+            # block every drain of a single-replica deployment).
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}},
         },
     ]
