@@ -130,11 +130,10 @@ def add_data_command(args: argparse.Namespace) -> None:
     add_data(args.path, args.target, args.name, args.task, move=args.move, force=args.force)
 
 
-def predict_command(args: argparse.Namespace) -> None:
-    """Score a CSV or Parquet file of raw records with the evaluated Pipeline (models/model.joblib)."""
+def trained_run():
+    """The data settings and the contract path of the last complete run, whose model
+    (models/model.joblib) was trained against that contract; else one line saying what to do."""
     from autotab.config import load_config
-    from autotab.data.contract import DataContract
-    from autotab.serving.batch_predict import predict_file, rejected_path
     from autotab.serving.run_check import check_same_run
 
     data = load_config().data
@@ -143,6 +142,15 @@ def predict_command(args: argparse.Namespace) -> None:
         if not path.exists():
             raise UserError(f"{path} not found: run the pipeline first (`make run`)")
     check_same_run(paths.MODEL, read_json(paths.BEST_PARAMS).get("contract_sha256"), contract_path)
+    return data, contract_path
+
+
+def predict_command(args: argparse.Namespace) -> None:
+    """Score a CSV or Parquet file of raw records with the evaluated Pipeline (models/model.joblib)."""
+    from autotab.data.contract import DataContract
+    from autotab.serving.batch_predict import predict_file, rejected_path
+
+    data, contract_path = trained_run()
     import joblib
 
     rejected = args.rejected or rejected_path(args.output)
@@ -177,21 +185,14 @@ def drift_command(args: argparse.Namespace) -> None:
     """Compare a batch of new raw records with the training data the model was fitted on."""
     import joblib
 
-    from autotab.config import load_config
     from autotab.data.contract import DataContract
     from autotab.reporting import drift
     from autotab.serving.predictor import Predictor
-    from autotab.serving.run_check import check_same_run
     from autotab.tables import read_table, write_atomic, write_json
 
-    data = load_config().data
-    contract_path = paths.contract(data.name)
-    for path in (paths.MODEL, paths.BEST_PARAMS, contract_path):
-        if not path.exists():
-            raise UserError(f"{path} not found: run the pipeline first (`make run`)")
+    data, contract_path = trained_run()
     if not args.input.is_file():
         raise UserError(f"{args.input}: file not found")
-    check_same_run(paths.MODEL, read_json(paths.BEST_PARAMS).get("contract_sha256"), contract_path)
     contract = DataContract.read(contract_path)
     if not any(column.profile for column in contract.cleaned):
         raise UserError(f"{contract_path} has no training profile (an older contract): rerun the pipeline")
