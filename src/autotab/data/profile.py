@@ -35,13 +35,6 @@ def numeric(values: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
-def bin_shares(values: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
-    """The share of `values` in each bin: bin i holds the values in (edges[i-1], edges[i]]."""
-    if not len(values):
-        return np.zeros(len(edges) + 1)
-    return np.bincount(np.searchsorted(np.asarray(edges), values, side="left"), minlength=len(edges) + 1) / len(values)
-
-
 def level_shares(values: pd.Series) -> pd.Series:
     """The share of each present value, as text (the cleaned categories are text)."""
     present = values.dropna().astype(str)
@@ -56,7 +49,8 @@ def column_profile(values: pd.Series) -> ColumnProfile:
             return ColumnProfile(rows=len(values), missing=missing, edges=(), shares=(0.0,))
         cuts = np.quantile(present, np.linspace(0, 1, BINS + 1)[1:-1], method="inverted_cdf")
         edges = tuple(float(edge) for edge in np.unique(cuts) if edge < present.max())
-        shares = tuple(round(float(share), 6) for share in bin_shares(present, edges))
+        in_bins = shares_of(np.searchsorted(np.asarray(edges, dtype=float), present, side="left"), len(edges) + 1)
+        shares = tuple(round(float(share), 6) for share in in_bins)
         return ColumnProfile(rows=len(values), missing=missing, edges=edges, shares=shares)
     # The most frequent first, ties in name order: the same profile from the same values.
     shares = level_shares(values).sort_index(kind="stable").sort_values(ascending=False, kind="stable")
@@ -81,7 +75,8 @@ def reference_shares(profile: ColumnProfile) -> np.ndarray:
 
 
 def bin_codes(values: pd.Series, profile: ColumnProfile) -> np.ndarray:
-    """Each value's bin, an index into `bin_names` (NumPy throughout: the service bins every record)."""
+    """Each value's bin, an index into `bin_names` (NumPy throughout: the service bins every record).
+    Bin i of a numeric column holds the values in (edges[i-1], edges[i]]."""
     missing_bin = len(bin_names(profile)) - 1
     if profile.edges is not None:
         numbers = values.to_numpy(dtype=float, na_value=np.nan)
@@ -101,8 +96,8 @@ def shares_of(codes: np.ndarray, n_bins: int) -> np.ndarray:
     return np.bincount(codes, minlength=n_bins) / len(codes) if len(codes) else np.zeros(n_bins)
 
 
-def psi(reference: np.ndarray, new: np.ndarray) -> float:
-    """The population stability index of two distributions over the same bins (shares): the sum of
-    (new - reference) * ln(new / reference)."""
+def psi(reference: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """The population stability index of two distributions over the same bins (shares, along the
+    last axis; one index per row of 2-D arrays): the sum of (new - reference) * ln(new / reference)."""
     reference, new = np.maximum(reference, PSI_FLOOR), np.maximum(new, PSI_FLOOR)
-    return float(np.sum((new - reference) * np.log(new / reference)))
+    return np.sum((new - reference) * np.log(new / reference), axis=-1)

@@ -141,13 +141,13 @@ class ForwardChaining(BaseCrossValidator):
         order = np.argsort(key, kind="stable")
         ordered, n = key[order], len(key)
         first = round(n / (self.n_splits + 1))  # where the first scored block starts, in time order
-        if y is not None:
-            codes = pd.factorize(np.asarray(y)[order])[0]
+        labels = None if y is None else np.asarray(y)
+        if labels is not None:
+            codes = pd.factorize(labels[order])[0]
             second = int(np.argmax(codes != codes[0]))  # the oldest row of another target value (0: none)
             first = max(first, int(np.searchsorted(ordered, ordered[second], side="right")))
         later = n - first
         starts = [ordered[min(first + round(i * later / self.n_splits), n - 1)] for i in range(self.n_splits)]
-        labels = None if y is None else np.asarray(y)
         for start, end in zip(starts, [*starts[1:], np.inf], strict=True):
             train_rows, test_rows = np.flatnonzero(key < start), np.flatnonzero((key >= start) & (key < end))
             one_class = (
@@ -155,7 +155,7 @@ class ForwardChaining(BaseCrossValidator):
                 and labels is not None
                 and (len(np.unique(labels[test_rows])) < 2 or len(np.unique(labels[train_rows])) < 2)
             )
-            if not len(train_rows) or not len(test_rows) or (y is not None and first >= n) or one_class:
+            if not len(train_rows) or not len(test_rows) or one_class:
                 raise UserError(
                     f"cannot chain {self.n_splits} folds forward in time on {len(key)} rows with "
                     f"{len(np.unique(ordered))} distinct times of {self.time_column!r} (undated rows count as "

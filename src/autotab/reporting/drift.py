@@ -36,7 +36,7 @@ def column_drift(values: pd.Series, column: CleanedColumn) -> dict[str, Any]:
     counts = np.vstack([reference * profile.rows, new * len(values)])
     counts = counts[:, counts.sum(axis=0) > 0]
     p_value = float(chi2_contingency(counts).pvalue) if counts.shape[1] > 1 else 1.0
-    result = {"psi": round(psi(reference, new), 6), "p_value": round(p_value, 6)}
+    result = {"psi": round(float(psi(reference, new)), 6), "p_value": round(p_value, 6)}
     present = values.dropna()
     if profile.edges is not None and column.min is not None:
         numbers = present.to_numpy(dtype=float)

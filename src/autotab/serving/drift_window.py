@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from autotab.data.contract import CleanedColumn
-from autotab.data.profile import PSI_FLOOR, bin_codes, reference_shares
+from autotab.data.profile import bin_codes, psi, reference_shares
 
 
 class DriftWindow:
@@ -23,7 +23,7 @@ class DriftWindow:
         self.columns = [column for column in columns if column.profile is not None]
         references = [reference_shares(column.profile) for column in self.columns]
         width = max(map(len, references), default=1)
-        # Padded bins are 0 on both sides: each adds (floor - floor) * ln(1) = 0 to the PSI.
+        # Padded bins are 0 on both sides: each adds nothing to the PSI (floor against floor).
         self.reference = np.zeros((len(self.columns), width))
         for row, shares in enumerate(references):
             self.reference[row, : len(shares)] = shares
@@ -61,7 +61,5 @@ class DriftWindow:
         """Each column's PSI over the records in the window."""
         if not self.filled:
             return {}
-        new = np.maximum(self.counts / self.filled, PSI_FLOOR)
-        reference = np.maximum(self.reference, PSI_FLOOR)
-        values = np.sum((new - reference) * np.log(new / reference), axis=1)
+        values = psi(self.reference, self.counts / self.filled)
         return {column.name: float(value) for column, value in zip(self.columns, values, strict=True)}

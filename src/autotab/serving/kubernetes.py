@@ -17,8 +17,8 @@ from autotab.config import ServeConfig
 MEASURED_ONE_WORKER_MB = 502  # the server and one worker (bench/results/worker_kill.md)
 MEASURED_PER_WORKER_MB = 759 - 502  # each further worker
 MEASURED_MODEL_MB = 0.11  # the model file those figures were taken with (models/model.joblib)
-LIMIT_HEADROOM = 1.5
-BENTOML_UID = 1034  # the limit over the request: room for a large batch before the OOM killer
+LIMIT_HEADROOM = 1.5  # the limit over the request: room for a large batch before the OOM killer
+BENTOML_UID = 1034  # the user BentoML's Dockerfile runs the server as
 
 
 def memory_request_mb(workers: int, model_mb: float) -> int:
