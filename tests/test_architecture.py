@@ -17,12 +17,21 @@ BASE = "base"  # config, errors, paths, tables, metrics: what every part may use
 ALLOWED = {
     BASE: {BASE},
     "estimators": {"estimators"},  # everything a pickle holds: nothing of autotab but itself
+    "explaining": {"explaining", "estimators"},  # served too: fitted models and libraries only
     "data": {BASE, "data", "estimators"},
     "modeling": {BASE, "data", "estimators", "modeling"},
-    "reporting": {BASE, "data", "estimators", "reporting"},
-    "serving": {BASE, "data", "estimators", "serving"},  # never modelling, reporting or stages
-    "stages": {BASE, "data", "estimators", "modeling", "reporting", "serving"},  # never another stage's shell
-    "cli": {BASE, "data", "estimators", "modeling", "reporting", "serving"},
+    "reporting": {BASE, "data", "estimators", "explaining", "reporting"},
+    "serving": {BASE, "data", "estimators", "explaining", "serving"},  # never modelling, reporting or stages
+    "stages": {
+        BASE,
+        "data",
+        "estimators",
+        "explaining",
+        "modeling",
+        "reporting",
+        "serving",
+    },  # never another stage's shell
+    "cli": {BASE, "data", "estimators", "explaining", "modeling", "reporting", "serving"},
 }
 
 

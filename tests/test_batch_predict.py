@@ -1,4 +1,4 @@
-"""`autotab predict INPUT OUTPUT` on real files, with the Pipeline the built copy fitted."""
+"""`autotab predict INPUT OUTPUT` and `autotab explain` on real files, with the Pipeline the built copy fitted."""
 
 from __future__ import annotations
 
@@ -42,6 +42,30 @@ def test_a_good_file_is_scored_in_chunks_like_the_pipeline_scores_it(repo, tmp_p
         np.testing.assert_allclose(scores[f"proba_{label}"], pipeline.predict_proba(X)[:, position], atol=1e-12)
     rejected = pd.read_parquet(tmp_path / "scores.rejected.parquet")
     assert rejected.empty and list(rejected.columns) == ["row", "sample_id", "reason"]
+
+
+def test_explain_streams_each_rows_prediction_and_contributions_the_service_would_give(repo, tmp_path):
+    """The same predictions as `autotab predict`, then the explained class, the base value and a
+    contribution per used raw column, adding up to the served probability of the positive class;
+    the background is the training sample the Bento carries, so the numbers are the service's."""
+    output = tmp_path / "why.csv"
+    result = run(["autotab", "explain", RAW, str(output), "--chunk-rows", "250"], repo)
+    raw = raw_rows(repo)
+    assert f"{len(raw)} rows read, {len(raw)} explained" in result.stdout
+    explained = pd.read_csv(output)
+    run(["autotab", "predict", RAW, str(tmp_path / "scores.csv")], repo)
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    pd.testing.assert_frame_equal(explained[scores.columns], scores)
+    contributions = explained.filter(like="contribution_")
+    used = [c for c in raw.columns if c not in ("diagnosis", "sample_id")]  # the id is dropped
+    assert list(contributions.columns) == [f"contribution_{c}" for c in used]
+    assert set(explained["explained_class"]) == {"malignant"}
+    total = explained["base_value"] + contributions.sum(axis=1)
+    np.testing.assert_allclose(total, explained["proba_malignant"], atol=1e-6)
+    # The chunking changes nothing: the permutations and the background are fixed.
+    again = tmp_path / "again.csv"
+    run(["autotab", "explain", RAW, str(again), "--chunk-rows", "7000"], repo)
+    pd.testing.assert_frame_equal(pd.read_csv(again), explained)
 
 
 def test_bad_rows_go_to_the_rejected_file_with_the_reason(repo, tmp_path):

@@ -238,6 +238,34 @@ def test_a_value_far_outside_the_training_range_is_scored_flagged_and_counted(re
     assert json.loads(get(f"{server}/metadata")[1])["limits"]["out_of_range"] == "flag"
 
 
+def test_explain_answers_why_by_the_columns_sent_and_adds_up_to_the_served_probability(repo, server):
+    """POST /explain: the same records as /predict, the same answers, plus each raw column's
+    contribution; the base value plus the contributions is the probability /predict serves."""
+    records = holdout_records(repo)[0][:5]
+    body = json.dumps({"records": records}).encode()
+    predicted = json.loads(post(f"{server}/predict", body)[1])
+    before = metric_values(server)
+    status, answer = post(f"{server}/explain", body)
+    assert status == 200, answer
+    explained = json.loads(answer)
+    used = [f["name"] for f in json.loads(get(f"{server}/metadata")[1])["feature_schema"]["fields"] if f["used"]]
+    for prediction, record in zip(predicted, explained, strict=True):
+        why = record.pop("explanation")
+        assert record == prediction
+        assert why["output"] == "probability" and why["explained_class"] == "malignant"  # the positive class
+        assert sorted(why["contributions"]) == sorted(used)
+        total = why["base_value"] + sum(why["contributions"].values())
+        assert total == pytest.approx(prediction["probabilities"]["malignant"], abs=1e-6)
+    # An analysis, not traffic: the prediction counters and the drift window watch /predict only.
+    after = metric_values(server)
+    assert counter(after, "autotab_predictions_total", label="benign") == counter(
+        before, "autotab_predictions_total", label="benign"
+    )
+    status, answer = post(f"{server}/explain", json.dumps({"records": [{**records[0], "mitoses": "x"}]}).encode())
+    assert status == 400 and "mitoses" in answer  # the same request contract, the same gate
+    assert post(f"{server}/explain", b"{}", content_type="text/plain")[0] == 415
+
+
 def test_every_dashboard_and_alert_query_reads_metrics_the_service_exports(repo, server):
     """By now the module's tests have sent predictions, rejected requests, values out of range and
     enough records to fill the drift windows: every metric the monitoring files read is on /metrics.

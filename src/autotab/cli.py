@@ -146,12 +146,22 @@ def trained_run():
 
 
 def predict_command(args: argparse.Namespace) -> None:
-    """Score a CSV or Parquet file of raw records with the evaluated Pipeline (models/model.joblib)."""
+    """Score a CSV or Parquet file of raw records with the evaluated Pipeline (models/model.joblib);
+    `autotab explain` adds each record's explanation (against the training rows' background)."""
     from autotab.data.contract import DataContract
     from autotab.serving.batch_predict import predict_file, rejected_path
 
     data, contract_path = trained_run()
     import joblib
+    import pandas as pd
+
+    model, contract = joblib.load(paths.MODEL), DataContract.read(contract_path)
+    explainer = None
+    if args.explain:
+        from autotab.explaining.explainer import Explainer, background_sample
+
+        train_rows = pd.read_parquet(paths.CLEAN_TRAIN).drop(columns=[contract.target])
+        explainer = Explainer(model, background_sample(train_rows, data.seed), data.seed)
 
     rejected = args.rejected or rejected_path(args.output)
     # A default the user never typed is named for what it is: OUTPUT's file of rejected rows.
@@ -164,15 +174,17 @@ def predict_command(args: argparse.Namespace) -> None:
         args.input,
         args.output,
         rejected,
-        joblib.load(paths.MODEL),
-        DataContract.read(contract_path),
+        model,
+        contract,
         data.group,
         chunk_rows=args.chunk_rows,
         delimiter=data.delimiter,
         encoding=data.encoding,
+        explainer=explainer,
     )
     print(
-        f"predict: {counts.rows} rows read, {counts.predicted} predicted -> {args.output}, "
+        f"{args.command}: {counts.rows} rows read, {counts.predicted} "
+        f"{'explained' if args.explain else 'predicted'} -> {args.output}, "
         f"{counts.rejected} rejected -> {rejected}"
     )
 
@@ -288,13 +300,19 @@ def main(argv: list[str] | None = None) -> None:
     add.add_argument("--move", action="store_true", help="move the file instead of copying it")
     add.add_argument("--force", action="store_true", help="replace an existing data/raw/ file and conf/data/ option")
     add.set_defaults(run=add_data_command)
-    predict = commands.add_parser("predict", help="score a CSV or Parquet file of raw records")
-    predict.add_argument("input", type=Path, help="raw records, in the training file's format")
-    predict.add_argument("output", type=Path, help="predictions (.csv or .parquet)")
-    predict.add_argument("--rejected", type=Path, default=None, help="rows refused, with the reason "
-                         "(default: OUTPUT's name with .rejected before the extension)")  # fmt: skip
-    predict.add_argument("--chunk-rows", type=positive_int, default=50_000, help="rows read and scored at a time")
-    predict.set_defaults(run=predict_command)
+    scoring = {
+        "predict": ("score a CSV or Parquet file of raw records", "predictions"),
+        "explain": ("score a file of raw records and explain each by its columns' contributions",
+                    "predictions, base values and each column's contribution"),
+    }  # fmt: skip
+    for name, (what, written) in scoring.items():
+        predict = commands.add_parser(name, help=what)
+        predict.add_argument("input", type=Path, help="raw records, in the training file's format")
+        predict.add_argument("output", type=Path, help=f"{written} (.csv or .parquet)")
+        predict.add_argument("--rejected", type=Path, default=None, help="rows refused, with the reason "
+                             "(default: OUTPUT's name with .rejected before the extension)")  # fmt: skip
+        predict.add_argument("--chunk-rows", type=positive_int, default=50_000, help="rows read and scored at a time")
+        predict.set_defaults(run=predict_command, explain=name == "explain")
     drift = commands.add_parser("drift", help="compare new raw records with the training data, column by column")
     drift.add_argument("input", type=Path, help="new raw records (.csv or .parquet), the target column optional")
     drift.add_argument("--psi-alert", type=positive_float, default=0.2,

@@ -13,6 +13,8 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
+from autotab.explaining.explainer import Explainer
+
 
 def model_label(chosen: dict[str, Any]) -> str:
     """The served model in a few words without spaces (a `dvc exp show` cell): its family, or its
@@ -142,6 +144,25 @@ def permutation_importance_rows(
         rows.append({"feature": column, "importance": np.mean(drops), "std": np.std(drops)})
     table = pd.DataFrame(rows, columns=["feature", "importance", "std"])
     return table.sort_values(["importance", "feature"], ascending=[False, True]).round(6).reset_index(drop=True)
+
+
+# Rows of sampled explanations (records x their sampled rows) the holdout's global importance may cost;
+# at least MIN_EXPLAINED records, at most MAX_EXPLAINED.
+EXPLAINED_ROWS_BUDGET = 2_000_000
+MIN_EXPLAINED, MAX_EXPLAINED = 20, 1000
+
+
+def contribution_importance(explainer: Explainer, X: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, str]:
+    """Global importance from explanations: each raw column's mean absolute contribution over the
+    holdout rows (a seeded sample of them, when the model can only be explained by sampling and
+    the holdout is large), in the explained output's units; and those units."""
+    cost = max(explainer.sampled_rows_per_record, 1)
+    records = min(len(X), MAX_EXPLAINED, max(MIN_EXPLAINED, EXPLAINED_ROWS_BUDGET // cost))
+    rows = X if records == len(X) else X.sample(n=records, random_state=seed).sort_index()
+    explanation = explainer.explain(rows)
+    table = pd.DataFrame({"feature": explanation.columns, "importance": np.abs(explanation.contributions).mean(axis=0)})
+    table = table.sort_values(["importance", "feature"], ascending=[False, True]).round(6).reset_index(drop=True)
+    return table, explanation.output
 
 
 # Every plot declared in dvc.yaml, with its columns. A run writes all of them; those that do not

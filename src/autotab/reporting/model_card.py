@@ -10,6 +10,7 @@ import pandas as pd
 from autotab import paths
 from autotab.config import Config
 from autotab.data.contract import DataContract
+from autotab.explaining.explainer import OUTPUTS
 from autotab.reporting import lineage
 from autotab.tables import read_json
 
@@ -33,7 +34,16 @@ def _lineage(raw_schema: dict) -> str:
     ])  # fmt: skip
 
 
-def model_card(config: Config, contract: DataContract, metrics: dict, importance: pd.DataFrame) -> str:
+def model_card(
+    config: Config,
+    contract: DataContract,
+    metrics: dict,
+    importance: pd.DataFrame,
+    contributions: pd.DataFrame,
+    explained: str,
+) -> str:
+    """`contributions`: each raw column's mean absolute contribution on the holdout, in the units
+    `explained` names (`autotab.explaining.explainer.OUTPUTS`)."""
     raw = read_json(paths.RAW_SCHEMA)
     clean = read_json(paths.CLEAN_REPORT)
     chosen = read_json(paths.BEST_PARAMS)
@@ -82,6 +92,11 @@ def model_card(config: Config, contract: DataContract, metrics: dict, importance
         "Permutation importance on the holdout (the drop in the score when one raw column is shuffled):",
         "",
         _table({f"`{r.feature}`": f"{r.importance:.4f} ± {r.std:.4f}" for r in importance.head(10).itertuples()}),
+        "",
+        f"Mean absolute contribution to the {OUTPUTS[explained]} on the holdout (SHAP values per raw column, "
+        "what `POST /explain` and `autotab explain` give per record):",
+        "",
+        _table({f"`{r.feature}`": f"{r.importance:.4f}" for r in contributions.head(10).itertuples()}),
         "",
         "## Leakage checks",
         _leakage(read_json(paths.LEAKAGE_REPORT), config.data.group, contract.time_column),

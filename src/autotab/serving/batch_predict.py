@@ -1,4 +1,5 @@
-"""`autotab predict INPUT OUTPUT`: score a file of raw records with the packaged Pipeline.
+"""`autotab predict INPUT OUTPUT`: score a file of raw records with the packaged Pipeline (and
+`autotab explain INPUT OUTPUT`: with each column's contribution too).
 
 The file is read in chunks (any size), each row is validated exactly as POST /predict validates a
 record (the same pydantic model, from the same data contract), rows that pass are scored by the
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from autotab.data.contract import DataContract, InputField
 from autotab.errors import UserError
 from autotab.estimators.table_cleaner import lower_markers
+from autotab.explaining.explainer import Explainer, Explanation
 from autotab.serving.predictor import classify
 from autotab.serving.request_schema import record_model, records_frame, unreadable_text
 from autotab.tables import atomic_path, csv_options, table_format
@@ -100,14 +102,32 @@ def validate(chunk: pd.DataFrame, fields: Sequence[InputField], record: type[Bas
     return [label for label, _ in kept], [r for _, r in kept], reasons
 
 
-def score(model: Any, frame: pd.DataFrame, task: str) -> pd.DataFrame:
+def score(model: Any, frame: pd.DataFrame, task: str, explainer: Explainer | None = None) -> pd.DataFrame:
+    """Predictions of raw rows; with `explainer`, each one's explanation after them (see Explanation.frame)."""
     if task == "regression":
-        return pd.DataFrame({"prediction": model.predict(frame)}, index=frame.index)
-    labels, proba = classify(model, frame)  # a binary model's tuned threshold applies
-    out = pd.DataFrame({"label": labels}, index=frame.index)
-    for position, label in enumerate(model.classes_):
-        out[f"proba_{label}"] = proba[:, position]
-    return out
+        out, labels = pd.DataFrame({"prediction": model.predict(frame)}, index=frame.index), None
+    else:
+        labels, proba = classify(model, frame)  # a binary model's tuned threshold applies
+        out = pd.DataFrame({"label": labels}, index=frame.index)
+        for position, label in enumerate(model.classes_):
+            out[f"proba_{label}"] = proba[:, position]
+    if explainer is None:
+        return out
+    explanation = explainer.explain(frame, labels if task == "multiclass" else None)
+    return out.join(explanation.frame().set_axis(frame.index))
+
+
+def explanation_columns(explainer: Explainer, task: str) -> list[str]:
+    """The columns `score` adds with an explainer, for the header of an output with no rows."""
+    none = Explanation(
+        columns=explainer.columns,
+        contributions=np.empty((0, len(explainer.columns))),
+        base=np.empty(0),
+        explained=None if task == "regression" else np.empty(0, dtype=object),
+        output=explainer.output,
+        method="",
+    )
+    return list(none.frame().columns)
 
 
 class TableWriter:
@@ -151,6 +171,7 @@ def predict_file(
     chunk_rows: int = 50_000,
     delimiter: str = "auto",
     encoding: str = "auto",
+    explainer: Explainer | None = None,
 ) -> Counts:
     source, output, rejected = Path(source), Path(output), Path(rejected)
     if not source.is_file():
@@ -162,6 +183,8 @@ def predict_file(
     needed = [f.name for f in fields if f.used]
     ids = [id_column] if id_column else []
     label_columns = ["prediction"] if task == "regression" else ["label"] + [f"proba_{c}" for c in contract.classes]
+    if explainer is not None:
+        label_columns += explanation_columns(explainer, task)
     counts = Counts()
     with ExitStack() as stack:
         predictions = TableWriter(stack.enter_context(atomic_path(output)), output)
@@ -177,7 +200,7 @@ def predict_file(
             ids = [id_column] if id_column and id_column in chunk.columns else []
             labels, valid, reasons = validate(chunk, fields, record, markers)
             if valid:
-                scored = score(model, records_frame(valid, fields).set_index(pd.Index(labels)), task)
+                scored = score(model, records_frame(valid, fields).set_index(pd.Index(labels)), task, explainer)
                 predictions.write(identify(chunk, labels, ids).join(scored))
             if reasons:
                 why = pd.DataFrame({"reason": list(reasons.values())}, index=list(reasons))

@@ -52,7 +52,15 @@ def source_bytes(root: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(Path(root).rglob("*.py")))
 
 
-def save_model(pipeline: Any, version: str, metadata: dict[str, Any], labels: dict[str, str]) -> str:
+def save_model(
+    pipeline: Any,
+    version: str,
+    metadata: dict[str, Any],
+    labels: dict[str, str],
+    custom_objects: dict[str, Any] | None = None,
+) -> str:
+    """Save the Pipeline in the model store; `custom_objects` are pickled beside it (the rows its
+    explanations draw on)."""
     import bentoml
     from bentoml.exceptions import NotFound
 
@@ -63,7 +71,11 @@ def save_model(pipeline: Any, version: str, metadata: dict[str, Any], labels: di
         bentoml.models.delete(tag)
     # Model metadata only takes plain values (no None): structured parts go in as JSON text.
     bentoml.sklearn.save_model(
-        tag, pipeline, labels=labels, metadata={key: json.dumps(value) for key, value in metadata.items()}
+        tag,
+        pipeline,
+        labels=labels,
+        metadata={key: json.dumps(value) for key, value in metadata.items()},
+        custom_objects=custom_objects,
     )
     return tag
 

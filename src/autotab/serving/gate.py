@@ -1,4 +1,4 @@
-"""What the service checks and counts before and after a /predict request reaches BentoML.
+"""What the service checks and counts before and after a /predict or /explain request reaches BentoML.
 
 `PredictGate` is ASGI middleware: a body that is not JSON gets a 415 (BentoML would try other bodies
 as forms), and so does a compressed one; a body above the configured size gets a 413 before it is
@@ -6,7 +6,7 @@ parsed (before it is read, when its Content-Length says so); a record with the s
 400 naming the key (a JSON parser keeps the last value silently, even after an invalid first one);
 a body that does not arrive in full within the configured time gets a 408, so a client that announces
 more than it sends holds no worker; a client that disconnects before its body arrived is counted as
-such (499, nginx's code for it), not as a server error; and every rejected /predict request, whoever
+such (499, nginx's code for it), not as a server error; and every rejected request, whoever
 rejected it, is counted by its status. The counters live on BentoML's own Prometheus `/metrics`.
 """
 
@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-PREDICT_PATH = "/predict"
+GATED_PATHS = frozenset({"/predict", "/explain"})  # the endpoints that take records
 # After a 413 is sent, the rest of the oversized body is read and discarded, up to this many times the
 # limit: a server that closes while the client is still sending resets the connection, and the client
 # may never read the answer (nginx's "lingering close" solves the same problem). Beyond it the
@@ -60,7 +60,9 @@ def serving_metrics() -> ServingMetrics:
 
     return ServingMetrics(
         predictions=Counter("autotab_predictions", "Records predicted, by predicted label", ["label"]),
-        rejected=Counter("autotab_rejected_requests", "/predict requests answered with an error", ["reason", "status"]),
+        rejected=Counter(
+            "autotab_rejected_requests", "/predict and /explain requests answered with an error", ["reason", "status"]
+        ),
         unseen_categories=Counter(
             "autotab_unseen_categories", "Category values never seen in training (encoded as unknown)", ["field"]
         ),
@@ -130,7 +132,7 @@ class PredictGate:
         self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] != PREDICT_PATH:
+        if scope["type"] != "http" or scope["path"] not in GATED_PATHS:
             await self.app(scope, receive, send)
             return
         rejected = serving_metrics().rejected
@@ -184,7 +186,9 @@ class PredictGate:
                 return
             if message["type"] != "http.request":  # the client went away: there is nobody to answer
                 rejected.labels(reason=REASONS[CLIENT_CLOSED], status=str(CLIENT_CLOSED)).inc()
-                logger.info("a client disconnected before its /predict body arrived in full (%d bytes read)", size)
+                logger.info(
+                    "a client disconnected before its %s body arrived in full (%d bytes read)", scope["path"], size
+                )
                 return
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])

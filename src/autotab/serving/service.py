@@ -1,4 +1,5 @@
-"""The BentoML service: POST /predict runs the evaluated Pipeline, raw cleaning included.
+"""The BentoML service: POST /predict runs the evaluated Pipeline, raw cleaning included; POST
+/explain also says why, by each input column's contribution.
 
 The request schema is built at import time from the data contract stored with the model, so it is
 derived from the training data, never written twice. The model tag and the `serve` config are build
@@ -26,6 +27,7 @@ with bentoml.importing():
 
     from autotab.config import ServeConfig
     from autotab.data.contract import DataContract
+    from autotab.explaining.explainer import Explainer
     from autotab.serving.drift_window import DriftWindow
     from autotab.serving.gate import PredictGate, serving_metrics
     from autotab.serving.predictor import Predictor, labelled_answers
@@ -65,6 +67,15 @@ MODEL_LABELS: dict[str, str] = dict(_model_info.labels)
 CONTRACT = DataContract.from_json(MODEL_METADATA["contract"], f"the model {MODEL_TAG}'s data contract")
 FIELDS = CONTRACT.input
 RANGED = ranged_fields(FIELDS)
+
+
+def _flag(answers: list[dict[str, Any]], outside: Any) -> None:
+    """With serve.out_of_range: flag, name in each answer the fields outside the training range."""
+    if outside is not None and SERVE.out_of_range == "flag" and outside.any():
+        names = np.array([field.name for field in RANGED])
+        for answer, row in zip(answers, outside, strict=True):
+            if row.any():
+                answer["out_of_range"] = names[row].tolist()
 
 
 def _count_out_of_range(counts: dict[str, int]) -> None:
@@ -153,6 +164,10 @@ class AutotabService:
         self.task = CONTRACT.task
         self.metrics = serving_metrics()  # in the worker, where Prometheus' multiprocess directory is set
         self.drift = DriftWindow(CONTRACT.cleaned, SERVE.drift_window)
+        explanation = bentoml.models.get(MODEL_TAG).custom_objects["explanation"]
+        self.explainer = Explainer(self.pipeline, explanation["background"], explanation["seed"])
+        # Explained once now: the first request does not pay for imports (a forest's tree SHAP library).
+        self.explainer.explain(explanation["background"].iloc[:1])
 
     # With batching on, concurrent requests' records are concatenated into one Pipeline call and the
     # answers split back per request; each request was fully validated on its own before that.
@@ -175,23 +190,40 @@ class AutotabService:
             if HAS_CATEGORIES:
                 for field, count in unseen_categories(cleaned, FIELDS, self.scorer.cleaner.names_).items():
                     self.metrics.unseen_categories.labels(field=field).inc(count)
-            if self.task == "regression":
-                values = self.scorer.predict(cleaned)
-                self.metrics.predictions.labels(label="value").inc(len(values))
-                answers = [{"prediction": value} for value in values.astype(float).tolist()]
-            else:
-                labels, proba = self.scorer.classify(cleaned)  # a binary model's tuned threshold applies
-                answers = labelled_answers(labels, proba, self.pipeline.classes_)
-                for label, count in zip(*np.unique(labels.astype(str), return_counts=True), strict=True):
-                    self.metrics.predictions.labels(label=label).inc(int(count))
+            answers, labels = self._predictions(cleaned)
+            for label, count in zip(*np.unique(labels.astype(str), return_counts=True), strict=True):
+                self.metrics.predictions.labels(label=label).inc(int(count))
         except ValueError as error:  # what the schema let through but the model refuses
             raise InvalidArgument(str(error)) from error
-        if outside is not None and SERVE.out_of_range == "flag" and outside.any():
-            names = np.array([field.name for field in RANGED])
-            for answer, row in zip(answers, outside, strict=True):
-                if row.any():
-                    answer["out_of_range"] = names[row].tolist()
+        _flag(answers, outside)
         return answers
+
+    @bentoml.api(input_spec=PredictRequest)
+    def explain(self, records: list[Record]) -> Answers:  # type: ignore[valid-type]
+        """Predict for raw records, and say why: each input column's contribution to the model's
+        output (`output`: log-odds, softmax score or probability of `explained_class`, or the
+        predicted value); `base_value` plus the contributions is that output. Not counted in the
+        prediction and drift metrics, which watch /predict's traffic."""
+        frame = records_frame(records, FIELDS)
+        outside = outside_training_range(frame, RANGED, CONTRACT.missing_markers) if FLAG_RANGES else None
+        try:
+            cleaned = self.scorer.clean(frame)
+            answers, labels = self._predictions(cleaned)
+            explanation = self.explainer.explain_cleaned(cleaned, labels if self.task == "multiclass" else None)
+        except ValueError as error:  # what the schema let through but the model refuses
+            raise InvalidArgument(str(error)) from error
+        for answer, why in zip(answers, explanation.records(), strict=True):
+            answer["explanation"] = why
+        _flag(answers, outside)
+        return answers
+
+    def _predictions(self, cleaned) -> tuple[list[dict[str, Any]], np.ndarray]:
+        """The answers for cleaned records, and their labels ("value" for a regression)."""
+        if self.task == "regression":
+            values = self.scorer.predict(cleaned)
+            return [{"prediction": value} for value in values.astype(float).tolist()], np.full(len(values), "value")
+        labels, proba = self.scorer.classify(cleaned)  # a binary model's tuned threshold applies
+        return labelled_answers(labels, proba, self.pipeline.classes_), labels
 
     def _watch_drift(self, cleaned) -> None:
         psi = self.drift.add(cleaned)

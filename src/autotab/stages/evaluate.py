@@ -9,6 +9,7 @@ from autotab import metrics, paths
 from autotab.config import load_config
 from autotab.data.contract import DataContract, check_cleaned
 from autotab.errors import run_stage
+from autotab.explaining.explainer import Explainer, background_sample
 from autotab.modeling.training import split_xy
 from autotab.reporting import evaluation
 from autotab.reporting.model_card import model_card
@@ -22,7 +23,7 @@ def main() -> None:
     metric = metrics.primary_metric(task, config.train.metric)
     pipeline = joblib.load(paths.MODEL)
     X, y = split_xy(pd.read_parquet(paths.CLEAN_TEST), contract.target)
-    y_train = pd.read_parquet(paths.CLEAN_TRAIN)[contract.target]
+    y_train = pd.read_parquet(paths.CLEAN_TRAIN, columns=[contract.target])[contract.target]
     cleaner = evaluation.fitted_pipeline(pipeline).named_steps["clean"]
     # Its structure; the values outside the training range are in reports/features.json.
     check_cleaned(cleaner.transform(X), contract, "the cleaned holdout split")
@@ -65,6 +66,10 @@ def main() -> None:
     cut = pd.DataFrame({"feature": [c for c in used if c not in set(probed)], "importance": 0.0, "std": 0.0})
     importance = pd.concat([importance, cut], ignore_index=True) if len(cut) else importance
     write_csv(importance, plots / "permutation_importance.csv")
+    train_rows = pd.read_parquet(paths.CLEAN_TRAIN).drop(columns=[contract.target])
+    explainer = Explainer(pipeline, background_sample(train_rows, config.data.seed), config.data.seed)
+    contributions, explained = evaluation.contribution_importance(explainer, X, config.data.seed)
+    write_csv(contributions, plots / "contribution_importance.csv")
     low, high = evaluation.bootstrap_interval(score, len(y), config.data.seed)
     # The headline first: `dvc exp show` shows these columns at its left edge, in this order.
     headline = {"data": config.data.name, "model": evaluation.model_label(read_json(paths.BEST_PARAMS)),
@@ -75,7 +80,7 @@ def main() -> None:
     if getattr(pipeline, "threshold", None) is not None:
         result["decision_threshold"] = pipeline.threshold  # tuned out of fold, used for the labels
     write_json(result, paths.METRICS)
-    card = model_card(config, contract, result, importance)
+    card = model_card(config, contract, result, importance, contributions, explained)
     write_atomic(paths.MODEL_CARD, lambda tmp: tmp.write_text(card))
     shown = ", ".join(f"{k}={v:.4f}" for k, v in holdout.items())
     print(f"evaluate: holdout ({len(y)} rows): {shown}")

@@ -4,10 +4,13 @@ import hashlib
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from autotab import paths
 from autotab.config import load_config
 from autotab.data.contract import DataContract
 from autotab.errors import run_stage
+from autotab.explaining.explainer import background_sample
 from autotab.reporting import lineage, quality_gate
 from autotab.serving import bento_build
 from autotab.serving.run_check import check_same_run
@@ -28,15 +31,20 @@ def main() -> None:
     import joblib
 
     pipeline = joblib.load(paths.MODEL)
+    contract = DataContract.read(contract_path)
     # What GET /metadata shows: small, JSON-safe facts about the model (the contract is ~3 KB).
     metadata = {
-        "contract": DataContract.read(contract_path).to_json(),
+        "contract": contract.to_json(),
         "holdout_metrics": read_json(paths.METRICS),
         "params": chosen,
         "data_hash": "sha256:" + hashlib.sha256(paths.CLEAN_TRAIN.read_bytes()).hexdigest(),
     }
+    # The training rows POST /explain draws absent columns' values from: the evaluate stage's sample.
+    train_rows = pd.read_parquet(paths.CLEAN_TRAIN).drop(columns=[contract.target])
+    explanation = {"background": background_sample(train_rows, config.data.seed), "seed": config.data.seed}
     version = bento_build.content_version(
         paths.MODEL.read_bytes(),
+        str(config.data.seed).encode(),  # with the training rows (data_hash), what the background is drawn from
         json.dumps(metadata, sort_keys=True).encode(),
         bento_build.source_bytes(BUILD_CONTEXT / "autotab"),
         BENTOFILE.read_bytes(),
@@ -44,7 +52,9 @@ def main() -> None:
     )
     # Lineage goes on the model, not into its version: the tag stays a content hash of what is served.
     origin = lineage.lineage(read_json(paths.RAW_SCHEMA))
-    model_tag = bento_build.save_model(pipeline, version, {**metadata, "lineage": origin}, labels=origin)
+    model_tag = bento_build.save_model(
+        pipeline, version, {**metadata, "lineage": origin}, labels=origin, custom_objects={"explanation": explanation}
+    )
     # The service reads its whole `serve` config from the build arguments baked into the Bento.
     bento_tag = bento_build.build_bento(
         BENTOFILE, BUILD_CONTEXT, version, {"model_tag": model_tag, "serve": serve.model_dump_json()}

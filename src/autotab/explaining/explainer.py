@@ -1,0 +1,226 @@
+"""Explanations of the packaged model: per record, each raw column's contribution to its output.
+
+The served model is a Pipeline (the cleaner, feature steps, a model), perhaps with a tuned
+decision threshold around it, a temperature inside it, or a soft vote of several models (some with
+their own feature steps). The explainer walks that structure:
+
+- The output explained is the model's margin (log-odds, or softmax scores for several classes)
+  when the model is a single one with exact margin attributions (boosted trees, linear); otherwise
+  its probability of the class, or the predicted value of a regression. A temperature divides a
+  margin, so it divides the margin's contributions too.
+- A soft vote is the weighted average of its members' probabilities (or values), so its
+  attributions are the weighted average of its members' (each exact where it can be).
+- A feature's contribution is its cleaned column's, and a cleaned column's its raw column's (a
+  date's parts all come from the date): contributions are reported per raw column the user sent.
+
+The background, the training rows an absent column's values are drawn from, is a seeded sample of
+at most `BACKGROUND_ROWS` training rows; the same sample wherever the model is explained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import VotingClassifier, VotingRegressor
+from sklearn.model_selection import FixedThresholdClassifier
+from sklearn.pipeline import Pipeline
+
+from autotab.estimators.calibration import TemperatureScaled
+from autotab.explaining.attributions import (
+    antithetic_orders,
+    linear_attribution,
+    native_output,
+    permutation_attribution,
+    tree_attribution,
+)
+from autotab.explaining.provenance import feature_sources
+
+BACKGROUND_ROWS = 100
+PERMUTATION_PAIRS = 2  # 4 permutations: each record's sampled values are within a few % of exact ones
+# Rows one record's sampled explanation may run through the model; a wide table draws fewer
+# background rows for it (at least MIN_BACKGROUND_ROWS).
+ROWS_PER_RECORD = 20_000
+MIN_BACKGROUND_ROWS = 10
+
+OUTPUTS = {
+    "log_odds": "log-odds of the explained class",
+    "softmax_score": "softmax score (log-probability up to a constant per record) of the explained class",
+    "probability": "probability of the explained class",
+    "target": "predicted value",
+}
+
+
+def background_sample(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The seeded training rows explanations draw absent columns' values from, in the table's order."""
+    if len(frame) <= BACKGROUND_ROWS:
+        return frame
+    return frame.sample(n=BACKGROUND_ROWS, random_state=seed).sort_index()
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Per record: base + the sum of its contributions = the model's `output` for `explained`."""
+
+    columns: list[str]  # the raw columns, in the order of `contributions`' columns
+    contributions: np.ndarray  # (records, columns)
+    base: np.ndarray  # (records,)
+    explained: np.ndarray | None  # the class each record's output is of; None for a regression
+    output: str  # a key of OUTPUTS
+    method: str  # how the attributions were computed: tree_shap, linear, permutation (joined with +)
+
+    @property
+    def value(self) -> np.ndarray:
+        """The explained output of each record."""
+        return self.base + self.contributions.sum(axis=1)
+
+    def frame(self, prefix: str = "contribution_") -> pd.DataFrame:
+        """One row per record: the explained class (if any), the base value, each column's contribution."""
+        out = pd.DataFrame({"explained_class": self.explained} if self.explained is not None else {})
+        out["base_value"] = self.base
+        for position, column in enumerate(self.columns):
+            out[f"{prefix}{column}"] = self.contributions[:, position]
+        return out
+
+    def records(self) -> list[dict[str, Any]]:
+        """JSON-ready answers: base value, contributions keyed by column, output and class."""
+        answers = []
+        explained = self.explained.tolist() if self.explained is not None else [None] * len(self.base)
+        for base, row, cls in zip(self.base.tolist(), self.contributions.tolist(), explained, strict=True):
+            answer: dict[str, Any] = {"output": self.output, "base_value": base}
+            if cls is not None:
+                answer["explained_class"] = cls
+            answer["contributions"] = dict(zip(self.columns, row, strict=True))
+            answers.append(answer)
+        return answers
+
+
+class Explainer:
+    """Explains a fitted autotab model (what models/model.joblib holds) against `background`, raw
+    training rows (see `background_sample`). `seed` draws the permutations sampling uses."""
+
+    def __init__(self, model: Any, background: pd.DataFrame, seed: int = 0) -> None:
+        self.threshold = model if isinstance(model, FixedThresholdClassifier) else None
+        pipeline = model.estimator_ if self.threshold is not None else model
+        if not isinstance(pipeline, Pipeline) or pipeline.steps[0][0] != "clean":
+            raise TypeError("an autotab model is a Pipeline that starts with its cleaner")
+        self.cleaner, self.tail = pipeline.steps[0][1], pipeline.steps[1:]
+        self.classes = getattr(pipeline, "classes_", None)
+        self.background = self.cleaner.transform(background)
+        sources = self.cleaner.sources()
+        self.columns = list(dict.fromkeys(sources[column] for column in self.background.columns))
+        self.player_columns = [[c for c in self.background.columns if sources[c] == raw] for raw in self.columns]
+        self.player_of = {c: i for i, columns in enumerate(self.player_columns) for c in columns}
+        self.orders = antithetic_orders(len(self.columns), PERMUTATION_PAIRS, seed)
+        per_background_row = len(self.orders) * (len(self.columns) + 1)
+        n_background = max(MIN_BACKGROUND_ROWS, ROWS_PER_RECORD // per_background_row)
+        self.sampling_background = self.background.iloc[:n_background]
+        # What one record costs if sampled: rows run through the model (0 when every part is exact).
+        self.sampled_rows_per_record = per_background_row * len(self.sampling_background)
+        *features, (_, last) = self.tail
+        self.output = self._output(features, last)
+        self._tree_explainers: dict[int, Any] = {}
+        self._methods: set[str] = set()
+
+    # -- what is explained ---------------------------------------------------------------------
+
+    def _output(self, features: list, last: Any) -> str:
+        if self.classes is None:
+            return "target"
+        inner = last.estimator_ if isinstance(last, TemperatureScaled) else last
+        if native_output(inner) == "margin" and feature_sources(features) is not None:
+            return "log_odds" if len(self.classes) == 2 else "softmax_score"
+        return "probability"
+
+    def _positive(self) -> Any:
+        return self.threshold.pos_label if self.threshold is not None else self.classes[1]
+
+    # -- attributions per node, over the players (raw columns) -----------------------------------
+
+    def _node(self, features: list, model: Any, cleaned: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(base (rows, K), phi (rows, players, K)) of `model` after the fitted `features` steps."""
+        margin = self.output in ("log_odds", "softmax_score")
+        if isinstance(model, TemperatureScaled) and margin:
+            base, phi = self._node(features, model.estimator_, cleaned)
+            return base / model.temperature, phi / model.temperature
+        if isinstance(model, (VotingClassifier, VotingRegressor)) and not margin:
+            weights = np.ones(len(model.estimators_)) if model.weights is None else np.asarray(model.weights, float)
+            weights = weights / weights.sum()
+            parts = []
+            for member in model.estimators_:
+                steps = member.steps if isinstance(member, Pipeline) else [("model", member)]
+                *own, (_, leaf) = steps
+                parts.append(self._node([*features, *own], leaf, cleaned))
+            base = sum(w * b for w, (b, _) in zip(weights, parts, strict=True))
+            phi = sum(w * p for w, (_, p) in zip(weights, parts, strict=True))
+            return base, phi
+        native = native_output(model)
+        sources = feature_sources(features)
+        wanted = "target" if self.classes is None else ("margin" if margin else "probability")
+        if native == wanted and sources is not None:
+            Z = Pipeline(features).transform(cleaned) if features else cleaned.to_numpy(dtype=np.float64)
+            if native_output(model) is not None and hasattr(model, "coef_"):
+                self._methods.add("linear")
+                reference = self._reference(features, model)
+                base, phi = linear_attribution(model, np.asarray(Z, dtype=np.float64), reference)
+            else:
+                self._methods.add("tree_shap")
+                base, phi = tree_attribution(model, np.asarray(Z, dtype=np.float64), self._tree_explainers)
+            to_players = np.zeros((len(sources), len(self.columns)))
+            to_players[np.arange(len(sources)), [self.player_of[c] for c in sources]] = 1.0
+            return base, np.einsum("rfk,fp->rpk", phi, to_players)
+        if margin:
+            raise ValueError("a margin is explained only where its attributions are exact")
+        self._methods.add("permutation")
+        tail = Pipeline([*features, ("model", model)]) if features else model
+
+        def output(frame: pd.DataFrame) -> np.ndarray:
+            return tail.predict(frame)[:, None] if self.classes is None else tail.predict_proba(frame)
+
+        return permutation_attribution(output, cleaned, self.sampling_background, self.player_columns, self.orders)
+
+    def _reference(self, features: list, model: Any) -> np.ndarray:
+        """The background's mean model input, for a linear model after `features`."""
+        background = Pipeline(features).transform(self.background) if features else self.background.to_numpy()
+        return np.asarray(background, dtype=np.float64).mean(axis=0)
+
+    # -- the public part ---------------------------------------------------------------------------
+
+    def explain(self, frame: pd.DataFrame, labels: np.ndarray | None = None) -> Explanation:
+        """Explain raw rows. A classifier's output is that of the positive class for two classes,
+        else of each record's predicted class (`labels`, if the caller has them already)."""
+        return self.explain_cleaned(self.cleaner.transform(frame), labels)
+
+    def explain_cleaned(self, cleaned: pd.DataFrame, labels: np.ndarray | None = None) -> Explanation:
+        """`explain` for rows the model's cleaner has already cleaned."""
+        *features, (_, last) = self.tail
+        self._methods = set()
+        if self.classes is not None and self.output in ("probability", "softmax_score") and len(self.classes) > 2:
+            if labels is None:
+                pipeline = Pipeline(self.tail)
+                labels = self.classes[np.argmax(pipeline.predict_proba(cleaned), axis=1)]
+            explained = np.asarray(labels)
+        elif self.classes is not None:
+            explained = np.full(len(cleaned), self._positive(), dtype=object)
+        else:
+            explained = None
+        base, phi = self._node(features, last, cleaned)
+        if explained is None:
+            column = np.zeros(len(cleaned), dtype=int)
+        elif self.output == "log_odds":  # one margin, of classes_[1]: the other class's is its negative
+            column = np.zeros(len(cleaned), dtype=int)
+            if self._positive() != self.classes[1]:
+                base, phi = -base, -phi
+        else:
+            column = np.searchsorted(self.classes, explained)
+        rows = np.arange(len(cleaned))
+        return Explanation(
+            columns=self.columns,
+            contributions=phi[rows, :, column],
+            base=base[rows, column],
+            explained=explained,
+            output=self.output,
+            method="+".join(sorted(self._methods)),
+        )
