@@ -12,7 +12,12 @@ from sklearn.preprocessing import StandardScaler
 from autotab.config import FeaturesConfig
 from autotab.estimators.calibration import TemperatureScaled
 from autotab.estimators.table_cleaner import TableCleaner
-from autotab.explaining.attributions import antithetic_orders, linear_attribution, permutation_attribution
+from autotab.explaining.attributions import (
+    antithetic_orders,
+    linear_attribution,
+    loads_shap,
+    permutation_attribution,
+)
 from autotab.explaining.explainer import Explainer, background_sample
 from autotab.modeling.ensemble import soft_vote
 from autotab.modeling.features import build_preprocessor
@@ -190,6 +195,18 @@ def test_a_step_that_mixes_columns_is_explained_by_sampling_the_raw_columns():
     explanation = Explainer(model, background_sample(X, 0)).explain(X.iloc[:20])
     assert (explanation.output, explanation.method) == ("probability", "permutation")
     np.testing.assert_allclose(explanation.value, served_output(model, X.iloc[:20], explanation), atol=TOLERANCE)
+
+
+def test_a_model_that_loads_the_shap_library_is_known_before_it_is_explained():
+    """The Kubernetes manifests reserve memory for it per worker (`autotab deploy k8s`)."""
+    X, latent = table()
+    y = target(latent, "binary")
+    forest = FAMILIES["random_forest"].classifier(n_estimators=5, random_state=0)
+    assert loads_shap(pipeline_for(forest, "binary").fit(X, y))
+    assert not loads_shap(pipeline_for(LogisticRegression(), "binary").fit(X, y))
+    recipe = pipeline_for(forest, "binary")[:-1]
+    voted = soft_vote({"f": (recipe, forest), "l": (recipe, LogisticRegression())}, {"f": 1, "l": 1}, "binary")
+    assert loads_shap(FixedThresholdClassifier(voted, pos_label="yes").fit(X, y))
 
 
 def test_a_dates_parts_are_one_column_and_explanations_do_not_depend_on_the_batch():

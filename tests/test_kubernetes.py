@@ -55,6 +55,7 @@ def test_memory_follows_the_measured_server_and_the_model_size(documents):
     requested = int(container["resources"]["requests"]["memory"].removesuffix("Mi"))
     assert requested == memory_request_mb(2, 40.0) > memory_request_mb(2, 0.1) > memory_request_mb(1, 0.1)
     assert memory_request_mb(1, 0.1) == MEASURED_ONE_WORKER_MB
+    assert memory_request_mb(2, 0.1, libraries_mb=100) == memory_request_mb(2, 0.1) + 200  # per worker
     assert int(container["resources"]["limits"]["memory"].removesuffix("Mi")) > requested
 
 

@@ -228,9 +228,11 @@ def drift_command(args: argparse.Namespace) -> None:
 
 def deploy_k8s_command(args: argparse.Namespace) -> None:
     """Kubernetes manifests for the packaged Bento (`autotab.serving.kubernetes`)."""
+    import joblib
     import yaml
 
     from autotab.config import load_config
+    from autotab.explaining.attributions import SHAP_LIBRARY_MB, loads_shap
     from autotab.serving.kubernetes import manifests, memory_request_mb
     from autotab.tables import write_atomic
 
@@ -243,16 +245,19 @@ def deploy_k8s_command(args: argparse.Namespace) -> None:
     bento = read_json(paths.BENTO_INFO)
     name, version = bento["tag"].split(":")
     model_mb = paths.MODEL.stat().st_size / 2**20
+    libraries_mb = SHAP_LIBRARY_MB if loads_shap(joblib.load(paths.MODEL)) else 0.0
     documents = manifests(
         name=name, image=args.image or f"{name}:{version}", serve=serve, model_mb=model_mb,
         replicas=args.replicas, max_replicas=args.max_replicas, labels={"app.kubernetes.io/version": version},
+        libraries_mb=libraries_mb,
     )  # fmt: skip
     text = yaml.safe_dump_all(documents, sort_keys=False)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(args.output, lambda tmp: tmp.write_text(text))
     print(f"deploy: {args.output}: Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget for "
           f"{bento['tag']} (image {args.image or f'{name}:{version}'}, {serve.workers} workers, "
-          f"{memory_request_mb(serve.workers, model_mb)} MiB requested); kubectl apply -f {args.output}")  # fmt: skip
+          f"{memory_request_mb(serve.workers, model_mb, libraries_mb)} MiB requested); "
+          f"kubectl apply -f {args.output}")  # fmt: skip
 
 
 def positive_float(text: str) -> float:

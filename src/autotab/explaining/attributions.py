@@ -41,6 +41,20 @@ LINEAR = (LogisticRegression, Ridge, Lasso, ElasticNet)
 PROBABILITY_LEAVES = (RandomForestClassifier, ExtraTreesClassifier)  # a forest averages its trees' probabilities
 
 
+# What importing the shap library adds to a process (measured: 195 -> 295 MB peak RSS, numba included).
+SHAP_LIBRARY_MB = 100
+
+
+def loads_shap(model: Any) -> bool:
+    """Whether explaining `model` imports the shap library: a forest or histogram boosting inside it
+    (behind a threshold, a temperature, a Pipeline or a vote)."""
+    if isinstance(model, SHAP_TREES):
+        return True
+    inner = [getattr(model, name, None) for name in ("estimator_", "estimator", "regressor_")]
+    inner += [step for _, step in getattr(model, "steps", [])] + list(getattr(model, "estimators_", None) or [])
+    return any(part is not None and part is not model and loads_shap(part) for part in inner)
+
+
 def native_output(model: Any) -> str | None:
     """What a model's exact attributions explain: "margin", "probability" or "target"; None when
     only sampling can explain it."""

@@ -4,7 +4,8 @@ annotations (the convention of Prometheus' `kubernetes_sd` example configuration
 
 Memory requests and limits come from measurement (`bench/worker_kill.py`, bench/results/worker_kill.md):
 the server with one worker held 502 MB, with two 759 MB, serving the built-in model. A larger model
-costs its own size again in every worker, so that is added per worker.
+costs its own size again in every worker, so that is added per worker, and so is the explanation
+library a forest's explanations load (`libraries_mb`).
 """
 
 from __future__ import annotations
@@ -21,17 +22,18 @@ LIMIT_HEADROOM = 1.5  # the limit over the request: room for a large batch befor
 BENTOML_UID = 1034  # the user BentoML's Dockerfile runs the server as
 
 
-def memory_request_mb(workers: int, model_mb: float) -> int:
-    """The memory one pod asks for: the measured server, plus what a larger model adds per worker."""
+def memory_request_mb(workers: int, model_mb: float, libraries_mb: float = 0.0) -> int:
+    """The memory one pod asks for: the measured server, plus what a larger model and the libraries
+    its explanations load (the built-in model loads none) add per worker."""
     measured = MEASURED_ONE_WORKER_MB + MEASURED_PER_WORKER_MB * (workers - 1)
-    return math.ceil(measured + workers * max(model_mb - MEASURED_MODEL_MB, 0))
+    return math.ceil(measured + workers * (max(model_mb - MEASURED_MODEL_MB, 0) + libraries_mb))
 
 
 def manifests(*, name: str, image: str, serve: ServeConfig, model_mb: float, replicas: int, max_replicas: int,
-              labels: dict[str, str]) -> list[dict[str, Any]]:  # fmt: skip
+              labels: dict[str, str], libraries_mb: float = 0.0) -> list[dict[str, Any]]:  # fmt: skip
     """The resources, in the order `kubectl apply` should create them."""
     selector = {"app.kubernetes.io/name": name}
-    memory = memory_request_mb(serve.workers, model_mb)
+    memory = memory_request_mb(serve.workers, model_mb, libraries_mb)
     port = serve.port
     probe = {"periodSeconds": 10, "timeoutSeconds": 3}
     container = {
