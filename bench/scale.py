@@ -65,7 +65,7 @@ def generated(source: pd.DataFrame, rows: int, seed: int, columns: int | None = 
 
 def timed(command: list[str], cwd: Path) -> dict[str, float]:
     """Run under /usr/bin/time -v: wall and CPU seconds and peak RSS (MB); fails loudly."""
-    report = cwd / ".time.txt"
+    report = cwd.parent / "time.txt"  # outside the repository: `dvc exp run` stashes untracked files
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     env.update(BENTOML_HOME=str(cwd / ".bentoml"), BENTOML_DO_NOT_TRACK="true")
     start = time.perf_counter()

@@ -30,6 +30,7 @@ from sklearn.pipeline import Pipeline
 
 from autotab.estimators.calibration import TemperatureScaled
 from autotab.explaining.attributions import (
+    LINEAR,
     antithetic_orders,
     linear_attribution,
     native_output,
@@ -121,8 +122,9 @@ class Explainer:
         self.sampled_rows_per_record = per_background_row * len(self.sampling_background)
         *features, (_, last) = self.tail
         self.output = self._output(features, last)
+        # Per model inside: the shap library's explainer, a linear model's reference input.
         self._tree_explainers: dict[int, Any] = {}
-        self._methods: set[str] = set()
+        self._references: dict[int, np.ndarray] = {}
 
     # -- what is explained ---------------------------------------------------------------------
 
@@ -139,12 +141,13 @@ class Explainer:
 
     # -- attributions per node, over the players (raw columns) -----------------------------------
 
-    def _node(self, features: list, model: Any, cleaned: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(base (rows, K), phi (rows, players, K)) of `model` after the fitted `features` steps."""
+    def _node(self, features: list, model: Any, cleaned: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, set[str]]:
+        """(base (rows, K), phi (rows, players, K)) of `model` after the fitted `features` steps,
+        and the methods that computed them."""
         margin = self.output in ("log_odds", "softmax_score")
         if isinstance(model, TemperatureScaled) and margin:
-            base, phi = self._node(features, model.estimator_, cleaned)
-            return base / model.temperature, phi / model.temperature
+            base, phi, methods = self._node(features, model.estimator_, cleaned)
+            return base / model.temperature, phi / model.temperature, methods
         if isinstance(model, (VotingClassifier, VotingRegressor)) and not margin:
             weights = np.ones(len(model.estimators_)) if model.weights is None else np.asarray(model.weights, float)
             weights = weights / weights.sum()
@@ -153,38 +156,39 @@ class Explainer:
                 steps = member.steps if isinstance(member, Pipeline) else [("model", member)]
                 *own, (_, leaf) = steps
                 parts.append(self._node([*features, *own], leaf, cleaned))
-            base = sum(w * b for w, (b, _) in zip(weights, parts, strict=True))
-            phi = sum(w * p for w, (_, p) in zip(weights, parts, strict=True))
-            return base, phi
+            base = sum(w * b for w, (b, _, _) in zip(weights, parts, strict=True))
+            phi = sum(w * p for w, (_, p, _) in zip(weights, parts, strict=True))
+            return base, phi, set().union(*(methods for _, _, methods in parts))
         native = native_output(model)
         sources = feature_sources(features)
         wanted = "target" if self.classes is None else ("margin" if margin else "probability")
         if native == wanted and sources is not None:
-            Z = Pipeline(features).transform(cleaned) if features else cleaned.to_numpy(dtype=np.float64)
-            if native_output(model) is not None and hasattr(model, "coef_"):
-                self._methods.add("linear")
-                reference = self._reference(features, model)
-                base, phi = linear_attribution(model, np.asarray(Z, dtype=np.float64), reference)
+            Z = np.asarray(self._features(features, cleaned), dtype=np.float64)
+            if isinstance(model, LINEAR):
+                if id(model) not in self._references:  # the background's mean model input
+                    inputs = self._features(features, self.background)
+                    self._references[id(model)] = np.asarray(inputs, dtype=np.float64).mean(axis=0)
+                reference = self._references[id(model)]
+                (base, phi), method = linear_attribution(model, Z, reference), "linear"
             else:
-                self._methods.add("tree_shap")
-                base, phi = tree_attribution(model, np.asarray(Z, dtype=np.float64), self._tree_explainers)
+                (base, phi), method = tree_attribution(model, Z, self._tree_explainers), "tree_shap"
             to_players = np.zeros((len(sources), len(self.columns)))
             to_players[np.arange(len(sources)), [self.player_of[c] for c in sources]] = 1.0
-            return base, np.einsum("rfk,fp->rpk", phi, to_players)
+            return base, np.einsum("rfk,fp->rpk", phi, to_players), {method}
         if margin:
             raise ValueError("a margin is explained only where its attributions are exact")
-        self._methods.add("permutation")
         tail = Pipeline([*features, ("model", model)]) if features else model
 
         def output(frame: pd.DataFrame) -> np.ndarray:
             return tail.predict(frame)[:, None] if self.classes is None else tail.predict_proba(frame)
 
-        return permutation_attribution(output, cleaned, self.sampling_background, self.player_columns, self.orders)
+        base, phi = permutation_attribution(output, cleaned, self.sampling_background, self.player_columns, self.orders)
+        return base, phi, {"permutation"}
 
-    def _reference(self, features: list, model: Any) -> np.ndarray:
-        """The background's mean model input, for a linear model after `features`."""
-        background = Pipeline(features).transform(self.background) if features else self.background.to_numpy()
-        return np.asarray(background, dtype=np.float64).mean(axis=0)
+    @staticmethod
+    def _features(features: list, cleaned: pd.DataFrame) -> Any:
+        """The model's input: the cleaned rows through the fitted `features` steps."""
+        return Pipeline(features).transform(cleaned) if features else cleaned.to_numpy(dtype=np.float64)
 
     # -- the public part ---------------------------------------------------------------------------
 
@@ -196,7 +200,6 @@ class Explainer:
     def explain_cleaned(self, cleaned: pd.DataFrame, labels: np.ndarray | None = None) -> Explanation:
         """`explain` for rows the model's cleaner has already cleaned."""
         *features, (_, last) = self.tail
-        self._methods = set()
         if self.classes is not None and self.output in ("probability", "softmax_score") and len(self.classes) > 2:
             if labels is None:
                 pipeline = Pipeline(self.tail)
@@ -206,7 +209,7 @@ class Explainer:
             explained = np.full(len(cleaned), self._positive(), dtype=object)
         else:
             explained = None
-        base, phi = self._node(features, last, cleaned)
+        base, phi, methods = self._node(features, last, cleaned)
         if explained is None:
             column = np.zeros(len(cleaned), dtype=int)
         elif self.output == "log_odds":  # one margin, of classes_[1]: the other class's is its negative
@@ -222,5 +225,5 @@ class Explainer:
             base=base[rows, column],
             explained=explained,
             output=self.output,
-            method="+".join(sorted(self._methods)),
+            method="+".join(sorted(methods)),
         )
