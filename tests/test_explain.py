@@ -197,6 +197,21 @@ def test_a_step_that_mixes_columns_is_explained_by_sampling_the_raw_columns():
     np.testing.assert_allclose(explanation.value, served_output(model, X.iloc[:20], explanation), atol=TOLERANCE)
 
 
+def test_a_forest_grown_on_many_rows_is_sampled_where_exact_tree_shap_would_cost_more():
+    """Exact tree SHAP costs leaves x depth^2 a tree: on a fully grown forest of thousands of noisy
+    rows, seconds a record. There sampling costs less, and the sum stays exact."""
+    X, latent = table(n=4000)
+    y = target(latent + np.random.default_rng(5).normal(scale=2.0, size=len(X)), "binary")  # noisy: deep trees
+    forest = FAMILIES["extra_trees"].classifier(n_estimators=10, random_state=0)
+    model = pipeline_for(forest, "binary").fit(X, y)
+    explanation = Explainer(model, background_sample(X, 0)).explain(X.iloc[:10])
+    assert (explanation.output, explanation.method) == ("probability", "permutation")
+    np.testing.assert_allclose(explanation.value, served_output(model, X.iloc[:10], explanation), atol=TOLERANCE)
+    small = pipeline_for(FAMILIES["extra_trees"].classifier(n_estimators=10, random_state=0), "binary")
+    small.fit(X.iloc[:160], y[:160])
+    assert Explainer(small, background_sample(X, 0)).explain(X.iloc[:10]).method == "tree_shap"
+
+
 def test_a_model_that_loads_the_shap_library_is_known_before_it_is_explained():
     """The Kubernetes manifests reserve memory for it per worker (`autotab deploy k8s`)."""
     X, latent = table()

@@ -32,6 +32,7 @@ from autotab.estimators.calibration import TemperatureScaled
 from autotab.explaining.attributions import (
     LINEAR,
     antithetic_orders,
+    cheaper_sampled,
     linear_attribution,
     native_output,
     permutation_attribution,
@@ -118,7 +119,7 @@ class Explainer:
         per_background_row = len(self.orders) * (len(self.columns) + 1)
         n_background = max(MIN_BACKGROUND_ROWS, ROWS_PER_RECORD // per_background_row)
         self.sampling_background = self.background.iloc[:n_background]
-        # What one record costs if sampled: rows run through the model (0 when every part is exact).
+        # What one record costs where it is sampled: rows run through the model.
         self.sampled_rows_per_record = per_background_row * len(self.sampling_background)
         *features, (_, last) = self.tail
         self.output = self._output(features, last)
@@ -162,7 +163,7 @@ class Explainer:
         native = native_output(model)
         sources = feature_sources(features)
         wanted = "target" if self.classes is None else ("margin" if margin else "probability")
-        if native == wanted and sources is not None:
+        if native == wanted and sources is not None and not cheaper_sampled(model, self.sampled_rows_per_record):
             Z = np.asarray(self._features(features, cleaned), dtype=np.float64)
             if isinstance(model, LINEAR):
                 if id(model) not in self._references:  # the background's mean model input

@@ -148,14 +148,15 @@ def permutation_importance_rows(
 
 # Rows of sampled explanations (records x their sampled rows) the holdout's global importance may cost;
 # at least MIN_EXPLAINED records, at most MAX_EXPLAINED.
-EXPLAINED_ROWS_BUDGET = 2_000_000
+EXPLAINED_ROWS_BUDGET = 1_000_000
 MIN_EXPLAINED, MAX_EXPLAINED = 20, 1000
 
 
 def contribution_importance(explainer: Explainer, X: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, str]:
     """Global importance from explanations: each raw column's mean absolute contribution over the
-    holdout rows (a seeded sample of them, when the model can only be explained by sampling and
-    the holdout is large), in the explained output's units; and those units."""
+    holdout rows (a seeded sample of them on a large holdout: as many as the budget of rows run
+    through the model affords, were every record sampled), in the explained output's units; and
+    those units."""
     cost = max(explainer.sampled_rows_per_record, 1)
     records = min(len(X), MAX_EXPLAINED, max(MIN_EXPLAINED, EXPLAINED_ROWS_BUDGET // cost))
     rows = X if records == len(X) else X.sample(n=records, random_state=seed).sort_index()
