@@ -74,6 +74,21 @@ def test_permutation_importance_over_chosen_columns_is_scikit_learns_for_those_c
         assert ours.loc[column, "std"] == pytest.approx(theirs.importances_std[position], abs=1e-6)
 
 
+def test_a_large_holdout_is_probed_on_a_seeded_sample_that_ranks_the_columns_alike(binary):
+    from autotab.reporting.evaluation import probed_rows
+
+    model, X, y = binary
+    assert probed_rows(X, y, 0, rows=len(X))[0] is X  # a holdout within the cap: every row
+    sample, labels = probed_rows(X, y, 0, rows=len(X) // 2)
+    again, _ = probed_rows(X, y, 0, rows=len(X) // 2)
+    assert len(sample) == len(X) // 2 and sample.index.equals(again.index) and sample.index.is_monotonic_increasing
+    assert labels.index.equals(sample.index)
+    scorer = metrics.holdout_scorer("roc_auc", "binary", "yes")
+    full = permutation_importance_rows(model, X, y, scorer, 0, list(X.columns))
+    half = permutation_importance_rows(model, sample, labels, scorer, 0, list(X.columns))
+    assert full["feature"].iloc[0] == half["feature"].iloc[0] == "signal"
+
+
 def test_probing_the_cleaned_rows_is_probing_the_raw_ones_on_a_messy_table():
     """Cleaning is row by row: shuffling a raw column's rows and cleaning them gives the same
     predictions as cleaning once and shuffling the cleaned columns made from it (a date's parts

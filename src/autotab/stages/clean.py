@@ -39,6 +39,8 @@ def main() -> None:
         )
 
     rows, dropped_rows = clean_rows(raw, data.target, data.task, clean.missing_markers, clean.drop_duplicates)
+    rows_in, columns_in = raw.shape
+    del raw  # the valid rows are a copy: a table of millions of rows is not held twice from here on
     task, task_reason = infer_task(rows[data.target], data.task, clean.max_classes)
     if task != "regression":
         check_class_counts(rows[data.target], clean.min_class_count)
@@ -97,12 +99,12 @@ def main() -> None:
         )
     columns = column_report(fitted, rows.drop(columns=[data.target]))
     report = {
-        "rows_in": len(raw),
+        "rows_in": rows_in,
         "rows_out": len(train) + len(test),
         "rows_dropped": dropped_rows,
         "train_rows": len(train),
         "test_rows": len(test),
-        "columns_in": raw.shape[1] - 1,
+        "columns_in": columns_in - 1,
         "columns_out": len(fitted.get_feature_names_out()),
         "columns_dropped": fitted.dropped_,
         "columns_renamed": contract.renamed,

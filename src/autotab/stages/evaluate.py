@@ -62,7 +62,10 @@ def main() -> None:
     # Only the columns that reach the model: on a wide table the column budget cuts most of them,
     # and each probe costs a Pipeline prediction per repeat. The others' importance is exactly 0.
     probed = evaluation.columns_reaching_the_model(evaluation.fitted_pipeline(pipeline), used)
-    importance = evaluation.permutation_importance_rows(pipeline, X, y, scoring, config.data.seed, columns=probed)
+    X_probed, y_probed = evaluation.probed_rows(X, y, config.data.seed)
+    importance = evaluation.permutation_importance_rows(
+        pipeline, X_probed, y_probed, scoring, config.data.seed, columns=probed
+    )
     cut = pd.DataFrame({"feature": [c for c in used if c not in set(probed)], "importance": 0.0, "std": 0.0})
     importance = pd.concat([importance, cut], ignore_index=True) if len(cut) else importance
     write_csv(importance, plots / "permutation_importance.csv")
