@@ -41,6 +41,7 @@ from autotab.explaining.attributions import (
 from autotab.explaining.provenance import feature_sources
 
 BACKGROUND_ROWS = 100
+VOTES = (VotingClassifier, VotingRegressor)
 PERMUTATION_PAIRS = 2  # 4 permutations: each record's sampled values are within a few % of exact ones
 # Rows one record's sampled explanation may run through the model; a wide table draws fewer
 # background rows for it (at least MIN_BACKGROUND_ROWS).
@@ -123,7 +124,9 @@ class Explainer:
         self.sampled_rows_per_record = per_background_row * len(self.sampling_background)
         *features, (_, last) = self.tail
         self.output = self._output(features, last)
-        # Per model inside: the shap library's explainer, a linear model's reference input.
+        # Per model inside: exact or sampled (`_to_players`), the shap library's explainer, a linear
+        # model's reference input.
+        self._plans: dict[int, np.ndarray | None] = {}
         self._tree_explainers: dict[int, Any] = {}
         self._references: dict[int, np.ndarray] = {}
 
@@ -149,39 +152,69 @@ class Explainer:
         if isinstance(model, TemperatureScaled) and margin:
             base, phi, methods = self._node(features, model.estimator_, cleaned)
             return base / model.temperature, phi / model.temperature, methods
-        if isinstance(model, (VotingClassifier, VotingRegressor)) and not margin:
+        if isinstance(model, VOTES) and not margin:
             weights = np.ones(len(model.estimators_)) if model.weights is None else np.asarray(model.weights, float)
-            weights = weights / weights.sum()
-            parts = []
-            for member in model.estimators_:
-                steps = member.steps if isinstance(member, Pipeline) else [("model", member)]
-                *own, (_, leaf) = steps
-                parts.append(self._node([*features, *own], leaf, cleaned))
-            base = sum(w * b for w, (b, _, _) in zip(weights, parts, strict=True))
-            phi = sum(w * p for w, (_, p, _) in zip(weights, parts, strict=True))
-            return base, phi, set().union(*(methods for _, _, methods in parts))
-        native = native_output(model)
-        sources = feature_sources(features)
-        wanted = "target" if self.classes is None else ("margin" if margin else "probability")
-        if native == wanted and sources is not None and not cheaper_sampled(model, self.sampled_rows_per_record):
-            Z = np.asarray(self._features(features, cleaned), dtype=np.float64)
-            if isinstance(model, LINEAR):
-                if id(model) not in self._references:  # the background's mean model input
-                    inputs = self._features(features, self.background)
-                    self._references[id(model)] = np.asarray(inputs, dtype=np.float64).mean(axis=0)
-                reference = self._references[id(model)]
-                (base, phi), method = linear_attribution(model, Z, reference), "linear"
-            else:
-                (base, phi), method = tree_attribution(model, Z, self._tree_explainers), "tree_shap"
-            to_players = np.zeros((len(sources), len(self.columns)))
-            to_players[np.arange(len(sources)), [self.player_of[c] for c in sources]] = 1.0
-            return base, np.einsum("rfk,fp->rpk", phi, to_players), {method}
+            parts, sampled = [], []
+            for weight, member in zip(weights / weights.sum(), model.estimators_, strict=True):
+                *own, (_, leaf) = member.steps if isinstance(member, Pipeline) else [("model", member)]
+                # Exact members, and a vote within the vote (a group sharing its feature steps), walked into.
+                if isinstance(leaf, VOTES) or self._to_players([*features, *own], leaf) is not None:
+                    parts.append((weight, *self._node([*features, *own], leaf, cleaned)))
+                else:
+                    sampled.append((weight, own, leaf))
+            if sampled:  # one pass for all of them: sampling is linear in the output it explains
+                parts.append((1.0, *self._sampled(features, sampled, cleaned)))
+            base = sum(w * b for w, b, _, _ in parts)
+            phi = sum(w * p for w, _, p, _ in parts)
+            return base, phi, set().union(*(methods for _, _, _, methods in parts))
+        if self._to_players(features, model) is not None:
+            return self._exact(features, model, cleaned)
         if margin:
             raise ValueError("a margin is explained only where its attributions are exact")
-        tail = Pipeline([*features, ("model", model)]) if features else model
+        return self._sampled(features, [(1.0, [], model)], cleaned)
+
+    def _to_players(self, features: list, model: Any) -> np.ndarray | None:
+        """For a model explained exactly, the (features x players) matrix that adds its features'
+        attributions up per raw column; None for one explained by sampling. Decided once per model:
+        it reads every step's feature names and a forest's tree sizes."""
+        if id(model) not in self._plans:
+            margin = self.output in ("log_odds", "softmax_score")
+            wanted = "target" if self.classes is None else ("margin" if margin else "probability")
+            sources = feature_sources(features) if native_output(model) == wanted else None
+            if sources is None or cheaper_sampled(model, self.sampled_rows_per_record):
+                self._plans[id(model)] = None
+            else:
+                matrix = np.zeros((len(sources), len(self.columns)))
+                matrix[np.arange(len(sources)), [self.player_of[c] for c in sources]] = 1.0
+                self._plans[id(model)] = matrix
+        return self._plans[id(model)]
+
+    def _exact(self, features: list, model: Any, cleaned: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, set[str]]:
+        """Exact attributions of a model `_to_players` maps, added up per raw column."""
+        Z = np.asarray(self._features(features, cleaned), dtype=np.float64)
+        if isinstance(model, LINEAR):
+            if id(model) not in self._references:  # the background's mean model input
+                inputs = self._features(features, self.background)
+                self._references[id(model)] = np.asarray(inputs, dtype=np.float64).mean(axis=0)
+            (base, phi), method = linear_attribution(model, Z, self._references[id(model)]), "linear"
+        else:
+            (base, phi), method = tree_attribution(model, Z, self._tree_explainers), "tree_shap"
+        return base, np.einsum("rfk,fp->rpk", phi, self._to_players(features, model)), {method}
+
+    def _sampled(
+        self, shared: list, members: list[tuple[float, list, Any]], cleaned: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray, set[str]]:
+        """Sampled attributions of the weighted sum of `members` (weight, own feature steps, model),
+        all after the `shared` feature steps: the same as each member's sampled on its own and
+        weighted (the same permutations and background), for one hybrid frame and one pass of
+        the shared steps."""
+        tails = [(weight, Pipeline([*own, ("model", model)]) if own else model) for weight, own, model in members]
 
         def output(frame: pd.DataFrame) -> np.ndarray:
-            return tail.predict(frame)[:, None] if self.classes is None else tail.predict_proba(frame)
+            inputs = Pipeline(shared).transform(frame) if shared else frame
+            if self.classes is None:
+                return sum(weight * tail.predict(inputs)[:, None] for weight, tail in tails)
+            return sum(weight * tail.predict_proba(inputs) for weight, tail in tails)
 
         base, phi = permutation_attribution(output, cleaned, self.sampling_background, self.player_columns, self.orders)
         return base, phi, {"permutation"}

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,10 +26,12 @@ from pydantic import BaseModel, ValidationError
 from autotab.data.contract import DataContract, InputField
 from autotab.errors import UserError
 from autotab.estimators.table_cleaner import lower_markers
-from autotab.explaining.explainer import Explainer, Explanation
 from autotab.serving.predictor import classify
 from autotab.serving.request_schema import record_model, records_frame, unreadable_text
 from autotab.tables import atomic_path, csv_options, table_format
+
+if TYPE_CHECKING:  # `autotab predict` loads nothing of the explanations
+    from autotab.explaining.explainer import Explainer
 
 ROW = "row"  # the 0-based position of a row in the input file
 
@@ -119,6 +121,8 @@ def score(model: Any, frame: pd.DataFrame, task: str, explainer: Explainer | Non
 
 def explanation_columns(explainer: Explainer, task: str) -> list[str]:
     """The columns `score` adds with an explainer, for the header of an output with no rows."""
+    from autotab.explaining.explainer import Explanation
+
     none = Explanation(
         columns=explainer.columns,
         contributions=np.empty((0, len(explainer.columns))),

@@ -23,7 +23,7 @@ def main() -> None:
     metric = metrics.primary_metric(task, config.train.metric)
     pipeline = joblib.load(paths.MODEL)
     X, y = split_xy(pd.read_parquet(paths.CLEAN_TEST), contract.target)
-    y_train = pd.read_parquet(paths.CLEAN_TRAIN, columns=[contract.target])[contract.target]
+    train_rows, y_train = split_xy(pd.read_parquet(paths.CLEAN_TRAIN), contract.target)
     cleaner = evaluation.fitted_pipeline(pipeline).named_steps["clean"]
     # Its structure; the values outside the training range are in reports/features.json.
     check_cleaned(cleaner.transform(X), contract, "the cleaned holdout split")
@@ -69,7 +69,6 @@ def main() -> None:
     cut = pd.DataFrame({"feature": [c for c in used if c not in set(probed)], "importance": 0.0, "std": 0.0})
     importance = pd.concat([importance, cut], ignore_index=True) if len(cut) else importance
     write_csv(importance, plots / "permutation_importance.csv")
-    train_rows = pd.read_parquet(paths.CLEAN_TRAIN).drop(columns=[contract.target])
     explainer = Explainer(pipeline, background_sample(train_rows, config.data.seed), config.data.seed)
     contributions, explained = evaluation.contribution_importance(explainer, X, config.data.seed)
     write_csv(contributions, plots / "contribution_importance.csv")
