@@ -33,15 +33,11 @@ from autotab.estimators.boosting import CatBoostTrees, LightGBMTrees, XGBoostTre
 
 Attribution = tuple[np.ndarray, np.ndarray]
 
-SHAP_TREES = (
-    HistGradientBoostingClassifier, HistGradientBoostingRegressor,
-    RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor,
-)  # fmt: skip
+FORESTS = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)
+SHAP_TREES = (*FORESTS, HistGradientBoostingClassifier, HistGradientBoostingRegressor)  # explained by shap
 LINEAR = (LogisticRegression, Ridge, Lasso, ElasticNet)
 PROBABILITY_LEAVES = (RandomForestClassifier, ExtraTreesClassifier)  # a forest averages its trees' probabilities
 
-
-FORESTS = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)
 # Path-dependent tree SHAP costs about 0.3-0.7 ns a row per unit of leaves x depth^2 summed over the
 # trees; a prediction about 2-4 ns a row per node visited (depth summed over the trees), measured
 # on 200-tree forests here. Exact SHAP of a forest grown on many rows (thousands of leaves 45 deep:
