@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
 
 from autotab.config import FeaturesConfig
 from autotab.data.splits import make_folds
@@ -95,6 +97,53 @@ def test_a_budget_too_small_for_every_candidate_still_ranks_the_first_cheap_one_
     assert rows.loc["logistic_regression", "status"] == "ok" and rows.loc["slow", "status"] == "skipped"
 
 
+class RowTimedClassifier(SlowClassifier):
+    """A logistic regression that takes `seconds` per training row to fit: its cost grows with the rows."""
+
+    def fit(self, X, y):
+        time.sleep(self.seconds * len(X))
+        self.model_ = LogisticRegression().fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+
+def test_a_budget_too_small_for_every_row_ranks_on_the_largest_sample_every_kept_candidate_finished():
+    X, y = table(rows=1600)
+    preprocessor = build_preprocessor(TableCleaner(), FEATURES, "binary", 0)
+    # 5 folds of 4/5 of the rows: 1 s on the 100-row screening sample, 4 s on 400 rows, 16 s on 1,600.
+    candidates = {
+        "logistic_regression": LogisticRegression(), "slow": RowTimedClassifier(0.0025),
+        "knn": KNeighborsClassifier(n_neighbors=15), "prior": DummyClassifier(),
+        "uniform": DummyClassifier(strategy="uniform", random_state=0),
+    }  # fmt: skip
+    board, passed = leaderboard.rank(
+        candidates, preprocessor, X, y, "binary", make_folds("binary", 5, 0), "roc_auc", positive="yes",
+        deadline=Deadline.after(12), pool=worker_pool(2, fork=True), screen_rows=100, screen_keep=0.5, seed=0,
+    )  # fmt: skip
+    # Rung 400 was projected at 4 s and ran; rung 1,600 (every row) was projected at 16 s and did not start.
+    assert set(passed) == {"logistic_regression", "slow", "knn"}
+    sample = leaderboard.screening_sample(y, None, task="binary", rows=400, seed=0)
+    for result in passed.values():
+        np.testing.assert_array_equal(result.rows, sample)
+        assert len(result.oof) == 400
+    # The same sample is what the tune stage takes again from the number of rows alone.
+    np.testing.assert_array_equal(
+        leaderboard.screening_sample(y, None, task="binary", rows=len(sample), seed=0), sample
+    )
+    assert (board.set_index("model").loc[["prior", "uniform"], "status"] == "screened").all()
+
+
+def test_a_budget_that_affords_every_row_climbs_to_them():
+    X, y = table(rows=1600)
+    preprocessor = build_preprocessor(TableCleaner(), FEATURES, "binary", 0)
+    candidates = {name: LogisticRegression(C=c) for name, c in (("a", 1.0), ("b", 0.1), ("c", 0.01), ("d", 10.0))}
+    _, passed = leaderboard.rank(
+        candidates, preprocessor, X, y, "binary", make_folds("binary", 5, 0), "roc_auc", positive="yes",
+        deadline=Deadline.after(120), pool=worker_pool(2, fork=True), screen_rows=100, screen_keep=0.5, seed=0,
+    )  # fmt: skip
+    assert len(passed) == 3 and all(result.rows is None and len(result.oof) == 1600 for result in passed.values())
+
+
 def generated_table(rows: int = 3000) -> pd.DataFrame:
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({f"x{i}": rng.normal(size=rows) for i in range(16)})
@@ -116,7 +165,10 @@ def test_a_budgeted_run_keeps_to_its_budget_and_still_serves_a_model(tmp_path):
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "churn"], repo)
     budget = 20
-    run(["dvc", "exp", "run", "-S", "data=churn", "-S", f"budget_s={budget}", "features"], repo)
+    # Screening on 300 of the 2,400 training rows: the kept candidates climb to 1,200 rows and to every
+    # row as far as the budget allows (`leaderboard.climb`), and tune selects on the rows they reached.
+    overrides = ["-S", "data=churn", "-S", f"budget_s={budget}", "-S", "train.screen_rows=300"]
+    run(["dvc", "exp", "run", *overrides, "features"], repo)
     start = time.monotonic()
     trained = run(["dvc", "repro", "--single-item", "train"], repo)
     tuned = run(["dvc", "repro", "--single-item", "tune"], repo)
@@ -130,6 +182,12 @@ def test_a_budgeted_run_keeps_to_its_budget_and_still_serves_a_model(tmp_path):
     cv = json.loads((repo / "reports/cv.json").read_text())
     assert cv["budget_spent_s"] < budget and cv["models_ok"] >= 1
     assert set(cv["fit_seconds"]) == set(pd.read_csv(repo / "reports/leaderboard.csv").query("status == 'ok'")["model"])
+    # Ranked on a sample or on every row, the leaderboard's out-of-fold rows are the ones tune chose on.
+    training_rows = len(pd.read_parquet(repo / "data/clean/train.parquet"))
+    ranked = cv.get("ranked_rows", training_rows)
+    assert ranked in (300, 1200, training_rows) and len(pd.read_parquet(repo / "models/oof.parquet")) == ranked
+    assert summary.get("selection_rows", training_rows) == ranked
+    assert ("ranked on a seeded sample" in trained.stdout) == (ranked < training_rows)
     run(["dvc", "repro"], repo)  # evaluate and package: an evaluated, served model
     assert json.loads((repo / "reports/metrics.json").read_text())["roc_auc"] > 0.7
     assert joblib.load(repo / "models/model.joblib").predict(generated_table(5).drop(columns="churned")).shape == (5,)

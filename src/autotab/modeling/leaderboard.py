@@ -8,14 +8,20 @@ On a table with more rows than `screen_rows`, the leaderboard is one round of su
 (Jamieson & Talwalkar 2016; FLAML and AutoGluon likewise grow the sample before the expensive fits):
 every candidate is first cross-validated on a seeded sample of that many rows, and only the best
 `screen_keep` share of them (at least `MIN_KEPT`) on all rows. The others are listed as screened out,
-with their score on the sample."""
+with their score on the sample.
+
+With a time budget, the kept candidates climb from the screening sample to all rows in rungs
+`RUNG_GROWTH` times larger, each only if its time, projected from the rung below, fits in what is
+left; the leaderboard ranks them on the largest rung every one of them finished. On a table too
+large for the budget, the ranking (and the search and selection after it, in tune) is then on a
+seeded sample, and only the final refit sees every row."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -49,6 +55,9 @@ class Screened:
 # The screening round keeps at least this many candidates (when that many passed it): the ensemble
 # and the search choose among the full-row leaderboard, and need a few families to choose from.
 MIN_KEPT = 3
+# A budgeted leaderboard's rungs grow by this factor from the screening sample to all rows: as in
+# Hyperband's default (eta 3-4), few rungs, each costing several times all the rungs below it.
+RUNG_GROWTH = 4
 # Told of each candidate as it finishes: its name, its outcome, the round (the screening round or
 # all rows), and how many of the round's candidates have finished, of how many.
 Progress = Callable[[str, Any, str, int, int], None]
@@ -156,17 +165,21 @@ def rank(
             heard(name, result)
         return {name: results[name] for name in chosen}  # in the given order, whatever finished first
 
+    def rows_of(sample: np.ndarray) -> dict[str, Any]:
+        return {"X": X.iloc[sample], "y": y.iloc[sample], "groups": None if groups is None else groups.iloc[sample]}
+
     screened: dict[str, Screened | Skipped | str] = {}
+    first: dict = {}
     if screen_rows is not None and len(y) > screen_rows and len(pipelines) > MIN_KEPT:
         sample = screening_sample(y, groups, task=task, rows=screen_rows, seed=seed)
-        first = run(
-            pipelines, f"screening on {len(sample)} rows", keep_pool=True, X=X.iloc[sample], y=y.iloc[sample],
-            groups=None if groups is None else groups.iloc[sample],
-        )  # fmt: skip
+        first = run(pipelines, f"screening on {len(sample)} rows", keep_pool=True, **rows_of(sample))
         screened = screen(first, metric=metric, keep=screen_keep, rows=len(sample))
         pipelines = {name: pipeline for name, pipeline in pipelines.items() if name not in screened}
+        first = {name: replace(first[name], rows=sample) for name in pipelines}
     results: dict = {}
-    if pipelines and deadline.left() > 0:
+    if deadline.bounded and first and pipelines:
+        results = climb(first, pipelines, run, rows_of, deadline, pool, y=y, groups=groups, task=task, seed=seed)
+    elif pipelines and deadline.left() > 0:
         results = run(pipelines, "all rows")
     elif deadline.bounded:  # the screening round used the time up (and stopped the pool), or left no one
         stop_pool(pool)
@@ -204,6 +217,53 @@ def rank(
     table.insert(0, "rank", range(1, len(table) + 1))
     table["rank"] = table["rank"].where(table["status"] == "ok").astype("Int64")
     return table.reset_index(drop=True), passed
+
+
+def climb(
+    ranked: dict[str, CrossValidation],
+    pipelines: dict[str, Pipeline],
+    run: Callable[..., dict],
+    rows_of: Callable[[np.ndarray], dict[str, Any]],
+    deadline: Deadline,
+    pool: ProcessPoolExecutor,
+    *,
+    y: pd.Series,
+    groups: pd.Series | None,
+    task: str,
+    seed: int,
+) -> dict[str, CrossValidation | str]:
+    """The kept candidates' results on the largest rung of rows they all finished within the
+    deadline, from their screening results (`ranked`, each with its `rows`) up: rungs `RUNG_GROWTH`
+    times larger, the last one every row (its results carry `rows` None). A rung starts only if its
+    time, projected linearly in rows from the rung below and spread over the pool's workers, fits
+    in what is left; one that does not finish in time is dropped (the pool stopped), and the rung
+    below stands. A candidate that fails on a larger rung is recorded failed. The pool is stopped
+    on return."""
+    workers = getattr(pool, "_max_workers", 1)  # ProcessPoolExecutor's worker count, stable since 3.2
+    results: dict[str, CrossValidation | str] = dict(ranked)
+    size = len(next(iter(ranked.values())).rows)
+    try:
+        while size < len(y):
+            alive = {name: r for name, r in results.items() if isinstance(r, CrossValidation)}
+            if not alive:
+                break
+            growth = min(size * RUNG_GROWTH, len(y)) / size
+            size = min(size * RUNG_GROWTH, len(y))
+            seconds = [growth * (r.fit_seconds + r.predict_seconds) for r in alive.values()]
+            if max(max(seconds), sum(seconds) / workers) > deadline.left():
+                break
+            every_row = size >= len(y)
+            sample = np.arange(len(y)) if every_row else screening_sample(y, groups, task=task, rows=size, seed=seed)
+            chosen = {name: pipelines[name] for name in alive}
+            got = run(chosen, "all rows" if every_row else f"{len(sample)} rows", keep_pool=True, **rows_of(sample))
+            if any(isinstance(result, Skipped) for result in got.values()):
+                break  # not every candidate finished in time: the rung below ranks them
+            for name, result in got.items():
+                kept = isinstance(result, CrossValidation)
+                results[name] = replace(result, rows=None if every_row else sample) if kept else result
+    finally:
+        stop_pool(pool)
+    return results
 
 
 def screening_sample(y: pd.Series, groups: pd.Series | None, *, task: str, rows: int, seed: int) -> np.ndarray:

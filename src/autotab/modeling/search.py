@@ -186,10 +186,13 @@ def selection_seconds(problem: Problem, board: pd.DataFrame, oof: pd.DataFrame, 
     return time.monotonic() - started
 
 
-def refit_seconds(models, fit_seconds: dict[str, float] | None, n_folds: int) -> dict[str, float]:
+def refit_seconds(
+    models, fit_seconds: dict[str, float] | None, n_folds: int, rows_ratio: float = 1.0
+) -> dict[str, float]:
     """Each leaderboard model's estimated refit on all rows, in the leaderboard's order: its K fold
-    fits (`fit_seconds`, each on (K-1)/K of the rows) took about K-1 refits. Unknown: infinite."""
-    return {name: (fit_seconds or {}).get(name, np.inf) / (n_folds - 1) for name in models}
+    fits (`fit_seconds`, each on (K-1)/K of the rows it ranked on) took about K-1 refits, and the
+    refit's rows are `rows_ratio` times those (linear in rows). Unknown: infinite."""
+    return {name: rows_ratio * (fit_seconds or {}).get(name, np.inf) / (n_folds - 1) for name in models}
 
 
 def within_seconds(refits: dict[str, float], seconds: float) -> list[str]:
@@ -218,6 +221,7 @@ def search(
     fit_seconds: dict[str, float] | None = None,
     pool: ProcessPoolExecutor | None = None,
     screen_rows: int | None = None,
+    refit_rows: int | None = None,
 ) -> Outcome:
     """`board` is the leaderboard's passing rows (best first) and `oof` its out-of-fold predictions:
     the defaults that may join an ensemble; `zoo(name)` gives any family's config, for ensemble
@@ -228,7 +232,8 @@ def search(
     pool holds only defaults whose refit fits (`fit_seconds`: each leaderboard model's fit time
     over its folds). `pool`: local workers already started (see `backends.trial_runner`).
     With more training rows than `screen_rows`, the trials are cross-validated on the leaderboard's
-    screening sample of the rows (`Problem.sample`)."""
+    screening sample of the rows (`Problem.sample`). `refit_rows`: the rows the chosen model is refit
+    on after the search (default: the problem's), whose time a budgeted search reserves."""
     metric = problem.metric
     backend = backend or BackendConfig()
     n_folds = problem.folds.get_n_splits()
@@ -239,6 +244,9 @@ def search(
     # refit, the ensemble) uses every row.
     searched_on = problem.sample(screen_rows)
     rows_ratio = len(problem.y) / len(searched_on.y)
+    # A problem that is a sample of the training rows (a budgeted leaderboard's): the final refit
+    # costs more than one of its own, by the ratio of rows.
+    refit_ratio = (refit_rows or len(problem.y)) / len(problem.y)
 
     def cv_seconds() -> float:  # what one cross-validation of the best trial so far would take on all rows
         complete = [t for t in stored.trials if t.state == optuna.trial.TrialState.COMPLETE and t.duration]
@@ -248,12 +256,16 @@ def search(
     # `ENSEMBLE_RESERVE_MEMBERS` defaults, each refit on all rows (a greedy blend rarely needs more),
     # but never more than half the time tune has: the search gets the other half at least.
     # Judging the blend takes one greedy selection per cross-fitted slice, timed here on the defaults.
-    refits = refit_seconds(board["model"], fit_seconds, n_folds) if deadline.bounded else {}
+    refits = refit_seconds(board["model"], fit_seconds, n_folds, refit_ratio) if deadline.bounded else {}
     ensemble_reserve = judging_s = 0.0
     if deadline.bounded and tune.ensemble:
         judging_s = (ensemble.CROSS_FIT_FOLDS + 1) * selection_seconds(problem, board, oof, tune)
         refit_s = sum(list(refits.values())[:ENSEMBLE_RESERVE_MEMBERS])
         ensemble_reserve = min(refit_s + judging_s, deadline.left() / 2)
+
+    # After the search: one more cross-validation of the best (the recheck), the refit (a
+    # cross-validation is K-1 of them on the problem's rows) and the ensemble's.
+    refit_cvs = 2.5 + (refit_ratio - 1) / (n_folds - 1)
 
     # Each trial's folds run `problem.n_jobs` at a time, on that many workers per trial in flight.
     workers = backend.parallelism * problem.n_jobs
@@ -261,8 +273,8 @@ def search(
         ran = run_study(
             stored, families, submit_fold, n_folds, tune.n_trials, tune.timeout_s,
             backend.parallelism, on_trial, tune.feature_space, feature_defaults,
-            # After the search: one more cross-validation of the best (the recheck), the refit and the ensemble's.
-            deadline=deadline, reserve_s=lambda: 2.5 * cv_seconds() + ensemble_reserve, fold_parallelism=problem.n_jobs,
+            deadline=deadline, reserve_s=lambda: refit_cvs * cv_seconds() + ensemble_reserve,
+            fold_parallelism=problem.n_jobs,
         )  # fmt: skip
     study = first_trials(stored, tune.n_trials)
     # Fresh folds of forward-chaining ones would be the same folds: the search's own folds judge it.

@@ -79,6 +79,9 @@ class CrossValidation:
     classes: np.ndarray | None
     fit_seconds: float
     predict_seconds: float
+    # The positions in the table of the rows it was cross-validated on, when a budgeted leaderboard
+    # ranked on a sample of them (`leaderboard.rank`); None: every row.
+    rows: np.ndarray | None = None
 
 
 @dataclass

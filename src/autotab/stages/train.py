@@ -74,6 +74,12 @@ def main() -> None:
     )  # fmt: skip
 
     best = table.iloc[0]
+    # A budget too small for every row ranks on a seeded sample of them (`leaderboard.climb`): the
+    # out-of-fold predictions are of the sample's scored rows, and tune selects on the same sample.
+    sample = next(iter(results.values())).rows
+    if sample is not None:
+        sampled_groups = None if groups is None else groups.iloc[sample]
+        scored = sample[scored_rows(list(folds.split(X.iloc[sample], y.iloc[sample], sampled_groups)), len(sample))]
     write_csv(table, paths.LEADERBOARD)
     text = leaderboard.markdown(table, task, metric)
     write_atomic(paths.LEADERBOARD_MD, lambda tmp: tmp.write_text(text))
@@ -87,7 +93,9 @@ def main() -> None:
          **({} if config.budget_s is None else {
              "budget_spent_s": round(time.monotonic() - started, 1),
              "fit_seconds": {name: round(result.fit_seconds, 2) for name, result in results.items()},
-         })},
+         }),
+         # Ranked on a sample: how many rows (`screening_sample` of that many gives them again).
+         **({} if sample is None else {"ranked_rows": len(sample)})},
         paths.CV_METRICS,
     )  # fmt: skip
     # Times vary run to run, so they are printed, never written into a tracked output.
@@ -95,6 +103,9 @@ def main() -> None:
     if config.budget_s is not None:
         print(f"  budget: {time.monotonic() - started:.1f} s of budget_s={config.budget_s:g} used "
               f"(train's share {TRAIN_SHARE:.0%}), {cores()} worker processes")  # fmt: skip
+    if sample is not None:
+        print(f"  ranked on a seeded sample of {len(sample):,} of the {len(y):,} rows (all of them did not fit "
+              f"the budget); tune selects on the same sample, and the final refit uses every row")  # fmt: skip
     if skipped:
         print(f"  skipped (they do not do {task}): {', '.join(skipped)}")
     print(text.rstrip())

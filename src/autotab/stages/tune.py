@@ -70,15 +70,21 @@ def main() -> None:
         joblib.load(paths.PREPROCESSOR_RECIPE), data.seed, groups, positive, train_config.class_weight,
         config.features.model_dump(), n_jobs,
     )  # fmt: skip
+    cv = read_json(paths.CV_METRICS)
+    # A budgeted leaderboard that ranked on a seeded sample of the rows: the search and every choice
+    # are made on that sample too (its out-of-fold predictions are of it); the final refit uses every row.
+    selection = problem.sample(cv.get("ranked_rows"))
 
     def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        shown = "pruned" if trial.value is None else f"{maximisable(trial.value, metric):.4f}"
+        # A pruned trial carries its last running mean as its value (Optuna's tell): not a score.
+        pruned = trial.state == optuna.trial.TrialState.PRUNED or trial.value is None
+        shown = "pruned" if pruned else f"{maximisable(trial.value, metric):.4f}"
         complete = [t.value for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         best = f"{maximisable(max(complete), metric):.4f}" if complete else "none yet"
         print(f"tune: trial {trial.number + 1}/{tune.n_trials} {trial.params.get('family')}: {metric}={shown} "
               f"(best {best})", file=sys.stderr, flush=True)  # fmt: skip
 
-    deadline, cv = Deadline(), read_json(paths.CV_METRICS)
+    deadline = Deadline()
     if config.budget_s is not None:
         deadline = Deadline.after(config.budget_s - cv.get("budget_spent_s", 0.0) - (time.monotonic() - started))
 
@@ -92,33 +98,37 @@ def main() -> None:
         "features": config.features.model_dump(),
         "tune": tune.model_dump(include={"pruner", "feature_space"}), "pruner": type(make_pruner(tune.pruner)).__name__,
         "parallelism": backend.parallelism, "budgeted": config.budget_s is not None,
+        # Trials on a budgeted leaderboard's sample are of other rows than a study on all of them.
+        **({"ranked_rows": len(selection.y)} if selection is not problem else {}),
     }  # fmt: skip
     study_name = f"{data.name}-{hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]}"
     oof = pd.read_parquet(paths.OOF_PREDICTIONS)
     searched = time.monotonic()
     try:
         outcome = search(
-            problem, families, config.family, board, oof, tune, study_name, progress, config.features.model_dump(),
+            selection, families, config.family, board, oof, tune, study_name, progress, config.features.model_dump(),
             backend, deadline=deadline, fit_seconds=cv.get("fit_seconds"), pool=pool,
-            screen_rows=train_config.screen_rows,
+            screen_rows=train_config.screen_rows, refit_rows=len(y),
         )  # fmt: skip
     except KeyboardInterrupt:
         raise KeyboardInterrupt(interrupted_search(study_name, tune.storage, tune.n_trials)) from None
     refitted = time.monotonic()
-    final, threshold = outcome.servable(problem)
+    final, threshold = outcome.servable(selection)
     final.fit(X, y)
     finished = time.monotonic()
 
     # What the quality gate before packaging compares: the served model's out-of-fold score and the
     # trivial baseline's on the same folds, and the paired bootstrap standard error of the difference.
     classes = np.unique(y) if task != "regression" else None
-    trivial = baseline_oof(X, y, task, problem.folds, groups)
-    scored_y = problem.scored_y
+    trivial = baseline_oof(selection.X, selection.y, task, selection.folds, selection.groups)
+    scored_y = selection.scored_y
     referee = Referee(scored_y, task, metric, classes, positive, tune.min_gain_se, tune.gain_resamples, data.seed)
     outcome.summary |= {
         f"oof_{name}": round(maximisable(oof_score(prediction, scored_y, task, metric, classes, positive), metric), 6)
         for name, prediction in (("chosen", outcome.oof), ("baseline", trivial))
     } | {"oof_gain_over_baseline_se": referee.paired_gain([outcome.oof], [trivial])[1]}
+    if selection is not problem:
+        outcome.summary["selection_rows"] = len(selection.y)
     sign = 1 if maximisable(1.0, metric) > 0 else -1
     write_joblib(final, paths.MODEL)
     write_csv(trials_table(outcome.study), paths.TRIALS)
