@@ -38,6 +38,7 @@ redoes the contended ones), then peers.md beside it is rewritten from the latest
     .venv/bin/python bench/peers.py                 # all 9 tables, all systems: roughly 3 hours
     .venv/bin/python bench/peers.py --tables german_credit chile_vote --systems autotab flaml
     .venv/bin/python bench/peers.py --autotab-modes default --quick --results /tmp/try.jsonl
+    .venv/bin/python bench/peers.py --systems autotab --autotab-modes budget --rerun   # after a change
     .venv/bin/python bench/peers.py --report        # only rewrite peers.md from peers.jsonl
 
 `--quick` passes `-S tune.n_trials=5` to autotab (a trial run; its rows say so). On german_credit
@@ -492,8 +493,8 @@ def latest_rows(rows: list[dict]) -> dict[tuple, dict]:
     return {row_key(row): row for row in rows}
 
 
-def is_done(row: dict | None, *, rerun_contended: bool) -> bool:
-    if row is None or row["status"] != "ok":
+def is_done(row: dict | None, *, rerun_contended: bool, rerun: bool = False) -> bool:
+    if rerun or row is None or row["status"] != "ok":
         return False
     return not (rerun_contended and row["contended"])
 
@@ -569,7 +570,7 @@ def run_bench(args: argparse.Namespace) -> None:
         split = make_split(table=tables[table_name], folder=SCRATCH / table_name / "data")
         for name in names:
             probe = {"table": table_name, "system": name, "budget_s": args.budget, "quick": args.quick}
-            if is_done(done.get(row_key(probe)), rerun_contended=args.rerun_contended):
+            if is_done(done.get(row_key(probe)), rerun_contended=args.rerun_contended, rerun=args.rerun):
                 print(f"{table_name} {name}: done, skipped", flush=True)
                 continue
             row = measure(name=name, split=split, args=args)
@@ -692,6 +693,7 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2, help="cores (and threads) every system gets")
     parser.add_argument("--quick", action="store_true", help="autotab with -S tune.n_trials=5 (a trial run)")
     parser.add_argument("--rerun-contended", action="store_true", help="redo rows run under contention")
+    parser.add_argument("--rerun", action="store_true", help="redo every chosen row (after a change to autotab)")
     parser.add_argument("--report", action="store_true", help="only rewrite peers.md from peers.jsonl")
     parser.add_argument("--results", type=Path, default=RESULTS, help="the JSONL file (the report: .md beside it)")
     parser.add_argument("--shared", type=Path, default=SHARED, help="the shared tables' folder (tables.json)")
