@@ -19,6 +19,7 @@ from autotab.estimators.table_cleaner import TableCleaner
 from autotab.modeling import leaderboard
 from autotab.modeling.budget import Deadline, OutOfTime, worker_pool
 from autotab.modeling.features import build_preprocessor
+from autotab.modeling.search import Problem, refit
 from autotab.modeling.training import cross_validate_pipeline, whole_pipeline
 from tests.support import copy_repository, run
 
@@ -102,6 +103,7 @@ class RowTimedClassifier(SlowClassifier):
 
     def fit(self, X, y):
         time.sleep(self.seconds * len(X))
+        self.n_rows_ = len(X)
         self.model_ = LogisticRegression().fit(X, y)
         self.classes_ = self.model_.classes_
         return self
@@ -142,6 +144,26 @@ def test_a_budget_that_affords_every_row_climbs_to_them():
         deadline=Deadline.after(120), pool=worker_pool(2, fork=True), screen_rows=100, screen_keep=0.5, seed=0,
     )  # fmt: skip
     assert len(passed) == 3 and all(result.rows is None and len(result.oof) == 1600 for result in passed.values())
+
+
+def test_a_budgeted_refit_takes_every_row_it_can_afford_and_at_least_the_selection_sample():
+    X, y = table(rows=1000)
+    recipe = build_preprocessor(TableCleaner(), FEATURES, "binary", 0)
+    problem = Problem(X, y, "binary", "roc_auc", make_folds("binary", 5, 0), recipe, 0, positive="yes")
+    selection = problem.sample(200)
+    model = whole_pipeline(recipe, RowTimedClassifier(0.005))  # 1 s on the 200 rows, 5 s on all of them
+
+    def fitted_rows() -> int:
+        return model.named_steps["model"].n_rows_
+
+    # No budget, or a budget with room: every row.
+    assert refit(model, problem, selection) == 1000 == fitted_rows()
+    assert refit(model, problem, selection, Deadline.after(60)) == 1000 == fitted_rows()
+    # 4 s left: timed on the 200 rows (1 s), then the largest sample 80% of the other 3 s affords.
+    rows = refit(model, problem, selection, Deadline.after(4))
+    assert 300 < rows < 700 and fitted_rows() == rows and model.predict_proba(X.iloc[:5]).shape == (5, 2)
+    # No time left at all: the model fitted on the selection's sample stands.
+    assert refit(model, problem, selection, Deadline.after(0.5)) == 200 == fitted_rows()
 
 
 def generated_table(rows: int = 3000) -> pd.DataFrame:

@@ -169,6 +169,32 @@ class Outcome:
 ENSEMBLE_RESERVE_MEMBERS = 4
 
 
+# A budgeted refit on a sample grows the sample to fill this share of the time left (a fit's time
+# grows a little faster than its rows: a tree sorts them); the rest is the stage's margin.
+REFIT_SHARE = 0.8
+
+
+def refit(model: BaseEstimator, problem: Problem, selection: Problem, deadline: Deadline = NO_DEADLINE) -> int:
+    """Fit the chosen `model` for serving on every training row of `problem`; returns how many rows
+    it saw. With a bounded `deadline` and the choice made on a sample of the rows (`selection`, a
+    budgeted leaderboard's), the refit is first timed on that sample; if every row would not fit in
+    what is left, the model is fitted on the largest seeded sample that does, never fewer rows than
+    the selection's (as FLAML's `retrain_full="budget"`)."""
+    if not deadline.bounded or selection is problem:
+        model.fit(problem.X, problem.y)
+        return len(problem.y)
+    started = time.monotonic()
+    model.fit(selection.X, selection.y)
+    per_row = (time.monotonic() - started) / len(selection.y)
+    affordable = int(REFIT_SHARE * max(deadline.left(), 0) / per_row) if per_row > 0 else len(problem.y)
+    rows = min(len(problem.y), max(len(selection.y), affordable))
+    if rows == len(selection.y):
+        return rows  # fitted on it already
+    fitted_on = problem.sample(rows)
+    model.fit(fitted_on.X, fitted_on.y)
+    return len(fitted_on.y)
+
+
 def oof_of(oof: pd.DataFrame, name: str, classes: np.ndarray | None) -> np.ndarray:
     """A leaderboard model's out-of-fold predictions (a column, or one per class) from `oof`."""
     return oof[[name] if classes is None else [f"{name}__{c}" for c in classes]].to_numpy().squeeze()

@@ -23,7 +23,7 @@ from autotab.data.splits import make_folds
 from autotab.errors import run_stage
 from autotab.metrics import maximisable, oof_score, primary_metric, recorded_positive
 from autotab.modeling.budget import Deadline, cores, worker_pool
-from autotab.modeling.search import Problem, search
+from autotab.modeling.search import Problem, refit, search
 from autotab.modeling.selection import Referee
 from autotab.modeling.training import baseline_oof, split_xy
 from autotab.modeling.tuning import history_table, importance_table, make_pruner, trials_table
@@ -114,7 +114,7 @@ def main() -> None:
         raise KeyboardInterrupt(interrupted_search(study_name, tune.storage, tune.n_trials)) from None
     refitted = time.monotonic()
     final, threshold = outcome.servable(selection)
-    final.fit(X, y)
+    fitted_rows = refit(final, problem, selection, deadline)
     finished = time.monotonic()
 
     # What the quality gate before packaging compares: the served model's out-of-fold score and the
@@ -128,7 +128,7 @@ def main() -> None:
         for name, prediction in (("chosen", outcome.oof), ("baseline", trivial))
     } | {"oof_gain_over_baseline_se": referee.paired_gain([outcome.oof], [trivial])[1]}
     if selection is not problem:
-        outcome.summary["selection_rows"] = len(selection.y)
+        outcome.summary |= {"selection_rows": len(selection.y), "refit_rows": fitted_rows}
     sign = 1 if maximisable(1.0, metric) > 0 else -1
     write_joblib(final, paths.MODEL)
     write_csv(trials_table(outcome.study), paths.TRIALS)
@@ -155,6 +155,9 @@ def main() -> None:
         verdict = "taken" if step["replaced"] else "kept the incumbent"
         print(f"tune: {step['step']}: {step['challenger']} over {step['incumbent']}: out-of-fold gain "
               f"{step['gain']:+.6f} (SE {step['se']:.6f}), needed > {step['threshold']:.6f}: {verdict}")  # fmt: skip
+    if fitted_rows < len(y):
+        print(f"tune: the final model is fitted on a seeded sample of {fitted_rows:,} of the {len(y):,} training rows: "
+              f"every row would not fit in budget_s (a larger budget refits on more)")  # fmt: skip
     if len(outcome.weights) > 1:
         print(f"tune: ensemble {outcome.weights}: OOF {metric} {s['oof_ensemble']:.4f} vs {s['oof_single']:.4f} single")
     if config.budget_s is not None:
