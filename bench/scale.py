@@ -15,6 +15,7 @@ wrote. The figures include DVC's own work (hashing each stage's outputs), which 
 
     .venv/bin/python bench/scale.py [--rows 10000 100000 1000000] [--wide] [--budget-s 120]
                                     [--out bench/results/scale.md]
+    .venv/bin/python bench/scale.py --rows --wide --merge   # redo the wide table, keep the others
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def timed(command: list[str], cwd: Path) -> dict[str, float]:
     """Run under /usr/bin/time -v: wall and CPU seconds and peak RSS (MB); fails loudly."""
     report = cwd.parent / "time.txt"  # outside the repository: `dvc exp run` stashes untracked files
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
-    env.update(BENTOML_HOME=str(cwd / ".bentoml"), BENTOML_DO_NOT_TRACK="true")
+    # The clone's own code (committed HEAD), not this checkout's editable install with its edits.
+    env.update(BENTOML_HOME=str(cwd / ".bentoml"), BENTOML_DO_NOT_TRACK="true", PYTHONPATH=str(cwd / "src"))
     start = time.perf_counter()
     done = subprocess.run(["/usr/bin/time", "-v", "-o", str(report), *command], cwd=cwd, env=env,
                           capture_output=True, text=True)  # fmt: skip
@@ -188,6 +190,7 @@ def main() -> None:
     parser.add_argument("--wide", action="store_true", help=f"also {WIDE_ROWS:,} rows x {WIDE_COLUMNS} columns")
     parser.add_argument("--budget-s", type=int, default=120, help="budget_s of every run")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--merge", action="store_true", help="redo only these tables; keep the others' last figures")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/scale.md")
     args = parser.parse_args()
     if not (SOURCE / TABLE).is_file():
@@ -196,7 +199,9 @@ def main() -> None:
     runs = [(f"scale_{rows}", rows, None) for rows in args.rows]
     if args.wide:
         runs.append((f"scale_wide_{WIDE_ROWS}", WIDE_ROWS, WIDE_COLUMNS))
-    results: dict[str, dict] = {}
+    # --merge: keep the other tables' figures from the last run (results.json) and redo only these.
+    saved = SCRATCH / "results.json"
+    results: dict[str, dict] = json.loads(saved.read_text()) if args.merge and saved.exists() else {}
     for name, rows, columns in runs:
         table = generated(source, rows, args.seed, columns)
         frame_mb = table.memory_usage(deep=True).sum() / 2**20

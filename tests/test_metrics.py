@@ -89,6 +89,17 @@ def test_a_large_holdout_is_probed_on_a_seeded_sample_that_ranks_the_columns_ali
     assert full["feature"].iloc[0] == half["feature"].iloc[0] == "signal"
 
 
+def test_the_probed_sample_shrinks_with_the_probes_of_a_wide_table_within_its_bounds():
+    from autotab.reporting import evaluation
+
+    X = pd.DataFrame({"a": np.arange(50_000)})
+    y = pd.Series(np.arange(50_000) % 2)
+    assert len(evaluation.probed_rows(X, y, 0, probes=20 * 5)[0]) == evaluation.PROBED_ROWS  # 20 columns
+    assert len(evaluation.probed_rows(X, y, 0, probes=200 * 5)[0]) == 1_000  # 1,000,000 predictions
+    assert len(evaluation.probed_rows(X, y, 0, probes=2_000 * 5)[0]) == evaluation.MIN_PROBED_ROWS
+    assert len(evaluation.probed_rows(X.iloc[:300], y.iloc[:300], 0, probes=2_000 * 5)[0]) == 300
+
+
 def test_probing_the_cleaned_rows_is_probing_the_raw_ones_on_a_messy_table():
     """Cleaning is row by row: shuffling a raw column's rows and cleaning them gives the same
     predictions as cleaning once and shuffling the cleaned columns made from it (a date's parts

@@ -161,13 +161,15 @@ def outlier_rows(cleaned: pd.DataFrame, contamination: float, seed: int) -> np.n
 REPORT_CHUNK_ROWS = 100_000
 
 
-def column_report(cleaner: TableCleaner, raw: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Per kept raw column: missing cells as read, markers turned missing, values that could not be
-    read as the column's kind (now missing), and missing cells after cleaning."""
+def column_report(cleaner: TableCleaner, *frames: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per kept raw column, over the rows of all `frames` (the splits of one table; other columns
+    are ignored): missing cells as read, markers turned missing, values that could not be read as
+    the column's kind (now missing), and missing cells after cleaning."""
     markers = lower_markers(cleaner.missing_markers)
     counts = {name: np.zeros(3, dtype=np.int64) for name in cleaner.kinds_}  # as read, after markers, after
-    for start in range(0, len(raw), REPORT_CHUNK_ROWS):
-        chunk = raw.iloc[start : start + REPORT_CHUNK_ROWS]
+    chunks = (frame.iloc[start : start + REPORT_CHUNK_ROWS] for frame in frames
+              for start in range(0, len(frame), REPORT_CHUNK_ROWS))  # fmt: skip
+    for chunk in chunks:
         cleaned = cleaner.transform(chunk)
         for name in cleaner.kinds_:
             safe = cleaner.names_[name]

@@ -114,14 +114,26 @@ def cleaned_once(model: Any, X: pd.DataFrame, y: pd.Series) -> tuple[Any, pd.Dat
     return after, cleaned, made_from
 
 
+PERMUTATION_REPEATS = 5  # shuffles per column, as scikit-learn's permutation_importance defaults to
+
 # Holdout rows permutation importance probes at most: each probe predicts them all, columns x repeats
 # times. The importance is a mean drop in score, and 10,000 rows estimate it to within its spread
 # across repeats; a 200,000-row holdout would cost 20 times as much for no better ranking.
 PROBED_ROWS = 10_000
+# And rows predicted over all the probes at most: on a wide table the sample shrinks with the probes
+# (100,000 x 500 columns: 500 probed rows, 2,500 probes, where 10,000 rows took more than 20 minutes
+# with extra trees), never below MIN_PROBED_ROWS. Up to 20 columns, the 10,000 rows stand.
+PROBE_PREDICTIONS = 1_000_000
+MIN_PROBED_ROWS = 500
 
 
-def probed_rows(X: pd.DataFrame, y: pd.Series, seed: int, rows: int = PROBED_ROWS) -> tuple[pd.DataFrame, pd.Series]:
-    """The holdout rows permutation importance probes: all of them, or a seeded sample of `rows`."""
+def probed_rows(
+    X: pd.DataFrame, y: pd.Series, seed: int, probes: int = 1, rows: int | None = None
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The holdout rows permutation importance probes (`probes`: columns x repeats): all of them, or
+    a seeded sample of `rows` (default: as many as the budget of predictions affords)."""
+    if rows is None:
+        rows = min(PROBED_ROWS, max(MIN_PROBED_ROWS, PROBE_PREDICTIONS // max(probes, 1)))
     if len(X) <= rows:
         return X, y
     chosen = np.sort(np.random.default_rng(seed).choice(len(X), size=rows, replace=False))
@@ -135,7 +147,7 @@ def permutation_importance_rows(
     scoring: Callable[[Any, pd.DataFrame, pd.Series], float],
     seed: int,
     columns: list[str],
-    repeats: int = 5,
+    repeats: int = PERMUTATION_REPEATS,
 ) -> pd.DataFrame:
     """How much the holdout score drops when one raw input column is shuffled (seeded), for each of
     `columns`, by `scoring` (`metrics.holdout_scorer`): the whole Pipeline, cleaning included, is

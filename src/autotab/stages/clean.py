@@ -46,6 +46,10 @@ def main() -> None:
         check_class_counts(rows[data.target], clean.min_class_count)
     time_column = time_column_of(rows, data)
     train, test = split_rows(rows, data.target, task, data.test_size, data.seed, data.group, time_column)
+    classes = sorted(rows[data.target].unique()) if task != "regression" else None
+    del rows  # the two splits hold every valid row
+    # The column report counts every valid row as split, before any outlier is dropped from train.
+    split_train = train
 
     recipe = cleaner_recipe(data, clean)
     fitted = clone(recipe).fit(train.drop(columns=[data.target]))
@@ -59,8 +63,7 @@ def main() -> None:
         fitted = clone(recipe).fit(train.drop(columns=[data.target]))
 
     target = {"target": data.target, "task": task, "task_reason": task_reason, "time_column": time_column}
-    if task != "regression":
-        classes = sorted(rows[data.target].unique())
+    if classes is not None:
         target["classes"] = [str(c) for c in classes]
         if task == "binary":
             target["positive_label"] = str(positive_class(pd.Series(classes).to_numpy(), data.positive_label))
@@ -97,7 +100,8 @@ def main() -> None:
             f"a column alone nearly gives the target away, a probable leak: {named}. If it is known when "
             f"predicting, set clean.allow_leaks: true; else drop it (data.drop in conf/data/{data.name}.yaml)"
         )
-    columns = column_report(fitted, rows.drop(columns=[data.target]))
+    columns = column_report(fitted, split_train, test)
+    del split_train
     report = {
         "rows_in": rows_in,
         "rows_out": len(train) + len(test),

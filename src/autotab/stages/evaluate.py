@@ -62,7 +62,8 @@ def main() -> None:
     # Only the columns that reach the model: on a wide table the column budget cuts most of them,
     # and each probe costs a Pipeline prediction per repeat. The others' importance is exactly 0.
     probed = evaluation.columns_reaching_the_model(evaluation.fitted_pipeline(pipeline), used)
-    X_probed, y_probed = evaluation.probed_rows(X, y, config.data.seed)
+    probes = len(probed) * evaluation.PERMUTATION_REPEATS
+    X_probed, y_probed = evaluation.probed_rows(X, y, config.data.seed, probes=probes)
     importance = evaluation.permutation_importance_rows(
         pipeline, X_probed, y_probed, scoring, config.data.seed, columns=probed
     )

@@ -25,24 +25,36 @@ def main() -> None:
     cleaner = joblib.load(paths.CLEANER_RECIPE)
     recipe = build_preprocessor(cleaner, config.features, contract.task, config.data.seed)
 
+    # Each split is read, cleaned and transformed once, and each step's input let go once it is
+    # used: on a large table every extra copy of a split costs as much memory as the split
+    # (`bench/scale.py`). The target is copied out, so that no view keeps the read frame alive.
     train = pd.read_parquet(paths.CLEAN_TRAIN)
-    test = pd.read_parquet(paths.CLEAN_TEST)
+    X_train, y_train = train.drop(columns=[target]), train[target].to_numpy(copy=True)
+    del train
     try:
-        fitted = clone(recipe).fit(train.drop(columns=[target]), train[target])
+        fitted = clone(recipe).fit(X_train, y_train)
     except ValueError as error:
         first_line = (str(error).strip().splitlines() or [""])[0]
         raise UserError(f"features: the recipe cannot be fitted on this data: {first_line}") from None
-    cleaned = fitted.named_steps["clean"]
-    check_cleaned(cleaned.transform(train.drop(columns=[target])), contract, "the cleaned training split")
-    # The holdout's values outside the training range (the contract's, checked with pandera) are
-    # counted, not refused: a model meets such values in use too, and the count says how often.
-    out_of_range = check_cleaned(cleaned.transform(test.drop(columns=[target])), contract, "the cleaned holdout split")
+    cleaned, after_cleaning = fitted.named_steps["clean"], fitted[1:]
     names = [str(n) for n in fitted.get_feature_names_out()]
 
-    def transformed(frame: pd.DataFrame) -> pd.DataFrame:
-        out = pd.DataFrame(fitted.transform(frame.drop(columns=[target])), columns=names)
-        out[target] = frame[target].to_numpy()
+    def transformed(cleaned_rows: pd.DataFrame, target_values) -> pd.DataFrame:
+        out = pd.DataFrame(after_cleaning.transform(cleaned_rows), columns=names)
+        out[target] = target_values
         return out
+
+    cleaned_train = cleaned.transform(X_train)
+    del X_train
+    check_cleaned(cleaned_train, contract, "the cleaned training split")
+    features_train = transformed(cleaned_train, y_train)
+    del cleaned_train
+    test = pd.read_parquet(paths.CLEAN_TEST)
+    cleaned_test = cleaned.transform(test.drop(columns=[target]))
+    # The holdout's values outside the training range (the contract's, checked with pandera) are
+    # counted, not refused: a model meets such values in use too, and the count says how often.
+    out_of_range = check_cleaned(cleaned_test, contract, "the cleaned holdout split")
+    features_test = transformed(cleaned_test, test[target].to_numpy())
 
     report = {
         "n_cleaned_columns": len(contract.cleaned),
@@ -51,9 +63,10 @@ def main() -> None:
         "dropped_columns": contract.dropped_columns,
         "holdout_out_of_training_range": out_of_range,
     }
+    # Written once every check has passed: a failed check leaves no output half-written.
     write_joblib(recipe, paths.PREPROCESSOR_RECIPE)
-    write_parquet(transformed(train), paths.FEATURES_TRAIN)
-    write_parquet(transformed(test), paths.FEATURES_TEST)
+    write_parquet(features_train, paths.FEATURES_TRAIN)
+    write_parquet(features_test, paths.FEATURES_TEST)
     write_json(report, paths.FEATURES_REPORT)
     extra = ""
     if report["dropped_by_selection"]:
