@@ -15,11 +15,12 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from autotab.config import FeaturesConfig
 from autotab.data.splits import make_folds
+from autotab.errors import UserError
 from autotab.estimators.table_cleaner import TableCleaner
 from autotab.modeling import leaderboard
 from autotab.modeling.budget import Deadline, OutOfTime, worker_pool
 from autotab.modeling.features import build_preprocessor
-from autotab.modeling.search import Problem, refit
+from autotab.modeling.search import Problem, check_same_rows, refit
 from autotab.modeling.training import cross_validate_pipeline, whole_pipeline
 from tests.support import copy_repository, run
 
@@ -128,11 +129,48 @@ def test_a_budget_too_small_for_every_row_ranks_on_the_largest_sample_every_kept
     for result in passed.values():
         np.testing.assert_array_equal(result.rows, sample)
         assert len(result.oof) == 400
-    # The same sample is what the tune stage takes again from the number of rows alone.
-    np.testing.assert_array_equal(
-        leaderboard.screening_sample(y, None, task="binary", rows=len(sample), seed=0), sample
-    )
     assert (board.set_index("model").loc[["prior", "uniform"], "status"] == "screened").all()
+
+
+def test_tune_takes_the_leaderboards_sample_again_from_its_size_alone_whole_groups_included():
+    y = pd.Series(np.where(np.arange(5000) % 3 == 0, "yes", "no"))
+    groups = pd.Series(np.repeat(np.arange(1000), 5)).sample(frac=1, random_state=0).reset_index(drop=True)
+    for grouped in (None, groups):
+        sample = leaderboard.screening_sample(y, grouped, task="binary", rows=1234, seed=7)
+        again = leaderboard.screening_sample(y, grouped, task="binary", rows=len(sample), seed=7)
+        np.testing.assert_array_equal(again, sample)
+    assert len(sample) == 1235  # whole groups of 5: more rows than asked for, and the same again
+
+
+def test_rungs_grow_fourfold_to_every_row_and_tasks_fill_the_workers_in_turn():
+    assert leaderboard.rung_sizes(2500, 800_000) == [10_000, 40_000, 160_000, 640_000, 800_000]
+    assert leaderboard.rung_sizes(2500, 10_500) == [10_500]  # 10,000 is within 90% of every row
+    assert leaderboard.makespan([4.0, 4.0, 4.0], 2) == 8.0 and leaderboard.makespan([6.0, 1.0, 1.0], 2) == 6.0
+
+
+class FailsOnManyRows(RowTimedClassifier):
+    """A logistic regression that cannot fit more than 200 rows (as a family out of memory would)."""
+
+    def fit(self, X, y):
+        if len(X) > 200:
+            raise MemoryError("too many rows")
+        return super().fit(X, y)
+
+
+def test_a_rung_every_candidate_fails_on_leaves_the_screening_round_to_rank_them():
+    X, y = table(rows=1600)
+    preprocessor = build_preprocessor(TableCleaner(), FEATURES, "binary", 0)
+    candidates = {
+        **{f"fragile_{n}": FailsOnManyRows(0.0) for n in range(3)},
+        "prior": DummyClassifier(), "uniform": DummyClassifier(strategy="uniform", random_state=0),
+    }  # fmt: skip
+    _, passed = leaderboard.rank(
+        candidates, preprocessor, X, y, "binary", make_folds("binary", 5, 0), "roc_auc", positive="yes",
+        deadline=Deadline.after(60), pool=worker_pool(2, fork=True), screen_rows=100, screen_keep=0.5, seed=0,
+    )  # fmt: skip
+    sample = leaderboard.screening_sample(y, None, task="binary", rows=100, seed=0)
+    assert set(passed) == {"fragile_0", "fragile_1", "fragile_2"}
+    assert all(len(r.oof) == 100 and np.array_equal(r.rows, sample) for r in passed.values())
 
 
 def test_a_budget_that_affords_every_row_climbs_to_them():
@@ -164,6 +202,22 @@ def test_a_budgeted_refit_takes_every_row_it_can_afford_and_at_least_the_selecti
     assert 300 < rows < 700 and fitted_rows() == rows and model.predict_proba(X.iloc[:5]).shape == (5, 2)
     # No time left at all: the model fitted on the selection's sample stands.
     assert refit(model, problem, selection, Deadline.after(0.5)) == 200 == fitted_rows()
+
+
+def test_tune_refuses_out_of_fold_predictions_of_other_rows_than_it_chooses_on():
+    X, y = table(rows=300)
+    recipe = build_preprocessor(TableCleaner(), FEATURES, "binary", 0)
+    problem = Problem(X, y, "binary", "roc_auc", make_folds("binary", 5, 0), recipe, 0, positive="yes")
+    check_same_rows(pd.DataFrame({"target": problem.scored_y}), problem)
+    selection = problem.sample(200)
+    with pytest.raises(UserError, match=r"300 rows\) are not of the 200 rows .* \(`dvc repro train`\)"):
+        check_same_rows(pd.DataFrame({"target": problem.scored_y}), selection)
+    shuffled = problem.scored_y.sample(frac=1, random_state=0).reset_index(drop=True)
+    with pytest.raises(UserError, match="stale"):
+        check_same_rows(pd.DataFrame({"target": shuffled}), problem)
+    prices = pd.Series(np.linspace(1e5, 2e5, 300) + 1e-9)  # a regression target, rounded when written
+    regression = Problem(X, prices, "regression", "rmse", make_folds("regression", 5, 0), recipe, 0)
+    check_same_rows(pd.DataFrame({"target": regression.scored_y.round(8)}), regression)
 
 
 def generated_table(rows: int = 3000) -> pd.DataFrame:

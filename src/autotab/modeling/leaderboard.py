@@ -10,11 +10,11 @@ every candidate is first cross-validated on a seeded sample of that many rows, a
 `screen_keep` share of them (at least `MIN_KEPT`) on all rows. The others are listed as screened out,
 with their score on the sample.
 
-With a time budget, the kept candidates climb from the screening sample to all rows in rungs
-`RUNG_GROWTH` times larger, each only if its time, projected from the rung below, fits in what is
-left; the leaderboard ranks them on the largest rung every one of them finished. On a table too
-large for the budget, the ranking (and the search and selection after it, in tune) is then on a
-seeded sample, and only the final refit sees every row."""
+With a time budget, the kept candidates go from the screening sample to the largest rung of rows
+(`RUNG_GROWTH` times larger each, up to every row) whose time, projected from the screening round,
+fits in what is left. On a table too large for the budget, the ranking (and the search and the
+selection after it, in tune) is then on a seeded sample, and the final refit takes every row that
+fits in the budget (`search.refit`)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,9 @@ MIN_KEPT = 3
 # A budgeted leaderboard's rungs grow by this factor from the screening sample to all rows: as in
 # Hyperband's default (eta 3-4), few rungs, each costing several times all the rungs below it.
 RUNG_GROWTH = 4
+ALMOST_EVERY_ROW = 0.9
+# A rung's projected time is this much more than linear in its rows (a tree sorts its rows).
+PROJECTION_MARGIN = 1.25
 # Told of each candidate as it finishes: its name, its outcome, the round (the screening round or
 # all rows), and how many of the round's candidates have finished, of how many.
 Progress = Callable[[str, Any, str, int, int], None]
@@ -219,6 +222,26 @@ def rank(
     return table.reset_index(drop=True), passed
 
 
+def rung_sizes(done: int, rows: int) -> list[int]:
+    """The rungs above a sample of `done` rows: `RUNG_GROWTH` times larger each, the last one every
+    row (a rung within `ALMOST_EVERY_ROW` of them is every row: a stratified sample needs rows left out)."""
+    sizes, size = [], done
+    while size < rows:
+        size = min(size * RUNG_GROWTH, rows)
+        size = rows if size >= ALMOST_EVERY_ROW * rows else size
+        sizes.append(size)
+    return sizes
+
+
+def makespan(seconds: list[float], workers: int) -> float:
+    """How long tasks of these durations take on `workers`, each started, in order, on the worker
+    that frees up first (as the pool hands them out)."""
+    free = [0.0] * max(workers, 1)
+    for duration in seconds:
+        free[free.index(min(free))] += duration
+    return max(free)
+
+
 def climb(
     ranked: dict[str, CrossValidation],
     pipelines: dict[str, Pipeline],
@@ -232,38 +255,37 @@ def climb(
     task: str,
     seed: int,
 ) -> dict[str, CrossValidation | str]:
-    """The kept candidates' results on the largest rung of rows they all finished within the
-    deadline, from their screening results (`ranked`, each with its `rows`) up: rungs `RUNG_GROWTH`
-    times larger, the last one every row (its results carry `rows` None). A rung starts only if its
-    time, projected linearly in rows from the rung below and spread over the pool's workers, fits
-    in what is left; one that does not finish in time is dropped (the pool stopped), and the rung
-    below stands. A candidate that fails on a larger rung is recorded failed. The pool is stopped
-    on return."""
+    """The kept candidates' results on the largest rung of rows whose time fits in what is left,
+    from their screening results (`ranked`, each with its `rows`): that rung's time is projected
+    linearly in rows from the screening round, scheduled on the pool's workers, with a margin
+    (`PROJECTION_MARGIN`: a tree's fit grows a little faster than its rows). The largest such rung
+    runs at once (the rungs between would cost half as much again). If it does not finish in time,
+    or every candidate fails on it, the screening results stand. A rung of every row gives results
+    with `rows` None. The pool is stopped on return."""
     workers = getattr(pool, "_max_workers", 1)  # ProcessPoolExecutor's worker count, stable since 3.2
-    results: dict[str, CrossValidation | str] = dict(ranked)
-    size = len(next(iter(ranked.values())).rows)
+    done = len(next(iter(ranked.values())).rows)
+    seconds = [result.fit_seconds + result.predict_seconds for result in ranked.values()]
+
+    def projected(size: int) -> float:
+        return PROJECTION_MARGIN * makespan([s * size / done for s in seconds], workers)
+
     try:
-        while size < len(y):
-            alive = {name: r for name, r in results.items() if isinstance(r, CrossValidation)}
-            if not alive:
-                break
-            growth = min(size * RUNG_GROWTH, len(y)) / size
-            size = min(size * RUNG_GROWTH, len(y))
-            seconds = [growth * (r.fit_seconds + r.predict_seconds) for r in alive.values()]
-            if max(max(seconds), sum(seconds) / workers) > deadline.left():
-                break
-            every_row = size >= len(y)
-            sample = np.arange(len(y)) if every_row else screening_sample(y, groups, task=task, rows=size, seed=seed)
-            chosen = {name: pipelines[name] for name in alive}
-            got = run(chosen, "all rows" if every_row else f"{len(sample)} rows", keep_pool=True, **rows_of(sample))
-            if any(isinstance(result, Skipped) for result in got.values()):
-                break  # not every candidate finished in time: the rung below ranks them
-            for name, result in got.items():
-                kept = isinstance(result, CrossValidation)
-                results[name] = replace(result, rows=None if every_row else sample) if kept else result
+        affordable = [size for size in rung_sizes(done, len(y)) if projected(size) <= deadline.left()]
+        if not affordable:
+            return dict(ranked)
+        size = affordable[-1]
+        sample = None if size >= len(y) else screening_sample(y, groups, task=task, rows=size, seed=seed)
+        if sample is not None and len(sample) >= len(y):  # whole groups that add up to every row
+            sample = None
+        # Every row: the table as it is, not a copy of it.
+        rows = {} if sample is None else rows_of(sample)
+        got = run(pipelines, "all rows" if sample is None else f"{len(sample)} rows", keep_pool=True, **rows)
+        unfinished = any(isinstance(result, Skipped) for result in got.values())
+        if unfinished or not any(isinstance(result, CrossValidation) for result in got.values()):
+            return dict(ranked)  # not finished in time, or failed on more rows: the screening round ranks them
+        return {name: replace(r, rows=sample) if isinstance(r, CrossValidation) else r for name, r in got.items()}
     finally:
         stop_pool(pool)
-    return results
 
 
 def screening_sample(y: pd.Series, groups: pd.Series | None, *, task: str, rows: int, seed: int) -> np.ndarray:

@@ -30,7 +30,7 @@ from autotab.modeling import ensemble
 from autotab.modeling.backends import trial_runner
 from autotab.modeling.budget import NO_DEADLINE, Deadline
 from autotab.modeling.features import build_preprocessor
-from autotab.modeling.leaderboard import screening_sample
+from autotab.modeling.leaderboard import ALMOST_EVERY_ROW, screening_sample
 from autotab.modeling.selection import Referee, Step
 from autotab.modeling.training import (
     CrossValidation,
@@ -169,6 +169,25 @@ class Outcome:
 ENSEMBLE_RESERVE_MEMBERS = 4
 
 
+def check_same_rows(oof: pd.DataFrame, problem: Problem) -> None:
+    """The leaderboard's out-of-fold predictions (`oof`, with its `target` column) must be of the
+    rows the choices are made on, in their order: else a blend would pair one row's prediction with
+    another's target. Raises `UserError` naming what to rerun."""
+    written, expected = oof["target"], problem.scored_y
+    if len(written) == len(expected):
+        if pd.api.types.is_numeric_dtype(written) and pd.api.types.is_numeric_dtype(expected):
+            # The written target is rounded to 8 places (`leaderboard.oof_frame`).
+            same = np.allclose(written.to_numpy(float), expected.to_numpy(float), rtol=1e-7, atol=1e-7)
+        else:
+            same = bool((written.astype(str).to_numpy() == expected.astype(str).to_numpy()).all())
+        if same:
+            return
+    raise UserError(
+        f"tune: the leaderboard's out-of-fold predictions ({len(written)} rows) are not of the {len(expected)} rows "
+        "tune chooses on: the train stage's outputs are stale; rerun it (`dvc repro train`)"
+    )
+
+
 # A budgeted refit on a sample grows the sample to fill this share of the time left (a fit's time
 # grows a little faster than its rows: a tree sorts them); the rest is the stage's margin.
 REFIT_SHARE = 0.8
@@ -188,6 +207,8 @@ def refit(model: BaseEstimator, problem: Problem, selection: Problem, deadline: 
     per_row = (time.monotonic() - started) / len(selection.y)
     affordable = int(REFIT_SHARE * max(deadline.left(), 0) / per_row) if per_row > 0 else len(problem.y)
     rows = min(len(problem.y), max(len(selection.y), affordable))
+    if rows >= ALMOST_EVERY_ROW * len(problem.y):  # a stratified sample needs rows left out
+        rows = len(problem.y)
     if rows == len(selection.y):
         return rows  # fitted on it already
     fitted_on = problem.sample(rows)
@@ -267,7 +288,8 @@ def search(
 
     # On a large table the trials are cross-validated on the leaderboard's screening sample of its
     # rows: cheap before expensive. What follows the search (the recheck against the defaults, the
-    # refit, the ensemble) uses every row.
+    # ensemble) uses every row of the problem (itself a sample, after a budgeted leaderboard's), and
+    # the refit every row it can (`refit`).
     searched_on = problem.sample(screen_rows)
     rows_ratio = len(problem.y) / len(searched_on.y)
     # A problem that is a sample of the training rows (a budgeted leaderboard's): the final refit
@@ -289,9 +311,11 @@ def search(
         refit_s = sum(list(refits.values())[:ENSEMBLE_RESERVE_MEMBERS])
         ensemble_reserve = min(refit_s + judging_s, deadline.left() / 2)
 
-    # After the search: one more cross-validation of the best (the recheck), the refit (a
-    # cross-validation is K-1 of them on the problem's rows) and the ensemble's.
-    refit_cvs = 2.5 + (refit_ratio - 1) / (n_folds - 1)
+    # After the search: one more cross-validation of the best (the recheck), the refit and the
+    # ensemble's. On a sample of the rows, the refit (the one counted there) only times the model,
+    # which is then fitted on up to every row (`refit`): `refit_ratio` more fits on the problem's
+    # rows, a cross-validation being K-1 of them.
+    refit_cvs = 2.5 + (refit_ratio / (n_folds - 1) if refit_ratio > 1 else 0.0)
 
     # Each trial's folds run `problem.n_jobs` at a time, on that many workers per trial in flight.
     workers = backend.parallelism * problem.n_jobs
@@ -369,7 +393,7 @@ def search(
         steps.append(referee.judge("search", incumbent, f"tuned {best_family}", tuned_fresh, default_fresh))
     if judged and steps[-1].replaced:
         single, single_params, single_cv, source = best_family, best_params, searched_cv, "search"
-        if searched_on is not problem:  # its score on every row, not on the sample it was picked on
+        if searched_on is not problem:  # its score on the problem's rows, not on the sample it was picked on
             single_cv = round(maximisable(float(np.mean([referee.score(o) for o in tuned_fresh])), metric), 6)
         single_features = best_features
     else:

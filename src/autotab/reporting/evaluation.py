@@ -121,8 +121,8 @@ PERMUTATION_REPEATS = 5  # shuffles per column, as scikit-learn's permutation_im
 # across repeats; a 200,000-row holdout would cost 20 times as much for no better ranking.
 PROBED_ROWS = 10_000
 # And rows predicted over all the probes at most: on a wide table the sample shrinks with the probes
-# (100,000 x 500 columns: 500 probed rows, 2,500 probes, where 10,000 rows took more than 20 minutes
-# with extra trees), never below MIN_PROBED_ROWS. Up to 20 columns, the 10,000 rows stand.
+# (100,000 x 500 columns: 500 probed rows, 2,500 probes, where 10,000 rows ran for more than 15
+# minutes with extra trees, and were stopped), never below MIN_PROBED_ROWS. Up to 20 columns, the 10,000 rows stand.
 PROBE_PREDICTIONS = 1_000_000
 MIN_PROBED_ROWS = 500
 

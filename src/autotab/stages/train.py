@@ -105,7 +105,7 @@ def main() -> None:
               f"(train's share {TRAIN_SHARE:.0%}), {cores()} worker processes")  # fmt: skip
     if sample is not None:
         print(f"  ranked on a seeded sample of {len(sample):,} of the {len(y):,} rows (all of them did not fit "
-              f"the budget); tune selects on the same sample, and the final refit uses every row")  # fmt: skip
+              f"the budget); tune chooses on the same sample, and refits on every row the budget affords")  # fmt: skip
     if skipped:
         print(f"  skipped (they do not do {task}): {', '.join(skipped)}")
     print(text.rstrip())

@@ -23,7 +23,7 @@ from autotab.data.splits import make_folds
 from autotab.errors import run_stage
 from autotab.metrics import maximisable, oof_score, primary_metric, recorded_positive
 from autotab.modeling.budget import Deadline, cores, worker_pool
-from autotab.modeling.search import Problem, refit, search
+from autotab.modeling.search import Problem, check_same_rows, refit, search
 from autotab.modeling.selection import Referee
 from autotab.modeling.training import baseline_oof, split_xy
 from autotab.modeling.tuning import history_table, importance_table, make_pruner, trials_table
@@ -72,7 +72,8 @@ def main() -> None:
     )  # fmt: skip
     cv = read_json(paths.CV_METRICS)
     # A budgeted leaderboard that ranked on a seeded sample of the rows: the search and every choice
-    # are made on that sample too (its out-of-fold predictions are of it); the final refit uses every row.
+    # are made on that sample too (its out-of-fold predictions are of it); the final refit takes
+    # every row the budget affords (`refit`).
     selection = problem.sample(cv.get("ranked_rows"))
 
     def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -103,6 +104,7 @@ def main() -> None:
     }  # fmt: skip
     study_name = f"{data.name}-{hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]}"
     oof = pd.read_parquet(paths.OOF_PREDICTIONS)
+    check_same_rows(oof, selection)
     searched = time.monotonic()
     try:
         outcome = search(
