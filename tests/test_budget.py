@@ -2,6 +2,7 @@
 and a budgeted run through DVC still ends in an evaluated, packaged model."""
 
 import json
+import re
 import time
 
 import joblib
@@ -265,5 +266,10 @@ def test_a_budgeted_run_keeps_to_its_budget_and_still_serves_a_model(tmp_path):
     assert summary.get("selection_rows", training_rows) == ranked
     assert ("ranked on a seeded sample" in trained.stdout) == (ranked < training_rows)
     run(["dvc", "repro"], repo)  # evaluate and package: an evaluated, served model
+    # The model card says when the choice or the fit was made on a sample of the training rows.
+    card = (repo / "reports/model_card.md").read_text()
+    chosen_on, fitted_on = (re.search(rf"{row}\s*\|\s*a seeded sample of", card) for row in ("chosen on", "fitted on"))
+    assert bool(chosen_on) == ("selection_rows" in summary)
+    assert bool(fitted_on) == (summary.get("refit_rows", training_rows) < training_rows)
     assert json.loads((repo / "reports/metrics.json").read_text())["roc_auc"] > 0.7
     assert joblib.load(repo / "models/model.joblib").predict(generated_table(5).drop(columns="churned")).shape == (5,)

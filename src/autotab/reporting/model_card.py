@@ -73,6 +73,12 @@ def model_card(
             "hyperparameters": f"`{chosen['params']}`", "features": f"`{chosen['features']}`",
             "decision threshold": metrics.get("decision_threshold", "argmax (not binary)"),
             "seed": config.data.seed, "trials": tuning["n_trials"],
+            # Only a budgeted run on a table too large for its budget chooses and fits on samples.
+            **({"chosen on": f"a seeded sample of {tuning['selection_rows']:,} training rows (budget_s)"}
+               if "selection_rows" in tuning else {}),
+            **({"fitted on": f"a seeded sample of {tuning['refit_rows']:,} of the {clean['train_rows']:,} training "
+                "rows (budget_s: every row did not fit)"}
+               if tuning.get("refit_rows", clean["train_rows"]) < clean["train_rows"] else {}),
         }),
         "",
         "## Performance",
