@@ -296,7 +296,7 @@ def search(
     # costs more than one of its own, by the ratio of rows.
     refit_ratio = (refit_rows or len(problem.y)) / len(problem.y)
 
-    def cv_seconds() -> float:  # what one cross-validation of the best trial so far would take on all rows
+    def cv_seconds() -> float:  # one cross-validation of the best trial so far, on the problem's rows
         complete = [t for t in stored.trials if t.state == optuna.trial.TrialState.COMPLETE and t.duration]
         return rows_ratio * max(complete, key=lambda t: t.value).duration.total_seconds() if complete else 0.0
 

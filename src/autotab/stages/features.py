@@ -31,12 +31,17 @@ def main() -> None:
     train = pd.read_parquet(paths.CLEAN_TRAIN)
     X_train, y_train = train.drop(columns=[target]), train[target].to_numpy(copy=True)
     del train
+    # Fitted step by step as Pipeline.fit does it, so that the cleaned training split it makes is
+    # kept for the checks and the transform below instead of being cleaned again.
+    fitted = clone(recipe)
+    cleaned, after_cleaning = fitted.named_steps["clean"], fitted[1:]
     try:
-        fitted = clone(recipe).fit(X_train, y_train)
+        cleaned_train = cleaned.fit_transform(X_train, y_train)
+        after_cleaning.fit(cleaned_train, y_train)
     except ValueError as error:
         first_line = (str(error).strip().splitlines() or [""])[0]
         raise UserError(f"features: the recipe cannot be fitted on this data: {first_line}") from None
-    cleaned, after_cleaning = fitted.named_steps["clean"], fitted[1:]
+    del X_train
     names = [str(n) for n in fitted.get_feature_names_out()]
 
     def transformed(cleaned_rows: pd.DataFrame, target_values) -> pd.DataFrame:
@@ -44,8 +49,6 @@ def main() -> None:
         out[target] = target_values
         return out
 
-    cleaned_train = cleaned.transform(X_train)
-    del X_train
     check_cleaned(cleaned_train, contract, "the cleaned training split")
     features_train = transformed(cleaned_train, y_train)
     del cleaned_train
