@@ -28,6 +28,7 @@ FEATURES = FeaturesConfig(
 # Fewer, smaller trees than the shipped defaults, converging faster: the whole file runs in seconds.
 FAST = {"n_estimators": 300, "learning_rate": 0.2, "early_stopping_rounds": 20}
 SMALL_TREES = {"lightgbm": {"num_leaves": 8}, "xgboost": {"max_depth": 3}, "catboost": {"depth": 4}}
+ZOO = load_config(REPO / "params.yaml").zoo  # the shipped defaults of every family
 
 
 def table(task: str, n: int = 240, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
@@ -46,7 +47,7 @@ def table(task: str, n: int = 240, seed: int = 0) -> tuple[pd.DataFrame, pd.Seri
 
 def estimator(family: str, task: str, seed: int = 0, **overrides):
     overrides = {**FAST, **SMALL_TREES[family], **overrides}
-    return build_estimator(load_config(REPO / "params.yaml").zoo[family], task, seed, overrides)
+    return build_estimator(ZOO[family], task, seed, overrides)
 
 
 def pipeline(family: str, task: str, **overrides):

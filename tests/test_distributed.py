@@ -8,8 +8,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import joblib
+import pandas as pd
 import pytest
 
+from autotab.modeling.distributed_fit import fitted_parts
 from tests.support import BIN, built_clone, environment, run
 
 pytestmark = pytest.mark.slow
@@ -93,3 +96,27 @@ def test_backend_dask_without_an_address_fails_in_one_line(repo):
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "Traceback" not in output
     assert "autotab tune: error: backend=dask needs the scheduler's address: set AUTOTAB_DASK_ADDRESS" in output
+
+
+def test_a_distributed_fit_refits_the_chosen_boosting_model_on_the_cluster(repo):
+    result = run(
+        ["dvc", "exp", "run", "-n", "dask-fit", "-S", "backend=dask_local", "-S", "train.distributed_fit=true",
+         "-S", "train.candidates=[logistic_regression,lightgbm,xgboost]", "-S", "tune.n_trials=3"], repo,
+    )  # fmt: skip
+    train_rows = len(pd.read_parquet(repo / "data/clean/train.parquet"))
+    chosen = json.loads((repo / "reports/tuning/best_params.json").read_text())["model"]
+    assert chosen in ("lightgbm", "xgboost")  # the logistic anchor is not what a cluster fits
+    assert f"tune: {chosen} fitted on all {train_rows:,} training rows on the Dask cluster" in result.stdout
+    summary = json.loads((repo / "reports/tuning/summary.json").read_text())
+    assert summary["distributed_fit"] == {"rows": train_rows, "recipe_rows": train_rows}
+    _, boosted = fitted_parts(joblib.load(repo / "models/model.joblib"))
+    assert type(boosted.model_).__module__.split(".")[0] == chosen
+    assert "Data and pipelines are up to date." in run(["dvc", "status"], repo).stdout  # evaluated and packaged
+
+
+def test_a_distributed_fit_without_a_cluster_fails_in_one_line_at_the_first_stage(repo):
+    result = run(["dvc", "exp", "run", "-S", "train.distributed_fit=true"], repo, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in output and "Running stage 'ingest'" not in output
+    expected = "autotab validate: error: params.yaml: train.distributed_fit: true needs a Dask cluster: add -S backend="
+    assert expected in output

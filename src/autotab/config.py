@@ -127,6 +127,10 @@ class FeaturesConfig(Section):
         return self
 
 
+# The zoo's families whose library fits on a Dask cluster (`train.distributed_fit`).
+DISTRIBUTABLE_FAMILIES = ("lightgbm", "xgboost")
+
+
 class TrainConfig(Section):
     folds: int = Field(ge=2, le=20)
     metric: Literal[
@@ -138,6 +142,9 @@ class TrainConfig(Section):
     n_jobs: int = Field(ge=1)
     screen_rows: int | None = Field(default=2500, ge=100)
     screen_keep: float = Field(default=0.33, gt=0, le=1)
+    # The final refit of a LightGBM or XGBoost model on the Dask cluster of `backend`
+    # (`autotab.modeling.distributed_fit`).
+    distributed_fit: bool = False
 
 
 class BatchingConfig(Section):
@@ -299,7 +306,24 @@ class Config(Section):
                                      f"{error.errors()[0]['msg']}") from None  # fmt: skip
         if self.model.name not in ("auto", *self.zoo):
             raise ValueError(f"model.name: unknown model {self.model.name!r}; accepted: auto, {', '.join(self.zoo)}")
+        if self.train.distributed_fit:
+            self._check_distributed_fit()
         return self
+
+    def _check_distributed_fit(self) -> None:
+        families = " or ".join(DISTRIBUTABLE_FAMILIES)
+        if self.backend.name == "local":
+            raise ValueError(
+                "train.distributed_fit: true needs a Dask cluster: add -S backend=dask_local (a private one on "
+                "this machine) or -S backend=dask (AUTOTAB_DASK_ADDRESS=tcp://HOST:8786)"
+            )
+        if self.model.name != "auto" and self.model.name not in DISTRIBUTABLE_FAMILIES:
+            raise ValueError(
+                f"train.distributed_fit: model={self.model.name} has no Dask interface; use model={families}, "
+                "or model=auto, or set train.distributed_fit=false"
+            )
+        if self.model.name == "auto" and not set(self.train.candidates) & set(DISTRIBUTABLE_FAMILIES):
+            raise ValueError(f"train.distributed_fit: train.candidates has neither {families.replace(' or ', ' nor ')}")
 
     def family(self, name: str) -> ModelConfig:
         """A family's config: the pinned `model` group if it is that family, else its zoo entry."""

@@ -157,8 +157,14 @@ def write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
         write(tmp)
 
 
+# Rows per Parquet row group: the unit a reader takes at a time (a Dask worker in a distributed fit,
+# `autotab predict`'s stream), so a large table is read in pieces of tens of MB, not one of GBs
+# (pyarrow's default is 1Mi rows). A smaller table is one row group, as before.
+ROW_GROUP_ROWS = 100_000
+
+
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False, row_group_size=ROW_GROUP_ROWS))
 
 
 def write_json(data: Any, path: Path) -> None:

@@ -100,6 +100,14 @@ class BoostedTrees(BaseEstimator):
         _, held_out = train_test_split(np.arange(len(y)), test_size=size, stratify=stratify, random_state=seed)
         return np.sort(held_out)
 
+    def final_library_model(self) -> Any:
+        """The library estimator that `fit` fits last, unfitted: the round count found, no early
+        stopping. A fit elsewhere (a Dask cluster) builds its own twin of it from its parameters."""
+        check_is_fitted(self, "model_")
+        return self._library_model(
+            self.n_estimators_, 0 if self.random_state is None else int(self.random_state), False
+        )
+
     def _features(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
         return validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)

@@ -107,6 +107,30 @@ def trial_runner(
                 scratch.cleanup()
         return
 
+    with dask_client(backend) as client:
+        try:
+            scattered = {"problem": client.scatter(problem, broadcast=True)}
+        except TimeoutError:
+            raise UserError(f"backend={backend.name}: the Dask scheduler has no workers; start some") from None
+        # A task lost with its worker is rescheduled by Dask (up to its allowed-failures); a task that
+        # raises is not rerun: it fails its trial, as on the local backend.
+        executor = client.get_executor(pure=False)
+
+        def submit(family: str, params: dict, features: dict, fold: int):
+            if scattered["problem"].status != "finished":
+                # Lost with the worker that held it (another cluster's memory manager may keep one
+                # replica only): the tasks that needed it fail their trials; later ones get it again.
+                scattered["problem"] = client.scatter(problem, broadcast=True)
+            return executor.submit(fold_score, scattered["problem"], families[family], params, features, fold)
+
+        yield submit
+
+
+@contextlib.contextmanager
+def dask_client(backend: BackendConfig) -> Iterator:
+    """A `distributed.Client` of the backend's cluster: a private `LocalCluster` on 127.0.0.1 with
+    `backend.parallelism` single-threaded worker processes (dask_local, stopped after), or the
+    existing scheduler at `scheduler_address` (dask)."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -144,19 +168,4 @@ def trial_runner(
                 client = stack.enter_context(Client(address, timeout="10s"))
             except (OSError, ValueError) as error:  # refused, timed out, or not an address at all
                 raise UserError(f"backend=dask: cannot reach the Dask scheduler at {address}: {error}") from None
-        try:
-            scattered = {"problem": client.scatter(problem, broadcast=True)}
-        except TimeoutError:
-            raise UserError(f"backend={backend.name}: the Dask scheduler has no workers; start some") from None
-        # A task lost with its worker is rescheduled by Dask (up to its allowed-failures); a task that
-        # raises is not rerun: it fails its trial, as on the local backend.
-        executor = client.get_executor(pure=False)
-
-        def submit(family: str, params: dict, features: dict, fold: int):
-            if scattered["problem"].status != "finished":
-                # Lost with the worker that held it (another cluster's memory manager may keep one
-                # replica only): the tasks that needed it fail their trials; later ones get it again.
-                scattered["problem"] = client.scatter(problem, broadcast=True)
-            return executor.submit(fold_score, scattered["problem"], families[family], params, features, fold)
-
-        yield submit
+        yield client

@@ -22,7 +22,9 @@ from autotab.data.contract import DataContract
 from autotab.data.splits import make_folds
 from autotab.errors import run_stage
 from autotab.metrics import maximisable, oof_score, primary_metric, recorded_positive
+from autotab.modeling.backends import dask_client
 from autotab.modeling.budget import Deadline, cores, worker_pool
+from autotab.modeling.distributed_fit import LOCAL_FIT_ROWS, distributable, fit_on_cluster
 from autotab.modeling.search import Problem, check_same_rows, refit, search
 from autotab.modeling.selection import Referee
 from autotab.modeling.training import baseline_oof, split_xy
@@ -52,6 +54,10 @@ def main() -> None:
     metric = primary_metric(task, train_config.metric)
     board = pd.read_csv(paths.LEADERBOARD)
     board = board[board["status"] == "ok"].reset_index(drop=True)
+    distributed = train_config.distributed_fit
+    if distributed:  # the choice is among what the cluster can fit, and a single model
+        board = distributable(board)
+        tune = tune.model_copy(update={"ensemble": False})
     if config.model.name == "auto":
         names = [n for n in board["model"] if supports(n, task)][: tune.top_families]
     else:
@@ -116,7 +122,16 @@ def main() -> None:
         raise KeyboardInterrupt(interrupted_search(study_name, tune.storage, tune.n_trials)) from None
     refitted = time.monotonic()
     final, threshold = outcome.servable(selection)
-    fitted_rows = refit(final, problem, selection, deadline)
+    if distributed:
+        # The recipe and the round count from a seeded sample here, the trees on every row there.
+        local = selection.sample(LOCAL_FIT_ROWS)
+        with dask_client(backend) as client:
+            fitted_rows = fit_on_cluster(
+                final, sample_X=local.X, sample_y=local.y, parquet=paths.CLEAN_TRAIN, target=contract.target,
+                dropped=[data.group] if data.group else [], client=client,
+            )  # fmt: skip
+    else:
+        fitted_rows = refit(final, problem, selection, deadline)
     finished = time.monotonic()
 
     # What the quality gate before packaging compares: the served model's out-of-fold score and the
@@ -131,6 +146,8 @@ def main() -> None:
     } | {"oof_gain_over_baseline_se": referee.paired_gain([outcome.oof], [trivial])[1]}
     if selection is not problem:
         outcome.summary |= {"selection_rows": len(selection.y), "refit_rows": fitted_rows}
+    if distributed:
+        outcome.summary |= {"distributed_fit": {"rows": fitted_rows, "recipe_rows": len(local.y)}}
     sign = 1 if maximisable(1.0, metric) > 0 else -1
     write_joblib(final, paths.MODEL)
     write_csv(trials_table(outcome.study), paths.TRIALS)
@@ -157,6 +174,11 @@ def main() -> None:
         verdict = "taken" if step["replaced"] else "kept the incumbent"
         print(f"tune: {step['step']}: {step['challenger']} over {step['incumbent']}: out-of-fold gain "
               f"{step['gain']:+.6f} (SE {step['se']:.6f}), needed > {step['threshold']:.6f}: {verdict}")  # fmt: skip
+    if distributed:
+        print(
+            f"tune: {outcome.single} fitted on all {fitted_rows:,} training rows on the Dask cluster "
+            f"(backend={backend.name}); its recipe and round count on a seeded sample of {len(local.y):,}"
+        )
     if fitted_rows < len(y):
         print(f"tune: the final model is fitted on a seeded sample of {fitted_rows:,} of the {len(y):,} training rows: "
               f"every row would not fit in budget_s (a larger budget refits on more)")  # fmt: skip
