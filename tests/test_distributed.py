@@ -112,6 +112,8 @@ def test_a_distributed_fit_refits_the_chosen_boosting_model_on_the_cluster(repo)
     _, boosted = fitted_parts(joblib.load(repo / "models/model.joblib"))
     assert type(boosted.model_).__module__.split(".")[0] == chosen
     assert "Data and pipelines are up to date." in run(["dvc", "status"], repo).stdout  # evaluated and packaged
+    card = (repo / "reports/model_card.md").read_text()
+    assert "every training row, on a Dask cluster (train.distributed_fit)" in card
 
 
 def test_a_distributed_fit_without_a_cluster_fails_in_one_line_at_the_first_stage(repo):

@@ -4,15 +4,15 @@ reading and transforming its own row groups of the training Parquet file, so tha
 the whole feature matrix.
 
 What is learned where:
-- In this process, on the seeded sample the search chose on (`Problem.sample`): the cleaner's and
-  the features recipe's statistics (medians, category vocabularies, encodings, scales), and the
-  boosting round count, by the estimator's own early stopping. These are per-column statistics,
-  which a sample of a few thousand rows estimates well; a category too rare to be in the sample
-  reaches the model as unknown, as an unseen category does when serving. The round count is kept as
-  found (AutoGluon's `refit_full` does the same): more rows would afford a few more rounds, never
-  fewer.
-- On the cluster, on every row: the trees. Data-parallel LightGBM and XGBoost build the same
-  histograms as one process would, summed over the workers.
+- In this process, on a seeded sample of at most `LOCAL_FIT_ROWS` of the rows the choice was made
+  on: the cleaner's and the features recipe's statistics (medians, category vocabularies,
+  encodings, scales) and the boosting round count, by the estimator's own early stopping. The
+  statistics are per column, which a sample of that size estimates well; a category too rare to be
+  in the sample reaches the model as unknown, as an unseen category does when serving. The round
+  count is kept as found, as AutoGluon's `refit_full` keeps it (LightGBM's Dask interface cannot
+  stop early); every row would usually afford more rounds, so this errs toward fewer trees.
+- On the cluster, on every row: the trees. Data-parallel LightGBM sums the workers' histograms;
+  XGBoost merges their quantile sketches, so its bin edges differ slightly from one process's.
 
 The result is the same single-machine Pipeline as an in-process fit (the library's own estimator
 inside autotab's wrapper), so evaluate, package and the service do not change. It is not
@@ -38,6 +38,10 @@ from autotab.estimators.calibration import TemperatureScaled
 
 # The in-process part of the fit (the recipe, the round count) sees at most this many rows.
 LOCAL_FIT_ROWS = 100_000
+# The feature matrix on the workers: half the memory of float64 (the library concatenates a
+# worker's parts into one more copy), and what XGBoost converts to anyway; LightGBM bins the values,
+# and a bin edge moved in the eighth digit changes no split that matters.
+FEATURE_DTYPE = np.float32
 
 
 def distributable(board: pd.DataFrame) -> pd.DataFrame:
@@ -90,7 +94,7 @@ def _partition(parquet: str, group: int, preprocess: Pipeline, target: str, drop
     import pyarrow.parquet as pq
 
     frame = pq.ParquetFile(parquet).read_row_group(group).to_pandas()
-    features = np.asarray(preprocess.transform(frame.drop(columns=[target, *dropped])), dtype=np.float64)
+    features = np.asarray(preprocess.transform(frame.drop(columns=[target, *dropped])), dtype=FEATURE_DTYPE)
     y = frame[target].to_numpy()
     encoded = np.searchsorted(classes, y) if classes is not None else y.astype(np.float64)
     return features, encoded
@@ -129,11 +133,15 @@ def fit_on_cluster(
             counts = np.bincount(np.searchsorted(classes, y_all.to_numpy()), minlength=len(classes))
             weight_of_class = len(y_all) / (len(classes) * counts)
     n_features = boosted.n_features_in_
-    shipped = client.scatter(preprocess, broadcast=True)
+    # Part of the task graph rather than scattered: a worker restarted (out of memory) gets it again.
+    shipped = dask.delayed(preprocess, pure=True)
+    # Workers open the file by its absolute path: on a cluster of several machines, the repository
+    # must be on a filesystem they share, at the same path.
+    located = str(Path(parquet).resolve())
     parts_X, parts_y = [], []
     for group, rows in enumerate(row_groups(parquet)):
-        part = dask.delayed(_partition, pure=True)(str(parquet), group, shipped, target, dropped, classes)
-        parts_X.append(da.from_delayed(part[0], shape=(rows, n_features), dtype=np.float64))
+        part = dask.delayed(_partition, pure=True)(located, group, shipped, target, dropped, classes)
+        parts_X.append(da.from_delayed(part[0], shape=(rows, n_features), dtype=FEATURE_DTYPE))
         parts_y.append(da.from_delayed(part[1], shape=(rows,), dtype=np.int64 if classes is not None else np.float64))
     X, y = da.concatenate(parts_X), da.concatenate(parts_y)
     weight = None if weight_of_class is None else y.map_blocks(lambda codes: weight_of_class[codes], dtype=np.float64)

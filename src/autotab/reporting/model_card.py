@@ -79,6 +79,9 @@ def model_card(
             **({"fitted on": f"a seeded sample of {tuning['refit_rows']:,} of the {clean['train_rows']:,} training "
                 "rows (budget_s: every row did not fit)"}
                if tuning.get("refit_rows", clean["train_rows"]) < clean["train_rows"] else {}),
+            **({"fitted on": f"every training row, on a Dask cluster (train.distributed_fit); the recipe and "
+                f"round count on a seeded sample of {tuning['distributed_fit']['recipe_rows']:,}"}
+               if "distributed_fit" in tuning else {}),
         }),
         "",
         "## Performance",
