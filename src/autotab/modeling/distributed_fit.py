@@ -31,14 +31,15 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
-from autotab.config import DISTRIBUTABLE_FAMILIES
+from autotab.config import DISTRIBUTABLE_FAMILIES, BackendConfig
 from autotab.errors import UserError
 from autotab.estimators.boosting import BoostedTrees, LightGBMTrees, XGBoostTrees
 from autotab.estimators.calibration import TemperatureScaled
+from autotab.modeling.backends import dask_client
 
 # The in-process part of the fit (the recipe, the round count) sees at most this many rows.
 LOCAL_FIT_ROWS = 100_000
-# The feature matrix on the workers: half the memory of float64 (the library concatenates a
+# The feature matrix on the workers: half the memory of float64 (LightGBM concatenates a
 # worker's parts into one more copy), and what XGBoost converts to anyway; LightGBM bins the values,
 # and a bin edge moved in the eighth digit changes no split that matters.
 FEATURE_DTYPE = np.float32
@@ -89,15 +90,27 @@ def read_target(parquet: Path, target: str) -> pd.Series:
     return pq.read_table(parquet, columns=[target]).to_pandas()[target]
 
 
-def _partition(parquet: str, group: int, preprocess: Pipeline, target: str, dropped: list[str], classes):
+def _partition(parquet: str, group: int, preprocess: Pipeline, target: str, classes):
     """One row group, read and transformed on a worker: its feature matrix and encoded target."""
     import pyarrow.parquet as pq
 
     frame = pq.ParquetFile(parquet).read_row_group(group).to_pandas()
-    features = np.asarray(preprocess.transform(frame.drop(columns=[target, *dropped])), dtype=FEATURE_DTYPE)
+    features = np.asarray(preprocess.transform(frame.drop(columns=[target])), dtype=FEATURE_DTYPE)
     y = frame[target].to_numpy()
     encoded = np.searchsorted(classes, y) if classes is not None else y.astype(np.float64)
     return features, encoded
+
+
+def refit_on_cluster(
+    model: BaseEstimator, selection, backend: BackendConfig, *, parquet: Path, target: str
+) -> tuple[int, int]:
+    """Fit the servable `model` chosen on `selection` (a `search.Problem`) on the backend's cluster
+    (`fit_on_cluster`), its recipe and round count on a seeded sample of at most `LOCAL_FIT_ROWS`
+    of the selection's rows; returns the rows the trees and the recipe were fitted on."""
+    local = selection.sample(LOCAL_FIT_ROWS)
+    with dask_client(backend) as client:
+        rows = fit_on_cluster(model, sample_X=local.X, sample_y=local.y, parquet=parquet, target=target, client=client)
+    return rows, len(local.y)
 
 
 def fit_on_cluster(
@@ -107,12 +120,11 @@ def fit_on_cluster(
     sample_y: pd.Series,
     parquet: Path,
     target: str,
-    dropped: list[str],
     client,
 ) -> int:
     """Fit the servable `model` (see `fitted_parts`) for serving: everything but the trees on the
-    sample in this process, then the trees on every row of `parquet` (its `target` column, less the
-    `dropped` ones) on the cluster of `client`. Returns the rows the trees were fitted on."""
+    sample in this process, then the trees on every row of `parquet` (less its `target` column) on
+    the cluster of `client`. Returns the rows the trees were fitted on."""
     import dask
     import dask.array as da
 
@@ -140,13 +152,35 @@ def fit_on_cluster(
     located = str(Path(parquet).resolve())
     parts_X, parts_y = [], []
     for group, rows in enumerate(row_groups(parquet)):
-        part = dask.delayed(_partition, pure=True)(located, group, shipped, target, dropped, classes)
+        part = dask.delayed(_partition, pure=True)(located, group, shipped, target, classes)
         parts_X.append(da.from_delayed(part[0], shape=(rows, n_features), dtype=FEATURE_DTYPE))
         parts_y.append(da.from_delayed(part[1], shape=(rows,), dtype=np.int64 if classes is not None else np.float64))
     X, y = da.concatenate(parts_X), da.concatenate(parts_y)
     weight = None if weight_of_class is None else y.map_blocks(lambda codes: weight_of_class[codes], dtype=np.float64)
-    boosted.model_ = _fit_library_on_cluster(boosted.final_library_model(), X, y, weight, client)
+    try:
+        boosted.model_ = _fit_library_on_cluster(boosted.final_library_model(), X, y, weight, client)
+    except _cluster_failures() as error:
+        # A worker lost mid-fit is retried by Dask (`distributed.scheduler.allowed-failures` times);
+        # past that, the stage stops here, before it writes anything.
+        reason = (str(error).strip().splitlines() or [""])[0][:200]
+        raise UserError(
+            f"train.distributed_fit: the fit on the Dask cluster failed ({type(error).__name__}: {reason}); "
+            "workers were lost more often than Dask retries, out of memory? Give them more memory (or more "
+            "workers), then rerun"
+        ) from None
     return len(y_all)
+
+
+def _cluster_failures() -> tuple[type[BaseException], ...]:
+    """What a lost worker or a broken library network raises out of a fit on the cluster."""
+    from concurrent.futures import CancelledError
+
+    import lightgbm
+    import xgboost
+    from distributed import KilledWorker
+
+    # OSError covers Dask's CommClosedError; CancelledError its FutureCancelledError.
+    return OSError, KilledWorker, CancelledError, lightgbm.basic.LightGBMError, xgboost.core.XGBoostError
 
 
 def _fit_library_on_cluster(local, X, y, weight, client):

@@ -22,9 +22,8 @@ from autotab.data.contract import DataContract
 from autotab.data.splits import make_folds
 from autotab.errors import run_stage
 from autotab.metrics import maximisable, oof_score, primary_metric, recorded_positive
-from autotab.modeling.backends import dask_client
 from autotab.modeling.budget import Deadline, cores, worker_pool
-from autotab.modeling.distributed_fit import LOCAL_FIT_ROWS, distributable, fit_on_cluster
+from autotab.modeling.distributed_fit import distributable, refit_on_cluster
 from autotab.modeling.search import Problem, check_same_rows, refit, search
 from autotab.modeling.selection import Referee
 from autotab.modeling.training import baseline_oof, split_xy
@@ -123,13 +122,9 @@ def main() -> None:
     refitted = time.monotonic()
     final, threshold = outcome.servable(selection)
     if distributed:
-        # The recipe and the round count from a seeded sample here, the trees on every row there.
-        local = selection.sample(LOCAL_FIT_ROWS)
-        with dask_client(backend) as client:
-            fitted_rows = fit_on_cluster(
-                final, sample_X=local.X, sample_y=local.y, parquet=paths.CLEAN_TRAIN, target=contract.target,
-                dropped=[data.group] if data.group else [], client=client,
-            )  # fmt: skip
+        fitted_rows, recipe_rows = refit_on_cluster(
+            final, selection, backend, parquet=paths.CLEAN_TRAIN, target=contract.target
+        )
     else:
         fitted_rows = refit(final, problem, selection, deadline)
     finished = time.monotonic()
@@ -147,7 +142,7 @@ def main() -> None:
     if selection is not problem:
         outcome.summary |= {"selection_rows": len(selection.y), "refit_rows": fitted_rows}
     if distributed:
-        outcome.summary |= {"distributed_fit": {"rows": fitted_rows, "recipe_rows": len(local.y)}}
+        outcome.summary |= {"distributed_fit": {"rows": fitted_rows, "recipe_rows": recipe_rows}}
     sign = 1 if maximisable(1.0, metric) > 0 else -1
     write_joblib(final, paths.MODEL)
     write_csv(trials_table(outcome.study), paths.TRIALS)
@@ -177,7 +172,7 @@ def main() -> None:
     if distributed:
         print(
             f"tune: {outcome.single} fitted on all {fitted_rows:,} training rows on the Dask cluster "
-            f"(backend={backend.name}); its recipe and round count on a seeded sample of {len(local.y):,}"
+            f"(backend={backend.name}); its recipe and round count on a seeded sample of {recipe_rows:,}"
         )
     if fitted_rows < len(y):
         print(f"tune: the final model is fitted on a seeded sample of {fitted_rows:,} of the {len(y):,} training rows: "
