@@ -3,8 +3,8 @@
 Written by `clean` to `contracts/<data.name>.json` (tracked by DVC, committed to git, kept between
 runs). The input side (raw column names, JSON types, nullability, categories seen, numeric ranges)
 is what the service and batch predictor validate requests against; the cleaned side (columns, dtypes, numeric
-ranges) is what `features` and `evaluate` check with pandera: the structure strictly, the ranges as
-counts of values outside them (`check_cleaned`). A new version of the data that changes
+ranges) is what `features` and `evaluate` check: the structure strictly with pandera, the ranges
+as counts of values outside them (`check_cleaned`). A new version of the data that changes
 the structure fails `clean` with every difference listed, until the contract is regenerated on
 purpose (`autotab contract --reset`); a change of the cleaning config regenerates it by itself.
 
@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -189,19 +190,11 @@ def enforce(old: DataContract | None, new: DataContract, where: str) -> str:
     return "unchanged" if old == new else "updated (categories or ranges)"
 
 
-def cleaned_schema(contract: DataContract, ranges: bool = False):
-    """A pandera schema of the cleaned table: exactly these columns, with these dtypes; with
-    `ranges`, each numeric column also within its training range."""
+def cleaned_schema(contract: DataContract):
+    """A pandera schema of the cleaned table: exactly these columns, in this order, with these dtypes."""
     import pandera.pandas as pa
 
-    def checks(column: CleanedColumn) -> list:
-        if not ranges or column.min is None:
-            return []
-        return [pa.Check.in_range(column.min, column.max, name="within_training_range")]
-
-    columns = {
-        c.name: pa.Column(c.dtype, checks=checks(c), nullable=True, coerce=False) for c in contract.cleaned
-    }  # fmt: skip
+    columns = {c.name: pa.Column(c.dtype, nullable=True, coerce=False) for c in contract.cleaned}
     return pa.DataFrameSchema(columns, strict=True, ordered=True)
 
 
@@ -220,9 +213,14 @@ def check_cleaned(frame: pd.DataFrame, contract: DataContract, what: str) -> dic
         names = cases["column"].where(cases["column"].notna(), cases["failure_case"]).astype(str)
         listed = "; ".join(dict.fromkeys(f"{n}: {c}" for n, c in zip(names, cases["check"], strict=True)))
         raise UserError(f"{what} does not conform to the data contract: {listed}") from None
-    try:
-        cleaned_schema(contract, ranges=True).validate(frame, lazy=True)
-    except pandera.errors.SchemaErrors as error:
-        counts = error.failure_cases["column"].value_counts()
-        return {name: int(counts[name]) for name in frame.columns if name in counts.index}
-    return {}
+    # The ranges are counted in one comparison over the numeric block, not as a pandera check per
+    # column: pandera builds a failure report per failing column (about 7 ms each), which took 10 s
+    # on a 2,000-column holdout with values outside the range in 734 of them.
+    ranged = [c for c in contract.cleaned if c.min is not None]
+    if not ranged:
+        return {}
+    values = frame[[c.name for c in ranged]].to_numpy(dtype=np.float64, na_value=np.nan)
+    low, high = np.array([c.min for c in ranged]), np.array([c.max for c in ranged])
+    with np.errstate(invalid="ignore"):  # a missing value compares false: not outside
+        outside = ((values < low) | (values > high)).sum(axis=0)
+    return {c.name: int(n) for c, n in zip(ranged, outside, strict=True) if n}

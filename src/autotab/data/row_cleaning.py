@@ -171,9 +171,11 @@ def column_report(cleaner: TableCleaner, *frames: pd.DataFrame) -> dict[str, dic
               for start in range(0, len(frame), REPORT_CHUNK_ROWS))  # fmt: skip
     for chunk in chunks:
         cleaned = cleaner.transform(chunk)
+        columns = list(cleaned.columns)  # listed once: a name lookup per column of a 2,000-column table
+        exact = set(columns)
         for name in cleaner.kinds_:
             safe = cleaner.names_[name]
-            after = cleaned[[c for c in cleaned.columns if c == safe or c.startswith(f"{safe}_")][0]]
+            after = cleaned[safe if safe in exact else next(c for c in columns if c.startswith(f"{safe}_"))]
             counts[name] += [chunk[name].isna().sum(), normalise_missing(chunk[name], markers).isna().sum(),
                              after.isna().sum()]  # fmt: skip
     report: dict[str, dict[str, Any]] = {}

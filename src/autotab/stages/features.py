@@ -54,7 +54,7 @@ def main() -> None:
     del cleaned_train
     test = pd.read_parquet(paths.CLEAN_TEST)
     cleaned_test = cleaned.transform(test.drop(columns=[target]))
-    # The holdout's values outside the training range (the contract's, checked with pandera) are
+    # The holdout's values outside the training range (the contract's) are
     # counted, not refused: a model meets such values in use too, and the count says how often.
     out_of_range = check_cleaned(cleaned_test, contract, "the cleaned holdout split")
     features_test = transformed(cleaned_test, test[target].to_numpy())
