@@ -28,7 +28,10 @@ def test_ctrl_c_during_tune_says_so_in_one_line_exits_130_and_the_rerun_resumes(
     shutil.rmtree(repo / ".optuna")  # the built run's study: without it, the search starts afresh
     tune = [sys.executable, "-m", "autotab.stages.tune"]
     process = subprocess.Popen(
-        tune, cwd=repo, env=environment(), stderr=subprocess.PIPE, text=True, start_new_session=True
+        tune, cwd=repo, env=environment(), stderr=subprocess.PIPE, text=True, start_new_session=True,
+        # A suite started in the background of a non-interactive shell inherits SIGINT ignored, and
+        # Python then keeps ignoring it: the stage gets Ctrl-C's default, as in a terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     seen = []
     for line in process.stderr:
