@@ -62,9 +62,16 @@ def test_a_regression_scorer_is_signed_so_that_larger_is_better():
     assert metrics.oof_score(model.predict(X), y, "regression", "rmse", None, None) == pytest.approx(-rmse)
 
 
-def test_permutation_importance_over_chosen_columns_is_scikit_learns_for_those_columns(binary):
+BATCHES = {"one batch": 5_000_000, "a probe a batch": 1, "three of the 10 probes a batch": 3 * 800}
+
+
+@pytest.mark.parametrize("batch_cells", BATCHES.values(), ids=BATCHES.keys())
+def test_permutation_importance_over_chosen_columns_is_scikit_learns(binary, batch_cells, monkeypatch):
     from sklearn.inspection import permutation_importance
 
+    from autotab.reporting import evaluation
+
+    monkeypatch.setattr(evaluation, "PROBE_BATCH_CELLS", batch_cells)  # the probes predicted in batches of any size
     model, X, y = binary
     scorer = metrics.holdout_scorer("roc_auc", "binary", "yes")
     theirs = permutation_importance(model, X, y, scoring=scorer, n_repeats=5, random_state=3)

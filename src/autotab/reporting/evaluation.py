@@ -140,6 +140,41 @@ def probed_rows(
     return X.iloc[chosen], y.iloc[chosen]
 
 
+# Cells (probed rows x cleaned columns) predicted in one call at most: the probes are predicted in
+# batches, since a call's fixed costs are paid per call (KNN imputation's per-column loop: a 100-row x
+# 2,000-column holdout's 330 probes took 300 s one call each), and the batch bounds the memory.
+PROBE_BATCH_CELLS = 5_000_000
+
+
+class _BatchPredictions:
+    """The model's predictions for a batch of probes' rows, made for the whole batch on the first
+    request of each kind (`predict`, `predict_proba`)."""
+
+    def __init__(self, model: Any, frames: list[pd.DataFrame]) -> None:
+        self.model, self.frames, self.made = model, frames, {}
+        self.starts = np.cumsum([0, *map(len, frames)])
+
+    def made_by(self, method: str, probe: int) -> np.ndarray:
+        if method not in self.made:
+            whole = pd.concat(self.frames, ignore_index=True) if len(self.frames) > 1 else self.frames[0]
+            self.made[method] = getattr(self.model, method)(whole)
+        return self.made[method][self.starts[probe] : self.starts[probe + 1]]
+
+
+class _ProbeModel:
+    """Stands for the model in a scorer's call on one probe's rows: their predictions from the batch."""
+
+    def __init__(self, batch: _BatchPredictions, probe: int) -> None:
+        self.batch, self.probe = batch, probe
+        self.classes_ = getattr(batch.model, "classes_", None)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.batch.made_by("predict", self.probe)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.batch.made_by("predict_proba", self.probe)
+
+
 def permutation_importance_rows(
     model: Any,
     X: pd.DataFrame,
@@ -153,21 +188,31 @@ def permutation_importance_rows(
     `columns`, by `scoring` (`metrics.holdout_scorer`): the whole Pipeline, cleaning included, is
     what is probed (cleaned once, `cleaned_once`). scikit-learn's `permutation_importance`, shuffles
     and seeds included (each column is shuffled from the one seed it draws), over the chosen columns
-    only."""
+    only; the probes are predicted in batches of at most `PROBE_BATCH_CELLS` (a row's prediction
+    depends on that row alone)."""
     seeded = np.random.RandomState(seed).randint(np.iinfo(np.int32).max + 1)
     model, X, made_from = cleaned_once(model, X, y)
     baseline = scoring(model, X, y)
-    rows = []
-    for column in columns:
-        shuffled, order, drops = X.copy(), np.arange(len(X)), []
-        rows_now, shuffle = np.arange(len(X)), np.random.RandomState(seeded)
-        for _ in range(repeats):  # as scikit-learn does it: each repeat shuffles the last one again
-            shuffle.shuffle(order)
-            rows_now = rows_now[order]
-            for derived in made_from.get(column, []):  # each keeps its dtype (a dropped column: none)
-                shuffled[derived] = X[derived].iloc[rows_now].set_axis(X.index)
-            drops.append(baseline - scoring(model, shuffled, y))
-        rows.append({"feature": column, "importance": np.mean(drops), "std": np.std(drops)})
+
+    def probes():  # (column, the shuffled rows), in scikit-learn's order
+        for column in columns:
+            order, rows_now, shuffle = np.arange(len(X)), np.arange(len(X)), np.random.RandomState(seeded)
+            for _ in range(repeats):  # as scikit-learn does it: each repeat shuffles the last one again
+                shuffle.shuffle(order)
+                rows_now = rows_now[order]
+                shuffled = X.copy()
+                for derived in made_from.get(column, []):  # each keeps its dtype (a dropped column: none)
+                    shuffled[derived] = X[derived].iloc[rows_now].set_axis(X.index)
+                yield column, shuffled
+
+    per_batch = max(1, PROBE_BATCH_CELLS // max(X.size, 1))
+    drops: dict[str, list[float]] = {column: [] for column in columns}
+    pending = iter(probes())
+    while batch := [probe for _, probe in zip(range(per_batch), pending, strict=False)]:
+        predictions = _BatchPredictions(model, [frame for _, frame in batch])
+        for i, (column, frame) in enumerate(batch):
+            drops[column].append(baseline - scoring(_ProbeModel(predictions, i), frame, y))
+    rows = [{"feature": c, "importance": np.mean(d), "std": np.std(d)} for c, d in drops.items()]
     table = pd.DataFrame(rows, columns=["feature", "importance", "std"])
     return table.sort_values(["importance", "feature"], ascending=[False, True]).round(6).reset_index(drop=True)
 
