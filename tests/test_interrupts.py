@@ -21,11 +21,16 @@ from tests.support import built_clone, environment, run
 pytestmark = pytest.mark.slow
 
 STORAGE = "sqlite:///.optuna/studies.db"
+TRIALS = 8
 
 
 def test_ctrl_c_during_tune_says_so_in_one_line_exits_130_and_the_rerun_resumes(tmp_path_factory):
     repo = built_clone(tmp_path_factory, "interrupted")
     shutil.rmtree(repo / ".optuna")  # the built run's study: without it, the search starts afresh
+    # A budget of 8 trials: interrupted after 3, the rerun resumes for the rest (30 would only take longer).
+    params = repo / "params.yaml"
+    assert "  n_trials: 30\n" in params.read_text()
+    params.write_text(params.read_text().replace("  n_trials: 30\n", f"  n_trials: {TRIALS}\n", 1))
     tune = [sys.executable, "-m", "autotab.stages.tune"]
     process = subprocess.Popen(
         tune, cwd=repo, env=environment(), stderr=subprocess.PIPE, text=True, start_new_session=True,
@@ -43,7 +48,8 @@ def test_ctrl_c_during_tune_says_so_in_one_line_exits_130_and_the_rerun_resumes(
     assert process.wait(timeout=120) == 130, rest
     assert "Traceback" not in rest, rest
     last = rest.strip().splitlines()[-1]
-    said = re.fullmatch(rf"autotab tune: interrupted: after (\d+) of 30 finished trials, kept in {STORAGE}; .*", last)
+    said = re.fullmatch(rf"autotab tune: interrupted: after (\d+) of {TRIALS} finished trials, kept in {STORAGE}; .*",
+                        last)  # fmt: skip
     assert said, rest
     finished = int(said.group(1))
 
@@ -56,4 +62,4 @@ def test_ctrl_c_during_tune_says_so_in_one_line_exits_130_and_the_rerun_resumes(
     assert states.count("COMPLETE") + states.count("PRUNED") == finished >= 3
 
     resumed = run(tune, repo)
-    assert f"({30 - finished} run now" in resumed.stdout, resumed.stdout
+    assert f"({TRIALS - finished} run now" in resumed.stdout, resumed.stdout
