@@ -107,6 +107,21 @@ def test_a_table_wider_than_the_column_budget_keeps_the_columns_related_to_the_t
     assert describe(half)["model_features"] != report["model_features"]
 
 
+def test_a_table_with_more_columns_than_rows_keeps_the_sure_screening_size_of_related_columns():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(100, 300)), columns=[f"m{i}" for i in range(300)])
+    y = np.where(X["m7"] - X["m150"] + 0.3 * rng.normal(size=100) > 0, "yes", "no")
+    config = FeaturesConfig(**{**BASE, "missing_indicator": False})  # max_columns 500, sure_screening on
+    report = describe(build_preprocessor(TableCleaner(), config, "binary", 0).fit(X, y))
+    assert len(report["model_features"]) == 21  # floor(100 / ln 100)
+    assert {"numeric__m7", "numeric__m150"} <= set(report["model_features"])
+    off = FeaturesConfig(**{**BASE, "missing_indicator": False, "sure_screening": False})
+    assert len(describe(build_preprocessor(TableCleaner(), off, "binary", 0).fit(X, y))["model_features"]) == 300
+    # as many columns as rows, or fewer: no screening
+    square = build_preprocessor(TableCleaner(), config, "binary", 0).fit(X.iloc[:, :100], y)
+    assert len(describe(square)["model_features"]) == 100
+
+
 def test_a_table_within_the_column_budget_passes_through_it_unchanged():
     rng = np.random.default_rng(0)
     X = pd.DataFrame({f"x{i}": rng.normal(size=60) for i in range(4)})

@@ -117,6 +117,7 @@ class FeaturesConfig(Section):
     pca: int | float | None = Field(default=None, gt=0)
     max_expansion: float = Field(default=50, gt=1)
     max_columns: int | None = Field(default=500, ge=1)
+    sure_screening: bool = True
 
     @model_validator(mode="after")
     def _fractions(self) -> FeaturesConfig:

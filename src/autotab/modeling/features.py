@@ -143,7 +143,7 @@ def build_preprocessor(cleaner: TableCleaner, config: FeaturesConfig, task: str,
     if select is not None:
         steps.append(("select", select))
     if config.max_columns is not None:
-        steps.append(("budget", ColumnBudget(config.max_columns, task)))
+        steps.append(("budget", ColumnBudget(config.max_columns, task, sure_screening=config.sure_screening)))
     if config.pca is not None:
         steps.append(("pca", PCA(n_components=config.pca, random_state=seed)))
     return Pipeline(steps)

@@ -75,8 +75,11 @@ def main() -> None:
     if report["dropped_by_selection"]:
         extra += f"; selection dropped {len(report['dropped_by_selection'])}"
     if report["dropped_by_budget"]:
-        budget = config.features.max_columns
-        extra += f"; the column budget (features.max_columns={budget}) kept the {budget} most related to the target"
+        kept, budget = len(report["selected_features"]), config.features.max_columns
+        rule = f"features.max_columns={budget}"
+        if kept < budget:  # the sure screening size on a table with more columns than rows
+            rule = f"n / ln(n) of the {len(features_train):,} training rows, features.sure_screening"
+        extra += f"; the column budget kept the {kept} most related to the target ({rule})"
     if "pca_components" in report:
         extra += f"; PCA kept {report['pca_components']} components ({report['pca_explained_variance_total']:.1%})"
     if out_of_range:
