@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import FixedThresholdClassifier
 
 from autotab import metrics
@@ -132,3 +133,19 @@ def test_probing_the_cleaned_rows_is_probing_the_raw_ones_on_a_messy_table():
     assert ours.loc["Date Egg", "importance"] != 0  # a date: three cleaned columns shuffled together
     for position, column in enumerate(X.columns):
         assert ours.loc[column, "importance"] == pytest.approx(theirs.importances_mean[position], abs=1e-6), column
+
+
+def test_binary_roc_auc_by_ranks_is_scikit_learns_ties_included_and_keeps_its_answers_to_bad_input():
+    rng = np.random.default_rng(0)
+    for case in range(300):
+        n = int(rng.integers(2, 2000))
+        y = (rng.random(n) < rng.uniform(0.05, 0.95)).astype(int)
+        y[:2] = [0, 1]  # both classes
+        score = rng.normal(size=n) + y * rng.uniform(0, 2)
+        if case % 3 == 0:
+            score = np.round(score, 1)  # ties, within and across the classes
+        assert metrics.binary_roc_auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    with pytest.warns(UserWarning, match="Only one class"):  # scikit-learn's answer: undefined
+        assert np.isnan(metrics.binary_roc_auc(np.ones(5, dtype=int), np.arange(5.0)))
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.binary_roc_auc(np.array([0, 1, 0]), np.array([0.1, np.nan, 0.3]))
