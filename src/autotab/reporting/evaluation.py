@@ -151,13 +151,13 @@ class _BatchPredictions:
     request of each kind (`predict`, `predict_proba`)."""
 
     def __init__(self, model: Any, frames: list[pd.DataFrame]) -> None:
-        self.model, self.frames, self.made = model, frames, {}
+        self.model, self.made = model, {}
+        self.rows = pd.concat(frames, ignore_index=True)
         self.starts = np.cumsum([0, *map(len, frames)])
 
     def made_by(self, method: str, probe: int) -> np.ndarray:
         if method not in self.made:
-            whole = pd.concat(self.frames, ignore_index=True) if len(self.frames) > 1 else self.frames[0]
-            self.made[method] = getattr(self.model, method)(whole)
+            self.made[method] = getattr(self.model, method)(self.rows)
         return self.made[method][self.starts[probe] : self.starts[probe + 1]]
 
 
