@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import pickle
+from unittest.mock import patch
 
+import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autotab.data.contract import build_contract, check_cleaned
 from autotab.data.row_cleaning import clean_rows
+from autotab.estimators import table_cleaner
 from autotab.estimators.table_cleaner import MEMO_MAX_ROWS, TableCleaner
 
 MARKERS = ["", "?", "NA", "null", "-"]
@@ -106,3 +109,34 @@ def test_a_few_rows_are_cleaned_exactly_as_a_large_table_is(frame, data):
         pd.testing.assert_frame_equal(small.reset_index(drop=True), large)
         pd.testing.assert_frame_equal(again, small)
     assert "_memo" not in pickle.loads(pickle.dumps(cleaner)).__dict__
+
+
+NUMBERS = st.one_of(
+    st.integers(-3, 3).map(float),  # repeats and whole numbers: constants, ids, running numbers
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, float("nan"), float("inf"), -float("inf"), 2.0**53, 1e300]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 30).flatmap(
+        lambda rows: st.lists(st.lists(NUMBERS, min_size=rows, max_size=rows), min_size=1, max_size=6)
+    ),
+    st.integers(1, 40),
+)
+def test_numeric_columns_facts_by_numpy_blocks_are_those_of_pandas(columns, block_cells):
+    """The cleaner reads its numeric columns' facts (counts, distinct values, whole numbers, range)
+    from NumPy blocks of columns: exactly what pandas finds column by column, block size aside."""
+    frame = pd.DataFrame({f"c{i}": pd.Series(values, dtype="float64") for i, values in enumerate(columns)})
+    frame["n"] = np.arange(len(frame), dtype=np.int64)  # a running number
+    with patch.object(table_cleaner, "FACTS_BLOCK_CELLS", block_cells):
+        fast = table_cleaner.numeric_facts(frame)
+    assert list(fast) == list(frame.columns)
+    for column in frame.columns:
+        assert fast[column] == table_cleaner.facts_of(frame[column], "numeric"), column
+
+
+def test_integers_beyond_what_float64_holds_exactly_are_summarised_by_pandas():
+    frame = pd.DataFrame({"big": np.array([2**62, 2**62 + 1], dtype=np.int64), "small": [1, 2]})
+    assert list(table_cleaner.numeric_facts(frame)) == ["small"]

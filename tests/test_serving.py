@@ -101,8 +101,10 @@ def test_metadata_describes_the_served_model(repo, server):
     assert meta["data_hash"] == f"sha256:{train_hash}"
     assert meta["feature_schema"]["fields"] == contract["input"]
     assert meta["task"] == "binary" and meta["classes"] == contract["classes"]
-    # Whatever packaging stores with the model is shown as stored, its lineage included.
-    assert meta["model_metadata"]["contract"] == contract
+    assert meta["contract"] == contract
+    # Whatever packaging stores with the model's information is shown as stored, its lineage included.
+    contract_sha256 = hashlib.sha256((repo / "contracts/breast_biopsy.json").read_bytes()).hexdigest()
+    assert meta["model_metadata"]["contract_sha256"] == contract_sha256
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     (raw,) = [dep for dep in lock["stages"]["ingest"]["deps"] if dep["path"].startswith("data/raw/")]
     params_md5 = hashlib.md5((repo / "params.yaml").read_bytes()).hexdigest()

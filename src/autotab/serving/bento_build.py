@@ -59,8 +59,8 @@ def save_model(
     labels: dict[str, str],
     custom_objects: dict[str, Any] | None = None,
 ) -> str:
-    """Save the Pipeline in the model store; `custom_objects` are pickled beside it (the rows its
-    explanations draw on)."""
+    """Save the Pipeline in the model store; `custom_objects` are pickled beside it (the data
+    contract, the rows its explanations draw on)."""
     import bentoml
     from bentoml.exceptions import NotFound
 
@@ -110,8 +110,9 @@ def export_bento(tag: str, archive: Path) -> None:
 
     archive = Path(archive).resolve()  # a relative path would be written under /
     with tempfile.TemporaryDirectory(dir=archive.parent) as scratch:
-        exported = Path(scratch) / archive.name
-        bentoml.bentos.export_bento(tag, str(exported))
+        # Exported as a plain tar: `reproducible_archive` compresses it, once.
+        exported = Path(scratch) / f"{archive.stem}.tar"
+        bentoml.bentos.export_bento(tag, str(exported), output_format="tar")
         reproducible_archive(exported, archive)
 
 

@@ -49,7 +49,8 @@ MODEL_TAG: str = getattr(ARGS, "model_tag", "autotab-pipeline:latest")
 SERVE = ServeConfig.model_validate_json(ARGS.serve)
 
 _model_ref = bentoml.models.BentoModel(MODEL_TAG)
-_model_info = bentoml.models.get(MODEL_TAG).info
+_stored_model = bentoml.models.get(MODEL_TAG)
+_model_info = _stored_model.info
 
 
 def _decoded(value: Any) -> Any:
@@ -64,7 +65,7 @@ def _decoded(value: Any) -> Any:
 
 MODEL_METADATA: dict[str, Any] = {key: _decoded(value) for key, value in _model_info.metadata.items()}
 MODEL_LABELS: dict[str, str] = dict(_model_info.labels)
-CONTRACT = DataContract.from_json(MODEL_METADATA["contract"], f"the model {MODEL_TAG}'s data contract")
+CONTRACT = DataContract.from_json(_stored_model.custom_objects["contract"], f"the model {MODEL_TAG}'s data contract")
 FIELDS = CONTRACT.input
 RANGED = ranged_fields(FIELDS)
 
@@ -129,6 +130,7 @@ async def metadata(_: Request) -> JSONResponse:
             "data_hash": MODEL_METADATA.get("data_hash"),
             "params": MODEL_METADATA.get("params"),
             "holdout_metrics": MODEL_METADATA.get("holdout_metrics"),
+            "contract": CONTRACT.to_json(),
             "feature_schema": {
                 "fields": CONTRACT.to_json()["input"],
                 "missing_markers": list(CONTRACT.missing_markers),
@@ -164,7 +166,7 @@ class AutotabService:
         self.task = CONTRACT.task
         self.metrics = serving_metrics()  # in the worker, where Prometheus' multiprocess directory is set
         self.drift = DriftWindow(CONTRACT.cleaned, SERVE.drift_window)
-        explanation = bentoml.models.get(MODEL_TAG).custom_objects["explanation"]
+        explanation = _stored_model.custom_objects["explanation"]
         self.explainer = Explainer(self.pipeline, explanation["background"], explanation["seed"])
         # Explained once now: the first request does not pay for imports (a forest's tree SHAP library).
         self.explainer.explain(explanation["background"].iloc[:1])
