@@ -96,3 +96,17 @@ def test_a_file_missing_a_column_fails_with_one_line_and_writes_nothing(repo, tm
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "mitoses" in lines[0] and str(source) in lines[0], result.stderr
     assert list(tmp_path.iterdir()) == [source]  # neither output nor a temporary file is left
+
+
+def test_an_input_named_like_the_default_rejected_file_is_refused_naming_what_the_user_typed(repo, tmp_path):
+    """`x.rejected.csv x.csv`: the default file of rejected rows for OUTPUT would overwrite INPUT. The
+    error names that default, not a `--rejected` option the user never passed; nothing is written."""
+    source = tmp_path / "scores.rejected.csv"
+    raw_rows(repo).head(5).to_csv(source, index=False)
+    before = source.read_bytes()
+    result = run(["autotab", "predict", str(source), str(tmp_path / "scores.csv")], repo, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "INPUT and the rejected rows' file (default for OUTPUT) are the same file" in line, line
+    assert "--rejected" not in line
+    assert source.read_bytes() == before and list(tmp_path.iterdir()) == [source]

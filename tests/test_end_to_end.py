@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from autotab.tables import file_digest
 from tests.conftest import REPO
 from tests.support import QUICK, built_clone, post, run, served_bento
 
@@ -272,13 +273,16 @@ def test_the_raw_penguins_table_goes_through_the_same_pipeline_split_by_time(rep
 def test_a_run_that_stops_half_way_leaves_no_model_scored_against_another_contract(repo, tmp_path):
     """After the penguins run, a run back on the built-in data fails at train: params.yaml and the
     contract are the built-in table's again, the model and the Bento still the penguins'. Neither
-    `autotab predict` nor `autotab serve` may use them together."""
+    `autotab predict`, `autotab serve` nor the package stage may use them together."""
+    recorded = json.loads((repo / "reports/tuning/best_params.json").read_text())["contract_sha256"]
+    assert recorded != file_digest(repo / "contracts/breast_biopsy.json", "sha256"), "needs the penguins run first"
     failed = run(["dvc", "exp", "run", "-S", "model=random_forest", "-S", "model.n_estimators=-3"], repo, check=False)
     assert failed.returncode != 0 and "autotab train: error: model.n_estimators" in failed.stderr + failed.stdout
     assert yaml.safe_load((repo / "params.yaml").read_text())["data"]["name"] == "breast_biopsy"
     rows = tmp_path / "rows.csv"
     pd.read_csv(REPO / "data/raw/breast_biopsy.csv").head(5).to_csv(rows, index=False)
-    for command in (["autotab", "predict", str(rows), str(tmp_path / "scores.csv")], ["autotab", "serve"]):
+    package = ["python", "-m", "autotab.stages.package"]  # as `dvc repro` runs it
+    for command in (["autotab", "predict", str(rows), str(tmp_path / "scores.csv")], ["autotab", "serve"], package):
         result = run(command, repo, check=False)
         assert result.returncode == 2 and "Traceback" not in result.stderr, (command, result.stderr)
         assert "is not from the same run as contracts/breast_biopsy.json" in result.stderr, (command, result.stderr)

@@ -146,6 +146,20 @@ def test_numbers_outside_the_training_range_are_found_as_text_or_numbers_and_mis
     assert outside.T.tolist() == [[False, True, False, False], [False, True, True, False]]  # age, dose
 
 
+@pytest.mark.parametrize(
+    ("mode", "flagged"), [("flag", [None, ["age", "dose"], ["dose"]]), ("accept", [None, None, None])]
+)
+def test_flag_names_the_fields_outside_the_range_in_each_answer_and_accept_leaves_the_answers_alone(mode, flagged):
+    from autotab.serving.request_schema import flag_out_of_range, outside_training_range
+
+    records = [{"age": 20, "dose": 9.5}, {"age": 81, "dose": 1e300}, {"age": None, "dose": -1.0}]
+    frame = records_frame([RangedRecord.model_validate(r) for r in records], RANGED)
+    answers = [{"label": "yes"} for _ in records]
+    flag_out_of_range(answers, outside_training_range(frame, RANGED, MARKERS), RANGED, mode)
+    assert [answer.get("out_of_range") for answer in answers] == flagged
+    assert all(answer["label"] == "yes" for answer in answers)  # scored either way
+
+
 def test_with_refusal_on_a_request_outside_the_range_gets_an_error_per_value_naming_the_range():
     from autotab.serving.request_schema import request_model
 

@@ -463,6 +463,9 @@ def test_the_serve_config_flows_from_conf_through_dvc_into_the_bento(tmp_path_fa
         status, body = post(f"{base}/predict", json.dumps({"records": [record] * 3}).encode())
         assert status == 400 and "records" in body, body
         assert json.loads(get(f"{base}/metadata")[1])["limits"]["max_records"] == 2
+        before = metric_values(base)
         status, body = post(f"{base}/predict", json.dumps({"records": [{**record, "mitoses": 11}]}).encode())
         assert status == 400 and "mitoses" in body and "training range [1, 10]" in body, body
+        name = "autotab_out_of_range_values_total"  # a refused value is counted too
+        assert counter(metric_values(base), name, field="mitoses") == counter(before, name, field="mitoses") + 1
         assert f"127.0.0.1:{port}" in (tmp_path / "cwd/serve.log").read_text()

@@ -204,6 +204,19 @@ def counts_per_field(outside: np.ndarray, ranged: Sequence[InputField]) -> dict[
     return {field.name: int(n) for field, n in zip(ranged, outside.sum(axis=0), strict=True) if n}
 
 
+def flag_out_of_range(
+    answers: list[dict[str, Any]], outside: np.ndarray | None, ranged: Sequence[InputField], mode: str
+) -> None:
+    """With `mode` (serve.out_of_range) flag, name in each answer the fields of `ranged` that
+    `outside_training_range` found outside the training range; with accept, leave the answers as they are."""
+    if mode != "flag" or outside is None or not outside.any():
+        return
+    names = np.array([field.name for field in ranged])
+    for answer, row in zip(answers, outside, strict=True):
+        if row.any():
+            answer["out_of_range"] = names[row].tolist()
+
+
 def range_errors(frame: pd.DataFrame, outside: np.ndarray, ranged: Sequence[InputField]) -> list[dict]:
     """Pydantic-style errors for the values `outside_training_range` found, naming the range."""
     errors = []

@@ -33,6 +33,7 @@ with bentoml.importing():
     from autotab.serving.predictor import Predictor, labelled_answers
     from autotab.serving.request_schema import (
         counts_per_field,
+        flag_out_of_range,
         outside_training_range,
         ranged_fields,
         record_model,
@@ -68,15 +69,6 @@ MODEL_LABELS: dict[str, str] = dict(_model_info.labels)
 CONTRACT = DataContract.from_json(_stored_model.custom_objects["contract"], f"the model {MODEL_TAG}'s data contract")
 FIELDS = CONTRACT.input
 RANGED = ranged_fields(FIELDS)
-
-
-def _flag(answers: list[dict[str, Any]], outside: Any) -> None:
-    """With serve.out_of_range: flag, name in each answer the fields outside the training range."""
-    if outside is not None and SERVE.out_of_range == "flag" and outside.any():
-        names = np.array([field.name for field in RANGED])
-        for answer, row in zip(answers, outside, strict=True):
-            if row.any():
-                answer["out_of_range"] = names[row].tolist()
 
 
 def _count_out_of_range(counts: dict[str, int]) -> None:
@@ -197,7 +189,7 @@ class AutotabService:
                 self.metrics.predictions.labels(label=label).inc(int(count))
         except ValueError as error:  # what the schema let through but the model refuses
             raise InvalidArgument(str(error)) from error
-        _flag(answers, outside)
+        flag_out_of_range(answers, outside, RANGED, SERVE.out_of_range)
         return answers
 
     @bentoml.api(input_spec=PredictRequest)
@@ -216,7 +208,7 @@ class AutotabService:
             raise InvalidArgument(str(error)) from error
         for answer, why in zip(answers, explanation.records(), strict=True):
             answer["explanation"] = why
-        _flag(answers, outside)
+        flag_out_of_range(answers, outside, RANGED, SERVE.out_of_range)
         return answers
 
     def _predictions(self, cleaned) -> tuple[list[dict[str, Any]], np.ndarray]:
