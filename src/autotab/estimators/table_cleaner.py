@@ -191,13 +191,23 @@ def numeric_facts(X: pd.DataFrame) -> dict[Any, ColumnFacts]:
     exactly."""
     if X.columns.has_duplicates:
         return {}
-    columns = [c for c, dtype in X.dtypes.items() if isinstance(dtype, np.dtype) and dtype.kind in "fiu"]
+    positions = [i for i, dtype in enumerate(X.dtypes) if isinstance(dtype, np.dtype) and dtype.kind in "fiu"]
     width = max(1, FACTS_BLOCK_CELLS // max(len(X), 1))
     facts: dict[Any, ColumnFacts] = {}
-    for start in range(0, len(columns), width):
-        block_columns = columns[start : start + width]
-        facts.update(zip(block_columns, block_facts(X[block_columns].to_numpy(dtype=np.float64)), strict=True))
-    return {c: facts[c] for c in columns if X.dtypes[c].kind == "f" or X[c].empty or held_exactly(X[c])}
+    for start in range(0, len(positions), width):
+        block = positions[start : start + width]  # by position: a label may be anything, True included
+        facts.update(zip(X.columns[block], block_facts(X.iloc[:, block].to_numpy(dtype=np.float64)), strict=True))
+    exact = {}
+    for column, column_facts in facts.items():
+        values = X[column]
+        if values.dtype.kind != "f" and not (values.empty or held_exactly(values)):
+            continue
+        if column_facts.finite_range is not None and 0.0 in column_facts.finite_range:
+            # 0.0 == -0.0: which zero a minimum returns depends on the order of the reduction, and
+            # the contract records its sign. Taken the way pandas takes it, a column at a time.
+            column_facts = replace(column_facts, finite_range=facts_of(values, "numeric").finite_range)
+        exact[column] = column_facts
+    return exact
 
 
 def held_exactly(integers: pd.Series) -> bool:

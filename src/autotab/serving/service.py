@@ -67,6 +67,7 @@ def _decoded(value: Any) -> Any:
 MODEL_METADATA: dict[str, Any] = {key: _decoded(value) for key, value in _model_info.metadata.items()}
 MODEL_LABELS: dict[str, str] = dict(_model_info.labels)
 CONTRACT = DataContract.from_json(_stored_model.custom_objects["contract"], f"the model {MODEL_TAG}'s data contract")
+CONTRACT_JSON = CONTRACT.to_json()  # what GET /metadata shows of it: made once (10 ms for 2,000 fields)
 FIELDS = CONTRACT.input
 RANGED = ranged_fields(FIELDS)
 
@@ -118,13 +119,13 @@ async def metadata(_: Request) -> JSONResponse:
             "model": {"name": _model_info.tag.name, "version": _model_info.tag.version, "tag": str(_model_info.tag)},
             "task": CONTRACT.task,
             "target": CONTRACT.target,
-            "classes": CONTRACT.to_json().get("classes"),
+            "classes": CONTRACT_JSON.get("classes"),
             "data_hash": MODEL_METADATA.get("data_hash"),
             "params": MODEL_METADATA.get("params"),
             "holdout_metrics": MODEL_METADATA.get("holdout_metrics"),
-            "contract": CONTRACT.to_json(),
+            "contract": CONTRACT_JSON,
             "feature_schema": {
-                "fields": CONTRACT.to_json()["input"],
+                "fields": CONTRACT_JSON["input"],
                 "missing_markers": list(CONTRACT.missing_markers),
             },
             "limits": {
