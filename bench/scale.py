@@ -13,8 +13,12 @@ Each size runs the whole pipeline the way a user runs it: a clone of the committ
 memory (the largest process of the stage, its workers included), and the size of what the stage
 wrote. The figures include DVC's own work (hashing each stage's outputs), which a user pays too.
 
+Beside them, the Dask side (`train.distributed_fit`): the final refit on a LocalCluster against the
+same model fitted in one process, on the largest table both have trained (`bench/cluster_fit.py`
+measures it; `--cluster-rows N` runs it on N rows first, else its last records are shown).
+
     .venv/bin/python bench/scale.py [--rows 10000 100000 1000000] [--wide] [--budget-s 120]
-                                    [--out bench/results/scale.md]
+                                    [--cluster-rows 4000000] [--out bench/results/scale.md]
     .venv/bin/python bench/scale.py --rows --wide --merge   # redo the wide table, keep the others
 """
 
@@ -147,7 +151,38 @@ def plot(results: dict[str, dict], path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
-def markdown(results: dict[str, dict], budget_s: int) -> str:
+CLUSTER_RECORDS = ROOT / "bench/results/cluster_fit.jsonl"
+
+
+def cluster_comparison(records: list[dict]) -> list[str]:
+    """Markdown lines: the one-process and the Dask refit of the largest table both sides trained
+    (the latest record of each), then any larger table only the cluster trained."""
+    latest = {(r["rows"], r["columns"], r["family"], r["side"]): r for r in records}
+    both = [key[:3] for key in latest if key[3] == "cluster" and (*key[:3], "one process") in latest]
+    if not both:
+        return []
+    largest = max(both)
+    lines = [
+        "", "The final refit on a Dask cluster (`train.distributed_fit`) against one process, on the largest table",
+        f"both trained (`bench/cluster_fit.py`, {largest[2]} with the shipped defaults, the recipe and rounds from",
+        f"one seeded sample; `{CLUSTER_RECORDS.name}`):", "",
+        "| training rows x columns | table MB | where | wall s | peak RSS MB | worker peak RSS MB | holdout ROC AUC |",
+        "|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    shown = [latest[(*largest, "one process")], latest[(*largest, "cluster")]]
+    shown += [r for key, r in latest.items() if key[3] == "cluster" and key[:3] > largest]
+    for r in shown:
+        where = (
+            "one process" if r["side"] == "one process" else f"2 Dask workers, {r['memory_limit_mb']:,} MB limit each"
+        )
+        peak = "" if r.get("peak_mb") is None else f"{r['peak_mb']:,.0f}"
+        workers = " / ".join(f"{m:,.0f}" for m in r.get("worker_peak_mb", []))
+        lines.append(f"| {r['rows']:,} x {r['columns']} | {r['table_mb']:,} | {where} | {r['wall_s']:.0f} | {peak} "
+                     f"| {workers} | {r['auc']:.4f} |")  # fmt: skip
+    return lines
+
+
+def markdown(results: dict[str, dict], budget_s: int, cluster: list[dict] | None = None) -> str:
     lines = [
         f"Whole pipeline on German credit resampled (20 columns, 13 categorical), `budget_s={budget_s}`, "
         f"on this {os.cpu_count()}-core machine; wall and CPU seconds, peak RSS of the stage's largest process, "
@@ -181,6 +216,7 @@ def markdown(results: dict[str, dict], budget_s: int) -> str:
                 b = next(s["wall_s"] for s in results[large]["stages"] if s["stage"] == stage)
                 cells.append(f"{(b / a) ** per_10x:.1f}×")
             lines.append(f"| {small_rows:,} | {large_rows:,} | " + " | ".join(cells) + " |")
+    lines += cluster_comparison(cluster or [])
     return "\n".join(lines) + "\n"
 
 
@@ -191,6 +227,8 @@ def main() -> None:
     parser.add_argument("--budget-s", type=int, default=120, help="budget_s of every run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--merge", action="store_true", help="redo only these tables; keep the others' last figures")
+    parser.add_argument("--cluster-rows", type=int, nargs="*", default=[],
+                        help="first run bench/cluster_fit.py (both sides) on this many rows")  # fmt: skip
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/scale.md")
     args = parser.parse_args()
     if not (SOURCE / TABLE).is_file():
@@ -209,7 +247,13 @@ def main() -> None:
         results[name] = {"rows": rows, "wide": columns is not None, "frame_mb": frame_mb,
                          "stages": run_pipeline(table, name, args.budget_s)}  # fmt: skip
         (SCRATCH / "results.json").write_text(json.dumps(results, indent=1))
-    text = markdown(results, args.budget_s)
+    if args.cluster_rows:
+        cluster_fit = [sys.executable, str(ROOT / "bench/cluster_fit.py"), "--rows", *map(str, args.cluster_rows)]
+        subprocess.run(cluster_fit, check=True)
+    cluster = (
+        [json.loads(line) for line in CLUSTER_RECORDS.read_text().splitlines()] if CLUSTER_RECORDS.exists() else []
+    )
+    text = markdown(results, args.budget_s, cluster)
     print(text)
     args.out.write_text(text)
     if sum(not r["wide"] for r in results.values()) > 1:
