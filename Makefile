@@ -11,10 +11,8 @@ export BENTOML_DO_NOT_TRACK := true
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)
 
 # The tests run on every core (pytest-xdist), a test file at a time per worker: a file's tests share
-# one workspace and run in file order. The files go out in collection order, which puts the
-# end-to-end ones first (tests/conftest.py), not xdist's default of the most tests first.
-# `make test PARALLEL=` runs them in one process.
-PARALLEL ?= -n auto --dist loadfile --no-loadscope-reorder
+# one workspace and run in file order. `make test PARALLEL=` runs them in one process.
+PARALLEL ?= -n auto --dist loadfile
 
 .DEFAULT_GOAL := help
 

@@ -26,12 +26,3 @@ def messy_frame() -> pd.DataFrame:
     frame.loc[[3, 7], "dose"] = "?"
     frame.loc[[5], "colour"] = "NA"
     return frame
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The files with end-to-end (`slow`) tests first, each file's tests in their own order. Over
-    several workers (`make test`: a file per worker at a time, in this order), the files that run
-    the pipeline for minutes start first and the unit-test files fill in after them, instead of a
-    long file starting last while the other workers have nothing left to do."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)  # stable: the order within a file is kept
