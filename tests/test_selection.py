@@ -151,3 +151,27 @@ def test_a_pinned_family_is_judged_against_its_own_defaults_only():
     assert outcome.summary["anchor"] == "knn" == outcome.single
     assert [step["step"] for step in outcome.summary["selection"]][0] == "search"
     assert set(outcome.weights) <= {"knn", "default_knn", "tuned_knn"}
+
+
+def test_a_best_trial_that_is_the_incumbents_own_configuration_is_not_cross_validated_again(monkeypatch):
+    """The search starts from the defaults; when they stay its best trial, their fresh folds are the
+    incumbent's to the bit: fitted once, and judged a gain of exactly nothing."""
+    rechecked = []
+    fresh_oof = Problem.fresh_oof
+
+    def recorded(self, family, params, features, repeats):
+        rechecked.append((family.name, params))
+        return fresh_oof(self, family, params, features, repeats)
+
+    monkeypatch.setattr(Problem, "fresh_oof", recorded)
+    X, y = linear_table(150)
+    outcome = run_search(X, y, FAMILIES, n_trials=1, pinned="knn")
+    (trial,) = outcome.study.trials  # the defaults, spelt out as a trial's parameters
+    assert (trial.params["knn.n_neighbors"], trial.params["knn.weights"]) == (ZOO["knn"].n_neighbors, "distance")
+    search_step = outcome.summary["selection"][0]
+    assert search_step["step"] == "search" and (search_step["gain"], search_step["se"]) == (0, 0)
+    assert rechecked == [("knn", {})]
+    # A trial elsewhere in the space is rechecked on its own fresh folds.
+    rechecked.clear()
+    run_search(X, y, FAMILIES, n_trials=4, pinned="knn")
+    assert len(rechecked) in (1, 2) and rechecked[0] == ("knn", {})

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
+import joblib
 import numpy as np
 import optuna
 import pandas as pd
@@ -388,8 +389,14 @@ def search(
             tuned_oof = problem.cross_validate(configs[best_family], best_params, best_features).oof
             tuned_fresh = [tuned_oof]
         else:
-            tuned_fresh = problem.fresh_oof(configs[best_family], best_params, best_features, recheck_repeats)
             default_fresh = problem.fresh_oof(configs[incumbent], {}, {}, recheck_repeats)
+            # The best trial may be the incumbent's own configuration (the search starts from the
+            # defaults): its fresh folds would be these, to the bit, so they are not fitted twice.
+            tuned = problem.pipeline(configs[best_family], best_params, best_features)
+            same = joblib.hash(tuned) == joblib.hash(problem.pipeline(configs[incumbent], {}, {}))
+            tuned_fresh = default_fresh if same else problem.fresh_oof(
+                configs[best_family], best_params, best_features, recheck_repeats
+            )  # fmt: skip
         steps.append(referee.judge("search", incumbent, f"tuned {best_family}", tuned_fresh, default_fresh))
     if judged and steps[-1].replaced:
         single, single_params, single_cv, source = best_family, best_params, searched_cv, "search"
