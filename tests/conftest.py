@@ -1,3 +1,7 @@
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -5,6 +9,40 @@ import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+BACKGROUND_BUILD: list[subprocess.Popen] = []
+
+
+@pytest.hookimpl(trylast=True)  # after the tmp_path plugin's, which gives the base directory
+def pytest_configure(config: pytest.Config) -> None:
+    """`make test`'s controller builds the session's repository in the background at once. Left to the
+    first worker that needs it, the build (a minute or more) ran while the other worker, waiting for
+    it, did nothing; this way both run tests meanwhile, and the build has the third process.
+
+    Only for the whole suite on xdist workers: a partial run may need no build at all (the workers
+    still build it if they get there first, or if this build failed)."""
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
+        return
+    if config.args_source != pytest.Config.ArgsSource.TESTPATHS or config.option.markexpr or config.option.keyword:
+        return
+    shared = config._tmp_path_factory.getbasetemp()  # the workers' base directories are inside it
+    log = (shared / "built.log").open("w")
+    script = "import sys; from pathlib import Path; from tests.support import build_shared_repository as build; "
+    BACKGROUND_BUILD.append(
+        subprocess.Popen(
+            [sys.executable, "-c", script + "build(Path(sys.argv[1]))", str(shared)],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for process in BACKGROUND_BUILD:  # a run stopped early: the build and its dvc children go too
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait()
 
 
 @pytest.fixture

@@ -23,9 +23,12 @@ from tests.conftest import REPO
 BIN = Path(sys.executable).parent
 BENTO_OUT = "models/autotab.bento"
 # The overrides of an experiment that checks the pipeline's plumbing rather than its model: a
-# leaderboard of two cheap families (plus a pinned `model`) and a three-trial search. The committed
-# config's full run is the session's build (`built_repository`), which the quality tests read.
-QUICK = ["-S", "train.candidates=[logistic_regression,knn]", "-S", "tune.n_trials=3"]
+# leaderboard of two cheap families (plus a pinned `model`), a three-trial search, and the folds
+# fitted in the stage's own process (the results do not depend on it; two more processes importing
+# the stack cost an experiment about 12 of its 77 CPU seconds, and the tests run two at a time).
+# The committed config's full run is the session's build (`built_repository`), which the quality
+# tests read.
+QUICK = ["-S", "train.candidates=[logistic_regression,knn]", "-S", "tune.n_trials=3", "-S", "train.n_jobs=1"]
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, which .ci/run installs
 
 
@@ -93,10 +96,15 @@ def session_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def built_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The whole pipeline run once per test session in a copy of the repository (`built_copy`): by
-    the first worker that needs it, while the others wait for it.
+    the first worker that needs it, while the others wait for it, unless `make test`'s controller
+    already started it in the background (conftest.py).
 
     Tests only read it; a test that changes a repository works in its own `built_clone`."""
-    shared = session_directory(tmp_path_factory)
+    return build_shared_repository(session_directory(tmp_path_factory))
+
+
+def build_shared_repository(shared: Path) -> Path:
+    """`shared`/built, built unless a finished build is there; a build that failed is retried."""
     repo, done = shared / "built", shared / "built.done"
     with FileLock(shared / "built.lock"):
         if not done.exists():

@@ -60,6 +60,7 @@ def swept(tmp_path_factory) -> Path:
     repo = built_clone(tmp_path_factory, "compare")
     families = ",".join(SWEEP)
     sweep = ["-S", f"model={families}", "-S", f"train.candidates=[{families}]", "-S", "tune.n_trials=3"]
+    sweep += ["-S", "train.n_jobs=1"]  # as QUICK: the folds in the stage's own process
     run(["dvc", "exp", "run", "--queue", *sweep], repo)
     run(["dvc", "queue", "start", "-j", "1"], repo)
     wait_for_queue(repo)
