@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import FixedThresholdClassifier
 
 from autotab import metrics
@@ -149,3 +149,26 @@ def test_binary_roc_auc_by_ranks_is_scikit_learns_ties_included_and_keeps_its_an
         assert np.isnan(metrics.binary_roc_auc(np.ones(5, dtype=int), np.arange(5.0)))
     with pytest.raises(ValueError, match="NaN"):
         metrics.binary_roc_auc(np.array([0, 1, 0]), np.array([0.1, np.nan, 0.3]))
+
+
+def test_log_loss_is_scikit_learns_to_the_bit_and_keeps_its_answers_to_bad_input():
+    rng = np.random.default_rng(0)
+    for case in range(300):
+        n, k = int(rng.integers(2, 600)), int(rng.integers(2, 6))
+        classes = np.array(sorted(rng.choice(["a", "b", "c", "d", "e", "zz"], k, replace=False)))
+        y = rng.choice(classes, n)
+        proba = rng.dirichlet(np.ones(k) * rng.choice([0.05, 1.0, 5.0]), n)
+        if case % 5 == 0:
+            proba[0] = np.eye(k)[-1]  # a certain answer, right or wrong: clipped to [eps, 1 - eps]
+        labels = pd.Series(y, dtype="str") if case % 2 else y  # as the tune stage reads them, or not
+        assert metrics.log_loss(labels, proba, classes) == log_loss(labels, proba, labels=classes)
+    numbers = rng.integers(0, 3, 50)
+    proba = rng.dirichlet(np.ones(3), 50)
+    assert metrics.log_loss(numbers, proba, np.array([0, 1, 2])) == log_loss(numbers, proba, labels=[0, 1, 2])
+    classes, proba = np.array(["x", "y"]), np.array([[0.5, 0.5], [0.2, 0.8]])
+    with pytest.raises(ValueError, match="not belonging to the passed labels"):  # scikit-learn's own errors
+        metrics.log_loss(np.array(["x", "q"]), proba, classes)
+    with pytest.raises(ValueError, match="greater than 1"):
+        metrics.log_loss(np.array(["x", "y"]), np.array([[1.5, -0.5], [0.2, 0.8]]), classes)
+    with pytest.warns(UserWarning, match="do not sum to one"):
+        metrics.log_loss(np.array(["x", "y"]), np.array([[0.5, 0.4], [0.2, 0.8]]), classes)
