@@ -215,25 +215,6 @@ def test_autotab_drift_flags_a_shifted_copy_and_not_a_resample_of_the_training_r
     assert run(["git", "check-ignore", "reports/drift.json", "reports/drift.html"], repo).returncode == 0  # not tracked
 
 
-def test_an_experiment_swaps_the_model_and_is_compared(repo):
-    run(["dvc", "exp", "run", "-n", "rf", "-S", "model=random_forest", *QUICK], repo)
-    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
-    experiments = {}
-    for commit in shown:
-        for exp in commit.get("experiments") or []:
-            for revision in exp["revs"]:
-                experiments[revision["name"]] = revision
-    assert "rf" in experiments
-    params = experiments["rf"]["data"]["params"]["params.yaml"]["data"]
-    assert params["model"]["name"] == "random_forest"
-    metrics = experiments["rf"]["data"]["metrics"]["reports/metrics.json"]["data"]
-    assert metrics["roc_auc"] >= 0.95
-    baseline = shown[0]["data"]["metrics"]["reports/metrics.json"]["data"]
-    assert "roc_auc" in baseline
-    assert "reports/metrics.json" in run(["dvc", "metrics", "diff"], repo).stdout
-    assert "model.name" in run(["dvc", "params", "diff"], repo).stdout
-
-
 def test_the_raw_penguins_table_goes_through_the_same_pipeline_split_by_time(repo):
     """The messy raw table, dated by its egg-laying date: held out and cross-validated in time order
     (`data.split: time`, the column found as the table's only date)."""

@@ -119,11 +119,11 @@ def test_with_a_strong_interaction_and_many_rows_a_tree_family_replaces_the_anch
     rng = np.random.default_rng(6)
     X = pd.DataFrame(rng.uniform(-1, 1, size=(1200, 3)), columns=["a", "b", "c"])
     y = pd.Series(np.where(X["a"] * X["b"] > 0, "yes", "no"), name="target")  # no linear signal at all
-    outcome = run_search(X, y, ["logistic_regression", "random_forest", "hist_gradient_boosting"], n_trials=4)
+    outcome = run_search(X, y, ["logistic_regression", "random_forest"], n_trials=4)
     first = outcome.summary["selection"][0]
     assert (first["step"], first["incumbent"], first["replaced"]) == ("defaults", "logistic_regression", True)
     assert first["gain"] > first["threshold"] > 0
-    assert outcome.summary["default_chosen"] in ("random_forest", "hist_gradient_boosting")
+    assert outcome.summary["default_chosen"] == "random_forest"
     assert "logistic_regression" not in outcome.single
 
 
@@ -131,7 +131,7 @@ def test_on_a_table_over_screen_rows_the_trials_see_the_screening_sample_and_the
     rng = np.random.default_rng(6)
     X = pd.DataFrame(rng.uniform(-1, 1, size=(1200, 3)), columns=["a", "b", "c"])
     y = pd.Series(np.where(X["a"] * X["b"] + rng.normal(scale=0.3, size=1200) > 0, "yes", "no"), name="target")
-    outcome = run_search(X, y, ["logistic_regression", "hist_gradient_boosting"], n_trials=3, screen_rows=300)
+    outcome = run_search(X, y, ["logistic_regression", "knn"], n_trials=3, screen_rows=300)
     assert outcome.summary["search_rows"] == 300
     # The logistic regression defaults' trial is scored on the sample's folds, not on every row's.
     trial = next(t for t in outcome.study.trials if t.params["family"] == "logistic_regression")
@@ -165,13 +165,9 @@ def test_a_best_trial_that_is_the_incumbents_own_configuration_is_not_cross_vali
 
     monkeypatch.setattr(Problem, "fresh_oof", recorded)
     X, y = linear_table(150)
-    outcome = run_search(X, y, FAMILIES, n_trials=1, pinned="knn")
+    outcome = run_search(X, y, ["logistic_regression", "knn"], n_trials=1, pinned="knn")
     (trial,) = outcome.study.trials  # the defaults, spelt out as a trial's parameters
     assert (trial.params["knn.n_neighbors"], trial.params["knn.weights"]) == (ZOO["knn"].n_neighbors, "distance")
     search_step = outcome.summary["selection"][0]
     assert search_step["step"] == "search" and (search_step["gain"], search_step["se"]) == (0, 0)
     assert rechecked == [("knn", {})]
-    # A trial elsewhere in the space is rechecked on its own fresh folds.
-    rechecked.clear()
-    run_search(X, y, FAMILIES, n_trials=4, pinned="knn")
-    assert len(rechecked) in (1, 2) and rechecked[0] == ("knn", {})

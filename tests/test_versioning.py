@@ -1,6 +1,7 @@
 """Versioning end to end, in one built copy of the repository: the packaged model's lineage, a DVC remote
-round trip to a fresh clone that serves, a registry version fetched by its tag, old commits restored
-exactly by `dvc checkout`, and the user's own data added, run, versioned and compared.
+round trip to a fresh clone that serves, a registry version fetched by its tag, an experiment shown and
+diffed, old commits restored exactly by `dvc checkout`, and the user's own data added, run, versioned
+and compared.
 
 The tests share the copy and run in file order: the later ones add commits to it.
 """
@@ -108,10 +109,31 @@ def test_a_tagged_registry_version_is_fetched_by_dvc_artifacts_get(built, remote
     assert out.read_bytes() == (repo / BENTO_OUT).read_bytes()
 
 
-def test_checking_out_an_old_commit_restores_its_model_and_metrics_exactly(built):
+def test_an_experiment_swaps_the_model_and_is_compared(built):
+    """A named experiment in the workspace, shown and diffed against the commit; the next test commits it."""
     repo = built["repo"]
-    first = {path: (repo / path).read_bytes() for path in RESTORED}
-    run(["dvc", "exp", "run", "-S", "model=random_forest", *QUICK], repo)
+    built["first"] = {path: (repo / path).read_bytes() for path in RESTORED}
+    run(["dvc", "exp", "run", "-n", "rf", "-S", "model=random_forest", *QUICK], repo)
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
+    experiments = {}
+    for commit_shown in shown:
+        for exp in commit_shown.get("experiments") or []:
+            for revision in exp["revs"]:
+                experiments[revision["name"]] = revision
+    assert "rf" in experiments
+    params = experiments["rf"]["data"]["params"]["params.yaml"]["data"]
+    assert params["model"]["name"] == "random_forest"
+    metrics = experiments["rf"]["data"]["metrics"]["reports/metrics.json"]["data"]
+    assert metrics["roc_auc"] >= 0.95
+    baseline = shown[0]["data"]["metrics"]["reports/metrics.json"]["data"]
+    assert "roc_auc" in baseline
+    assert "reports/metrics.json" in run(["dvc", "metrics", "diff"], repo).stdout
+    assert "model.name" in run(["dvc", "params", "diff"], repo).stdout
+
+
+def test_checking_out_an_old_commit_restores_its_model_and_metrics_exactly(built):
+    """The random forest of the experiment above, committed, and the built model's commit before it."""
+    repo, first = built["repo"], built["first"]
     assert yaml.safe_load((repo / "params.yaml").read_text())["model"]["name"] == "random_forest"
     second_commit = commit(repo, "a random forest")
     second = {path: (repo / path).read_bytes() for path in RESTORED}
