@@ -168,6 +168,8 @@ def test_log_loss_is_scikit_learns_to_the_bit_and_keeps_its_answers_to_bad_input
     classes, proba = np.array(["x", "y"]), np.array([[0.5, 0.5], [0.2, 0.8]])
     with pytest.raises(ValueError, match="not belonging to the passed labels"):  # scikit-learn's own errors
         metrics.log_loss(np.array(["x", "q"]), proba, classes)
+    with pytest.raises(ValueError, match="not belonging to the passed labels"):  # None does not sort among str
+        metrics.log_loss(np.array(["x", None], dtype=object), proba, classes)
     with pytest.raises(ValueError, match="greater than 1"):
         metrics.log_loss(np.array(["x", "y"]), np.array([[1.5, -0.5], [0.2, 0.8]]), classes)
     with pytest.warns(UserWarning, match="do not sum to one"):

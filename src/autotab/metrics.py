@@ -97,7 +97,10 @@ def log_loss(y_true: Any, proba: np.ndarray, classes: np.ndarray) -> float:
     y = np.asarray(y_true, dtype=object)
     if proba.dtype != np.float64 or proba.ndim != 2 or proba.shape != (len(y), len(labels)) or len(labels) < 2:
         return float(skm.log_loss(y_true, proba, labels=classes))
-    column = np.searchsorted(labels, y)
+    try:
+        column = np.searchsorted(labels, y)
+    except TypeError:  # a label that does not compare with the classes (None among strings)
+        return float(skm.log_loss(y_true, proba, labels=classes))
     known = column < len(labels)
     known[known] = labels[column[known]] == y[known]
     eps = np.finfo(np.float64).eps
