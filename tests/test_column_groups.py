@@ -96,3 +96,24 @@ def test_many_float_columns_are_read_as_one_block_with_the_same_values_and_layou
     np.testing.assert_array_equal(block, one_by_one)
     frame["m0"] = frame["m0"].astype("float32")  # not all float64: read one by one, as before
     np.testing.assert_array_equal(group_array(frame, columns), np.column_stack([frame[c].to_numpy() for c in columns]))
+
+
+@pytest.mark.parametrize("numeric", [0, 2])
+def test_a_one_hot_group_encoded_by_blocks_of_rows_is_the_same_array(monkeypatch, numeric):
+    """Past ONE_HOT_ROWS rows the one-hot group is encoded block by block into the stacked array;
+    with blocks of 7 rows (unknown and infrequent categories in them) the arrays are identical."""
+    from autotab.estimators import column_groups
+
+    X, y = table(100, 4, numeric, 2)
+    unseen, _ = table(30, 5, numeric, 2, unseen=True)
+    config = FeaturesConfig(**BASE, one_hot_min_frequency=0.1)  # "rare" (5%) is infrequent
+    whole = build_encoder(config, "binary", 0)
+    expected_fit, expected = whole.fit_transform(X, y), whole.transform(unseen)
+    monkeypatch.setattr(column_groups, "ONE_HOT_ROWS", 7)
+    blocks = build_encoder(config, "binary", 0)
+    fit_out = blocks.fit_transform(X, y)
+    assert fit_out.flags["C_CONTIGUOUS"] and fit_out.dtype == expected_fit.dtype
+    np.testing.assert_array_equal(fit_out, expected_fit)
+    np.testing.assert_array_equal(blocks.transform(unseen), expected)
+    assert isinstance(column_groups.encoded(blocks.named_transformers_["categorical"], np.zeros((8, 2), object)),
+                      column_groups.OneHotLater)  # fmt: skip

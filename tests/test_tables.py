@@ -1,6 +1,7 @@
 import os
 import stat
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -97,3 +98,23 @@ def test_an_output_gets_the_mode_the_umask_gives_a_new_file(tmp_path, umask):
     finally:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "out.json").stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_frame_of_many_row_groups_is_the_file_to_parquet_writes(tmp_path):
+    """Past one row group a frame is converted to Arrow a group at a time: the same bytes."""
+    from autotab.tables import ROW_GROUP_ROWS
+
+    rows = 2 * ROW_GROUP_ROWS + 17
+    frame = pd.DataFrame({
+        "number": np.arange(rows, dtype=np.float64),
+        "text": pd.Series(["a", None, "b"] * (rows // 3) + ["c"] * (rows % 3), dtype=object),
+        "late": pd.Series([None] * (rows - 5) + ["x"] * 5, dtype=object),  # all missing in the first groups
+        "kind": pd.Categorical(["u", "v"] * (rows // 2) + ["u"] * (rows % 2)),
+    })  # fmt: skip
+    write_parquet(frame, tmp_path / "ours.parquet")
+    frame.to_parquet(tmp_path / "pandas.parquet", index=False, row_group_size=ROW_GROUP_ROWS)
+    assert (tmp_path / "ours.parquet").read_bytes() == (tmp_path / "pandas.parquet").read_bytes()
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(tmp_path / "ours.parquet").metadata.num_row_groups == 3
+    assert pd.read_parquet(tmp_path / "ours.parquet")["late"].notna().sum() == 5

@@ -164,7 +164,23 @@ ROW_GROUP_ROWS = 100_000
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False, row_group_size=ROW_GROUP_ROWS))
+    """`frame.to_parquet(index=False)` in row groups of ROW_GROUP_ROWS. A frame of more rows is
+    converted to Arrow a row group at a time, the same file byte for byte: `to_parquet` converts
+    it whole first, a copy of the frame (320 MB for 60 float columns of 670,000 rows)."""
+    if len(frame) <= ROW_GROUP_ROWS or frame.attrs:
+        write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False, row_group_size=ROW_GROUP_ROWS))
+        return
+    import pyarrow.parquet as pq
+
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+
+    def write(tmp: Path) -> None:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for start in range(0, len(frame), ROW_GROUP_ROWS):
+                rows = frame.iloc[start : start + ROW_GROUP_ROWS]
+                writer.write_table(pa.Table.from_pandas(rows, schema=schema, preserve_index=False))
+
+    write_atomic(path, write)
 
 
 def write_json(data: Any, path: Path) -> None:

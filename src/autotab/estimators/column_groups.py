@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.validation import check_is_fitted
 
 from autotab.estimators.frames import column_values
@@ -26,6 +27,8 @@ Selector = Callable[[pd.DataFrame], list[str]]
 
 # Past this many columns, one pandas selection costs less than reading them one by one.
 MANY_COLUMNS = 64
+# A dense one-hot encoding is made this many rows at a time (see `OneHotLater`).
+ONE_HOT_ROWS = 65_536
 
 
 def group_array(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -36,6 +39,36 @@ def group_array(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
         if all(dtype == np.float64 for dtype in block.dtypes):
             return np.ascontiguousarray(block.to_numpy(dtype=np.float64))
     return np.column_stack([np.asarray(column_values(frame, column)) for column in columns])
+
+
+class OneHotLater:
+    """A fitted dense `OneHotEncoder` and its input, encoded into the stacked array ONE_HOT_ROWS rows
+    at a time (`write_into`) instead of as a whole: the encoder builds a sparse matrix before the
+    dense one, about 500 MB more than its output for 670,000 rows of 13 columns, and the output
+    would then be copied beside the other groups'. Exact: a OneHotEncoder's fit_transform is fit then
+    transform (scikit-learn's TransformerMixin), and its transform sets 0s and 1s row by row."""
+
+    def __init__(self, encoder: OneHotEncoder, X: np.ndarray) -> None:
+        self.encoder, self.X = encoder, X
+        self.shape = (len(X), len(encoder.get_feature_names_out()))
+        self.dtype = np.dtype(encoder.dtype)
+
+    def write_into(self, out: np.ndarray) -> None:
+        for start in range(0, len(self.X), ONE_HOT_ROWS):
+            out[start : start + ONE_HOT_ROWS] = self.encoder.transform(self.X[start : start + ONE_HOT_ROWS])
+
+
+def encoded(group: Pipeline, X: np.ndarray, y=None, fit: bool = False) -> np.ndarray | OneHotLater:
+    """`group.fit_transform(X, y)` if `fit`, else `group.transform(X)`; for a group that ends in a
+    dense OneHotEncoder, on more than ONE_HOT_ROWS rows, that encoding to come (`OneHotLater`)."""
+    *head, (_, encoder) = group.steps
+    if not isinstance(encoder, OneHotEncoder) or encoder.sparse_output or len(X) <= ONE_HOT_ROWS:
+        return group.fit_transform(X, y) if fit else group.transform(X)
+    if head:
+        X = Pipeline(head).fit_transform(X, y) if fit else Pipeline(head).transform(X)
+    if fit:
+        encoder.fit(X, y)
+    return OneHotLater(encoder, X)
 
 
 class ColumnGroups(TransformerMixin, BaseEstimator):
@@ -68,7 +101,7 @@ class ColumnGroups(TransformerMixin, BaseEstimator):
             if not columns:
                 continue
             fitted = clone(steps)
-            outputs.append(fitted.fit_transform(group_array(X, columns), y))
+            outputs.append(encoded(fitted, group_array(X, columns), y, fit=True))
             self._check_width(name, len(columns), outputs[-1].shape[1])
             self.fitted_groups_.append((name, fitted, columns))
         return self._stacked(outputs, len(X))
@@ -78,7 +111,7 @@ class ColumnGroups(TransformerMixin, BaseEstimator):
         missing = [c for _, _, columns in self.fitted_groups_ for c in columns if c not in X.columns]
         if missing:
             raise ValueError(f"columns are missing: {', '.join(map(str, missing))}")
-        outputs = [fitted.transform(group_array(X, columns)) for _, fitted, columns in self.fitted_groups_]
+        outputs = [encoded(fitted, group_array(X, columns)) for _, fitted, columns in self.fitted_groups_]
         return self._stacked(outputs, len(X))
 
     def _check_width(self, name: str, n_columns: int, n_features: int) -> None:
@@ -90,10 +123,25 @@ class ColumnGroups(TransformerMixin, BaseEstimator):
             )
 
     @staticmethod
-    def _stacked(outputs: list[np.ndarray], rows: int) -> np.ndarray:
+    def _stacked(outputs: list[np.ndarray | OneHotLater], rows: int) -> np.ndarray:
+        """`np.hstack` of the groups' outputs, emptying `outputs` as it goes: each array is let go once
+        copied, and one-hot encodings are written straight in, block by block."""
         if not outputs:
             return np.empty((rows, 0))
-        return outputs[0] if len(outputs) == 1 else np.hstack(outputs)
+        if len(outputs) == 1 and isinstance(outputs[0], np.ndarray):
+            return outputs.pop()
+        stacked = np.empty((rows, sum(o.shape[1] for o in outputs)), dtype=np.result_type(*(o.dtype for o in outputs)))
+        start = 0
+        while outputs:
+            group = outputs.pop(0)
+            columns = stacked[:, start : start + group.shape[1]]
+            if isinstance(group, OneHotLater):
+                group.write_into(columns)
+            else:
+                columns[...] = group
+            start += group.shape[1]
+            del group, columns
+        return stacked
 
     @property
     def named_transformers_(self) -> dict[str, Pipeline]:

@@ -31,33 +31,35 @@ def main() -> None:
     train = pd.read_parquet(paths.CLEAN_TRAIN)
     X_train, y_train = train.drop(columns=[target]), train[target].to_numpy(copy=True)
     del train
-    # Fitted step by step as Pipeline.fit does it, so that the cleaned training split it makes is
-    # kept for the checks and the transform below instead of being cleaned again.
+    # Fitted step by step as Pipeline.fit_transform does it, so that the cleaned training split and
+    # its features are made once: the cleaned split is kept for the checks, and the features are
+    # those the model is fitted on (a target encoder's cross-fitted values included).
     fitted = clone(recipe)
     cleaned, after_cleaning = fitted.named_steps["clean"], fitted[1:]
     try:
         cleaned_train = cleaned.fit_transform(X_train, y_train)
-        after_cleaning.fit(cleaned_train, y_train)
+        del X_train
+        encoded_train = after_cleaning.fit_transform(cleaned_train, y_train)
     except ValueError as error:
         first_line = (str(error).strip().splitlines() or [""])[0]
         raise UserError(f"features: the recipe cannot be fitted on this data: {first_line}") from None
-    del X_train
     names = [str(n) for n in fitted.get_feature_names_out()]
 
-    def transformed(cleaned_rows: pd.DataFrame, target_values) -> pd.DataFrame:
-        out = pd.DataFrame(after_cleaning.transform(cleaned_rows), columns=names)
+    def frame(encoded, target_values) -> pd.DataFrame:
+        out = pd.DataFrame(encoded, columns=names, copy=False)  # pandas would copy the array by default
         out[target] = target_values
         return out
 
     check_cleaned(cleaned_train, contract, "the cleaned training split")
-    features_train = transformed(cleaned_train, y_train)
     del cleaned_train
+    features_train = frame(encoded_train, y_train)
+    del encoded_train
     test = pd.read_parquet(paths.CLEAN_TEST)
     cleaned_test = cleaned.transform(test.drop(columns=[target]))
     # The holdout's values outside the training range (the contract's) are
     # counted, not refused: a model meets such values in use too, and the count says how often.
     out_of_range = check_cleaned(cleaned_test, contract, "the cleaned holdout split")
-    features_test = transformed(cleaned_test, test[target].to_numpy())
+    features_test = frame(after_cleaning.transform(cleaned_test), test[target].to_numpy())
 
     report = {
         "n_cleaned_columns": len(contract.cleaned),
