@@ -172,3 +172,28 @@ def test_a_large_categorical_column_holds_one_string_per_distinct_value():
     assert sorted(set(present)) == ["blue", "red"] and cleaned.isna().sum() == raw.isin(["?", None]).sum()
     assert len({id(value) for value in present}) == 2
     assert all(isinstance(v, float) and np.isnan(v) for v in cleaned[cleaned.isna()])  # NaN, as before
+
+
+def test_a_string_column_cleaned_by_distinct_values_is_the_column_cleaned_cell_by_cell():
+    """Past the memo's rows a column of strings is cleaned once per distinct value and spread back by
+    code: the same series, of every kind, with markers, stray spaces and missing cells."""
+    rng = np.random.default_rng(1)
+    pools = {
+        "amount": [" 1,234", "56", "7.5 ", "n/a", None, "12 000", "x"],
+        "flag": ["Yes", "no", " TRUE", "?", None],
+        "when": ["2024-01-05", " 2023-12-31", "2024-02-29T10:00", "", None],
+        "colour": [" Red", "red ", "BLUE", "Blue  sky", "-", None],
+    }
+    frame = pd.DataFrame({name: pd.Series(rng.choice(np.array(pool, dtype=object), 3_000), dtype="str")
+                          for name, pool in pools.items()})  # fmt: skip
+    cleaner = TableCleaner(numeric_min_share=0.7, clip_quantiles=(0.01, 0.99)).fit(frame)
+    assert cleaner.kinds_ == {"amount": "numeric", "flag": "boolean", "when": "datetime", "colour": "categorical"}
+    markers = frozenset(m.lower() for m in cleaner.missing_markers)
+    for name, kind in cleaner.kinds_.items():
+        by_cell = cleaner._clean_column(name, kind, frame[name], markers)
+        by_value = cleaner._clean_distinct(name, kind, frame[name], markers)
+        assert list(by_value) == list(by_cell)
+        for output in by_cell:
+            pd.testing.assert_series_equal(by_value[output], by_cell[output], check_exact=True, check_names=False)
+    mostly_distinct = pd.Series([f"v{i}" for i in range(1_000)], dtype="str")  # not worth it: cell by cell
+    assert cleaner._clean_distinct("colour", "categorical", mostly_distinct, markers)["colour"].iloc[999] == "v999"
