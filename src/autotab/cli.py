@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 from autotab import paths
@@ -153,15 +154,16 @@ def predict_command(args: argparse.Namespace) -> None:
 
     data, contract_path = trained_run()
     import joblib
-    import pandas as pd
 
     model, contract = joblib.load(paths.MODEL), DataContract.read(contract_path)
     explainer = None
     if args.explain:
-        from autotab.explaining.explainer import Explainer, background_sample
+        from autotab.explaining.explainer import Explainer, background_positions
+        from autotab.tables import read_parquet_rows
 
-        train_rows = pd.read_parquet(paths.CLEAN_TRAIN).drop(columns=[contract.target])
-        explainer = Explainer(model, background_sample(train_rows, data.seed), data.seed)
+        background = read_parquet_rows(paths.CLEAN_TRAIN, partial(background_positions, seed=data.seed),
+                                       exclude=(contract.target,))  # fmt: skip
+        explainer = Explainer(model, background, data.seed)
 
     rejected = args.rejected or rejected_path(args.output)
     # A default the user never typed is named for what it is: OUTPUT's file of rejected rows.

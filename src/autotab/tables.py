@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -181,6 +182,31 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
                 writer.write_table(pa.Table.from_pandas(rows, schema=schema, preserve_index=False))
 
     write_atomic(path, write)
+
+
+def read_parquet_rows(
+    path: Path, positions: Callable[[int], np.ndarray | None], exclude: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """`pd.read_parquet(path).drop(columns=exclude).iloc[chosen]`, where `chosen = positions(n_rows)`
+    (sorted; None: every row), reading a batch of rows at a time: a sample of a table of millions of
+    rows without holding the table."""
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    chosen = positions(file.metadata.num_rows)
+    if chosen is None:
+        return pd.read_parquet(path).drop(columns=list(exclude))
+    columns = [name for name in file.schema_arrow.names if name not in set(exclude)]
+    batches, start = [], 0
+    for batch in file.iter_batches(batch_size=ROW_GROUP_ROWS, columns=columns):
+        here = chosen[(chosen >= start) & (chosen < start + batch.num_rows)] - start
+        batches.append(batch.take(pa.array(here)))
+        start += batch.num_rows
+    schema = file.schema_arrow  # with its pandas metadata: the dtypes `pd.read_parquet` gives
+    schema = pa.schema([schema.field(name) for name in columns], metadata=schema.metadata)
+    frame = pa.Table.from_batches(batches, schema=schema).to_pandas()
+    frame.index = pd.Index(chosen)
+    return frame
 
 
 def write_json(data: Any, path: Path) -> None:

@@ -56,11 +56,19 @@ OUTPUTS = {
 }
 
 
+def background_positions(n_rows: int, seed: int) -> np.ndarray | None:
+    """Where, among `n_rows` training rows, the seeded rows explanations draw absent columns' values
+    from are, in the table's order (None: all of them). They depend on the number of rows alone, so
+    a large table's file can be read for them only (`tables.read_parquet_rows`)."""
+    if n_rows <= BACKGROUND_ROWS:
+        return None
+    return np.sort(pd.RangeIndex(n_rows).to_series().sample(n=BACKGROUND_ROWS, random_state=seed).to_numpy())
+
+
 def background_sample(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """The seeded training rows explanations draw absent columns' values from, in the table's order."""
-    if len(frame) <= BACKGROUND_ROWS:
-        return frame
-    return frame.sample(n=BACKGROUND_ROWS, random_state=seed).sort_index()
+    """The background rows of a frame of training rows (see `background_positions`)."""
+    positions = background_positions(len(frame), seed)
+    return frame if positions is None else frame.iloc[positions]
 
 
 @dataclass(frozen=True)

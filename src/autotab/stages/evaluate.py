@@ -1,6 +1,8 @@
 """evaluate: the tuned Pipeline on the held-out split: metrics with a bootstrap interval for the
 primary one, the same metrics for a trivial baseline, the data behind the plots, and a model card."""
 
+from functools import partial
+
 import joblib
 import numpy as np
 import pandas as pd
@@ -9,11 +11,11 @@ from autotab import metrics, paths
 from autotab.config import load_config
 from autotab.data.contract import DataContract, check_cleaned
 from autotab.errors import run_stage
-from autotab.explaining.explainer import Explainer, background_sample
+from autotab.explaining.explainer import Explainer, background_positions
 from autotab.modeling.training import split_xy
 from autotab.reporting import evaluation
 from autotab.reporting.model_card import model_card
-from autotab.tables import read_json, write_atomic, write_csv, write_json
+from autotab.tables import read_json, read_parquet_rows, write_atomic, write_csv, write_json
 
 
 def main() -> None:
@@ -23,7 +25,11 @@ def main() -> None:
     metric = metrics.primary_metric(task, config.train.metric)
     pipeline = joblib.load(paths.MODEL)
     X, y = split_xy(pd.read_parquet(paths.CLEAN_TEST), contract.target)
-    train_rows, y_train = split_xy(pd.read_parquet(paths.CLEAN_TRAIN), contract.target)
+    # Of the training split, its target and the explanations' background rows only: on a large table
+    # the split itself would be most of this stage's memory.
+    y_train = pd.read_parquet(paths.CLEAN_TRAIN, columns=[contract.target])[contract.target]
+    background = read_parquet_rows(paths.CLEAN_TRAIN, partial(background_positions, seed=config.data.seed),
+                                   exclude=(contract.target,))  # fmt: skip
     cleaner = evaluation.fitted_pipeline(pipeline).named_steps["clean"]
     # Its structure; the values outside the training range are in reports/features.json.
     check_cleaned(cleaner.transform(X), contract, "the cleaned holdout split")
@@ -70,7 +76,7 @@ def main() -> None:
     cut = pd.DataFrame({"feature": [c for c in used if c not in set(probed)], "importance": 0.0, "std": 0.0})
     importance = pd.concat([importance, cut], ignore_index=True) if len(cut) else importance
     write_csv(importance, plots / "permutation_importance.csv")
-    explainer = Explainer(pipeline, background_sample(train_rows, config.data.seed), config.data.seed)
+    explainer = Explainer(pipeline, background, config.data.seed)
     contributions, explained = evaluation.contribution_importance(explainer, X, config.data.seed)
     write_csv(contributions, plots / "contribution_importance.csv")
     low, high = evaluation.bootstrap_interval(score, len(y), config.data.seed)

@@ -2,19 +2,18 @@
 
 import hashlib
 import json
+from functools import partial
 from pathlib import Path
-
-import pandas as pd
 
 from autotab import paths
 from autotab.config import load_config
 from autotab.data.contract import DataContract
 from autotab.errors import run_stage
-from autotab.explaining.explainer import background_sample
+from autotab.explaining.explainer import background_positions
 from autotab.reporting import lineage, quality_gate
 from autotab.serving import bento_build
 from autotab.serving.run_check import check_same_run
-from autotab.tables import read_json, write_json
+from autotab.tables import read_json, read_parquet_rows, write_json
 
 BENTOFILE = Path("bentofile.yaml")
 BUILD_CONTEXT = Path("src")
@@ -42,8 +41,9 @@ def main() -> None:
         "data_hash": "sha256:" + hashlib.sha256(paths.CLEAN_TRAIN.read_bytes()).hexdigest(),
     }
     # The training rows POST /explain draws absent columns' values from: the evaluate stage's sample.
-    train_rows = pd.read_parquet(paths.CLEAN_TRAIN).drop(columns=[contract.target])
-    explanation = {"background": background_sample(train_rows, config.data.seed), "seed": config.data.seed}
+    background = read_parquet_rows(paths.CLEAN_TRAIN, partial(background_positions, seed=config.data.seed),
+                                   exclude=(contract.target,))  # fmt: skip
+    explanation = {"background": background, "seed": config.data.seed}
     version = bento_build.content_version(
         paths.MODEL.read_bytes(),
         str(config.data.seed).encode(),  # with the training rows (data_hash), what the background is drawn from
