@@ -27,6 +27,11 @@ def test_clean_rows_drops_missing_and_invalid_targets_then_exact_duplicates():
     numbers = pd.DataFrame({"x": [1, 2, 3], "y": ["1.5", "oops", "2"]})
     rows, dropped = clean_rows(numbers, "y", "regression", MARKERS, True)
     assert dropped["invalid_target"] == 1 and rows["y"].tolist() == [1.5, 2.0]
+    # Repeated rows without a valid target count as invalid, not as duplicates.
+    repeats = pd.DataFrame({"x": [1, 1, 2, 2, 3], "y": ["oops", "oops", "2", "2.0", "oops"]})
+    rows, dropped = clean_rows(repeats, "y", "regression", MARKERS, True)
+    assert dropped == {"missing_target": 0, "invalid_target": 3, "duplicate": 1}
+    assert rows.to_dict("list") == {"x": [2], "y": [2]}
 
 
 def test_numeric_class_labels_stay_integers():

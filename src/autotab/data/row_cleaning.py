@@ -59,7 +59,9 @@ def clean_rows(
     integers); otherwise it is a text label, normalised by `normalise_labels`.
     """
     check_target(frame, target)
-    frame = frame.copy()
+    # A shallow copy: the caller's frame keeps its target (copy-on-write), and a table of millions
+    # of rows is not copied whole here (at most the kept rows are, once, below).
+    frame = frame.copy(deep=False)
     raw_target = normalise_missing(frame[target], lower_markers(markers))
     has_target = raw_target.notna()
     reads_as_numbers = not is_text(raw_target) or parse_numbers(raw_target[has_target]).notna().all()
@@ -70,12 +72,14 @@ def clean_rows(
     else:
         valid = has_target
         frame[target] = normalise_labels(raw_target)
-    kept = frame[valid]
+    # Duplicates judged on every row: a row without a valid target never equals one with it, so
+    # among the valid rows they are the same, and the kept rows are taken in one copy.
+    duplicated = (frame.duplicated() & valid) if drop_duplicates else pd.Series(False, index=frame.index)
+    keep = valid & ~duplicated
+    kept = (frame if keep.all() else frame[keep]).reset_index(drop=True)
     if task == "regression" or reads_as_numbers:
         numbers = kept[target].astype("float64")
         kept = kept.assign(**{target: numbers.astype("int64") if (numbers % 1 == 0).all() else numbers})
-    duplicated = kept.duplicated() if drop_duplicates else pd.Series(False, index=kept.index)
-    kept = kept[~duplicated].reset_index(drop=True)
     dropped = {
         "missing_target": int((~has_target).sum()),
         "invalid_target": int((has_target & ~valid).sum()),

@@ -61,11 +61,11 @@ class OneHotLater:
 def encoded(group: Pipeline, X: np.ndarray, y=None, fit: bool = False) -> np.ndarray | OneHotLater:
     """`group.fit_transform(X, y)` if `fit`, else `group.transform(X)`; for a group that ends in a
     dense OneHotEncoder, on more than ONE_HOT_ROWS rows, that encoding to come (`OneHotLater`)."""
-    *head, (_, encoder) = group.steps
+    encoder = group.steps[-1][1]
     if not isinstance(encoder, OneHotEncoder) or encoder.sparse_output or len(X) <= ONE_HOT_ROWS:
         return group.fit_transform(X, y) if fit else group.transform(X)
-    if head:
-        X = Pipeline(head).fit_transform(X, y) if fit else Pipeline(head).transform(X)
+    if len(group) > 1:  # the steps before the encoder (a slice of a Pipeline shares its steps)
+        X = group[:-1].fit_transform(X, y) if fit else group[:-1].transform(X)
     if fit:
         encoder.fit(X, y)
     return OneHotLater(encoder, X)
