@@ -193,10 +193,10 @@ def read_parquet_rows(
     import pyarrow.parquet as pq
 
     file = pq.ParquetFile(path)
+    columns = [name for name in file.schema_arrow.names if name not in exclude]
     chosen = positions(file.metadata.num_rows)
     if chosen is None:
-        return pd.read_parquet(path).drop(columns=list(exclude))
-    columns = [name for name in file.schema_arrow.names if name not in set(exclude)]
+        return pd.read_parquet(path, columns=columns)
     batches, start = [], 0
     for batch in file.iter_batches(batch_size=ROW_GROUP_ROWS, columns=columns):
         here = chosen[(chosen >= start) & (chosen < start + batch.num_rows)] - start
