@@ -107,6 +107,43 @@ def test_a_table_wider_than_the_column_budget_keeps_the_columns_related_to_the_t
     assert describe(half)["model_features"] != report["model_features"]
 
 
+def test_the_budget_scored_in_blocks_of_columns_keeps_what_scoring_all_at_once_keeps():
+    """ColumnBudget scores SCORED_COLUMNS columns at a time, to bound its copies of the matrix."""
+    from sklearn.feature_selection import f_classif, f_regression
+
+    from autotab.estimators.column_budget import SCORED_COLUMNS, ColumnBudget
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 3 * SCORED_COLUMNS + 5)) * rng.integers(1, 100, size=3 * SCORED_COLUMNS + 5)
+    X[rng.random(X.shape) < 0.02] = np.nan  # ranked as zeros, whole or in blocks
+    y_class = np.where(X[:, 3] + np.nan_to_num(X[:, 150]) > 0, "yes", "no")
+    y_value = np.nan_to_num(X[:, 70]) + rng.normal(size=400)
+    for task, y, score in (("binary", y_class, f_classif), ("regression", y_value, f_regression)):
+        budget = ColumnBudget(max_columns=40, task=task).fit(X, y)
+        whole, _ = score(np.nan_to_num(X), y)
+        np.testing.assert_allclose(budget.statistic(X, y), whole, rtol=1e-12)
+        assert set(np.flatnonzero(budget.support_)) == set(np.argsort(-whole, kind="stable")[:40])
+
+
+def test_the_median_imputer_gives_scikit_learns_medians_to_the_bit_a_column_at_a_time():
+    from sklearn.impute import SimpleImputer
+
+    from autotab.estimators.imputation import observed_median
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(301, 6)) * 1e3
+    X[:, 1] = np.round(X[:, 1])  # ties
+    X[rng.random(X.shape) < 0.3] = np.nan
+    X[:, 4] = np.nan  # nothing observed: 0, as keep_empty_features fills it
+    X[1:, 5] = np.nan  # one value observed
+    for rows in (slice(None), slice(0, 300)):  # an odd and an even number of rows
+        ours = SimpleImputer(strategy=observed_median, keep_empty_features=True, add_indicator=True).fit(X[rows])
+        theirs = SimpleImputer(strategy="median", keep_empty_features=True, add_indicator=True).fit(X[rows])
+        assert ours.statistics_.tobytes() == theirs.statistics_.tobytes()
+        assert ours.transform(X).tobytes() == theirs.transform(X).tobytes()
+    assert ours.statistics_[4] == 0.0
+
+
 def test_a_table_with_more_columns_than_rows_keeps_the_sure_screening_size_of_related_columns():
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(100, 300)), columns=[f"m{i}" for i in range(300)])

@@ -42,6 +42,7 @@ from sklearn.preprocessing import (
 from autotab.config import FeaturesConfig
 from autotab.estimators.column_budget import ColumnBudget
 from autotab.estimators.column_groups import ColumnGroups
+from autotab.estimators.imputation import observed_median
 from autotab.estimators.table_cleaner import TableCleaner
 
 SCALERS = {"standard": StandardScaler, "robust": RobustScaler, "minmax": MinMaxScaler}
@@ -54,9 +55,8 @@ def numeric_imputer(config: FeaturesConfig, seed: int):
         return KNNImputer(add_indicator=indicator, keep_empty_features=True)
     if config.numeric_imputer == "iterative":
         return IterativeImputer(add_indicator=indicator, random_state=seed, keep_empty_features=True)
-    return SimpleImputer(
-        strategy=config.numeric_imputer, fill_value=0.0, add_indicator=indicator, keep_empty_features=True
-    )
+    strategy = observed_median if config.numeric_imputer == "median" else config.numeric_imputer
+    return SimpleImputer(strategy=strategy, fill_value=0.0, add_indicator=indicator, keep_empty_features=True)
 
 
 def numeric_steps(config: FeaturesConfig, seed: int) -> Pipeline:
