@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -43,6 +45,10 @@ LOCAL_FIT_ROWS = 100_000
 # worker's parts into one more copy), and what XGBoost converts to anyway; LightGBM bins the values,
 # and a bin edge moved in the eighth digit changes no split that matters.
 FEATURE_DTYPE = np.float32
+# Minutes a LightGBM worker waits on a peer's socket before it fails (LightGBM's `time_out`).
+LIGHTGBM_SOCKET_TIMEOUT_MIN = 10
+
+T = TypeVar("T")
 
 
 def distributable(board: pd.DataFrame) -> pd.DataFrame:
@@ -163,10 +169,12 @@ def fit_on_cluster(
         # A worker lost mid-fit is retried by Dask (`distributed.scheduler.allowed-failures` times);
         # past that, the stage stops here, before it writes anything.
         reason = (str(error).strip().splitlines() or [""])[0][:200]
+        lost = (
+            "a worker was lost" if isinstance(error, WorkerLost) else "workers were lost more often than Dask retries"
+        )
         raise UserError(
             f"train.distributed_fit: the fit on the Dask cluster failed ({type(error).__name__}: {reason}); "
-            "workers were lost more often than Dask retries, out of memory? Give them more memory (or more "
-            "workers), then rerun"
+            f"{lost}, out of memory? Give them more memory (or more workers), then rerun"
         ) from None
     return len(y_all)
 
@@ -180,7 +188,39 @@ def _cluster_failures() -> tuple[type[BaseException], ...]:
     from distributed import KilledWorker
 
     # OSError covers Dask's CommClosedError; CancelledError its FutureCancelledError.
-    return OSError, KilledWorker, CancelledError, lightgbm.basic.LightGBMError, xgboost.core.XGBoostError
+    return OSError, KilledWorker, CancelledError, WorkerLost, lightgbm.basic.LightGBMError, xgboost.core.XGBoostError
+
+
+class WorkerLost(Exception):
+    """A worker left the cluster during a LightGBM fit, which cannot go on without it."""
+
+
+def _fit_while_workers_stay(fit: Callable[[], T], client, poll_s: float = 0.2) -> T:
+    """`fit()`, failing with WorkerLost as soon as a worker that was there when it began leaves.
+
+    LightGBM's distributed training is not fault tolerant: its workers talk over their own sockets,
+    so one killed mid-fit leaves the others waiting on it, and Dask's retry of the lost worker's
+    part waits behind them (measured: a peer still waiting after many minutes). XGBoost's peers
+    fail at once by themselves. The fit runs in a thread, abandoned on failure: leaving
+    `dask_client` closes the client, which cancels it (and stops a private cluster's workers)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as StillRunning
+
+    present = set(client.nthreads())
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autotab-cluster-fit")
+    running = pool.submit(fit)
+    try:
+        while True:
+            try:
+                return running.result(timeout=poll_s)
+            except StillRunning:
+                lost = present - set(client.nthreads())
+                if lost:
+                    raise WorkerLost(
+                        f"worker {sorted(lost)[0]} left while LightGBM trained, which it cannot survive"
+                    ) from None
+    finally:
+        pool.shutdown(wait=False)
 
 
 def _fit_library_on_cluster(local, X, y, weight, client):
@@ -196,9 +236,12 @@ def _fit_library_on_cluster(local, X, y, weight, client):
         twin = lightgbm.dask.DaskLGBMClassifier if classifier else lightgbm.dask.DaskLGBMRegressor
         # Each worker fits on its own threads (LightGBM takes them from Dask, and warns that it
         # ignores n_jobs); workers sharing a host each find free ports for LightGBM's own network.
+        # A bounded socket timeout (LightGBM's default is 120 minutes): a worker left waiting on a
+        # lost peer (see `_fit_while_workers_stay`) gives up in minutes on a cluster that outlives us.
+        twin_model = twin(client=client, **{"time_out": LIGHTGBM_SOCKET_TIMEOUT_MIN, **params})
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
-            fitted = twin(client=client, **params).fit(X, y, sample_weight=weight)
+            fitted = _fit_while_workers_stay(lambda: twin_model.fit(X, y, sample_weight=weight), client)
         return fitted.to_local()
     import xgboost
     import xgboost.dask
