@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autotab.estimators.frames import column_index, column_values, frame_of_columns
+from autotab.estimators.frames import BLOCK_ROWS, column_index, column_values, frame_of_columns
 
 COLUMNS = {
     "float": pd.array([1.5, np.nan, 3.0], dtype="float64"),
@@ -51,6 +51,27 @@ def test_frame_of_columns_is_the_frame_pandas_builds() -> None:
         "shuffled": pd.Series([30.0, 50.0, 70.0], index=[3, 5, 7]),  # aligned on the index, as pandas does
     }
     pd.testing.assert_frame_equal(frame_of_columns(columns, index), pd.DataFrame(columns, index=index))
+
+
+def test_a_long_frame_gathers_its_floats_one_by_one_into_the_frame_pandas_builds() -> None:
+    rows = BLOCK_ROWS + 3
+    rng = np.random.default_rng(0)
+    index = pd.RangeIndex(rows)
+    columns = {
+        "number": rng.normal(size=rows),
+        "text": np.array(rng.choice(["a", "b", None], rows), dtype=object),
+        "count": np.arange(rows),  # not float64: pandas' own block
+        "labels": pd.Series(rng.choice(["p", "q"], rows), index=index[::-1]),  # aligned on the index
+        "missing": np.where(rng.random(rows) < 0.5, np.nan, 1.0),
+        "single": np.ones(rows, dtype=np.float32),
+    }
+    expected = pd.DataFrame(columns, index=index)
+    got = frame_of_columns(columns, index)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert got.to_parquet() == expected.to_parquet()
+    assert columns == {}  # each column let go as it was copied
+    no_floats = {"text": np.array(["a"] * rows, dtype=object)}
+    pd.testing.assert_frame_equal(frame_of_columns(dict(no_floats), index), pd.DataFrame(no_floats, index=index))
 
 
 def test_frames_share_one_index_per_names() -> None:

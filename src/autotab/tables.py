@@ -25,8 +25,10 @@ def use_jemalloc_for_arrow() -> None:
     """Arrow's buffers from jemalloc rather than pyarrow's default, mimalloc, which keeps what a
     Parquet read frees (decoding buffers, about as much again as the table) and gives little of it
     back: the features stage on 1M rows peaked at 1,090 MB with mimalloc and 867 MB with jemalloc,
-    on 100,000 x 500 at 2,623 and 2,257 MB, no slower (`bench/scale.py`). A pool the user chose
-    with ARROW_DEFAULT_MEMORY_POOL stands; a pyarrow built without jemalloc keeps its default."""
+    on 100,000 x 500 at 2,623 and 2,257 MB, no slower (`bench/scale.py`). Freed pages go back at
+    once (decay 0), not after a second: with the default decay, clean's peak at 1M rows varied from
+    797 to 897 MB with the timing. A pool the user chose with ARROW_DEFAULT_MEMORY_POOL stands; a
+    pyarrow built without jemalloc (pyarrow's Windows wheels) keeps its default."""
     if "ARROW_DEFAULT_MEMORY_POOL" in os.environ:
         return
     try:

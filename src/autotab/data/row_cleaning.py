@@ -159,9 +159,11 @@ def outlier_rows(cleaned: pd.DataFrame, contamination: float, seed: int) -> np.n
     return forest.fit_predict(filled.to_numpy()) == -1
 
 
-# Rows cleaned at a time for the column report: cleaning is row by row, so counts over chunks add up
-# to the whole table's, and a table of millions of rows is never held cleaned twice (1M rows x 20
-# columns: 900 MB more at once, the clean stage's peak).
+# Cells cleaned at a time for the column report (at most REPORT_CHUNK_ROWS rows): cleaning is row by
+# row, so counts over chunks add up to the whole table's, and a large table is never held cleaned
+# twice (1M rows x 20 columns: 900 MB more at once, the clean stage's peak; 80,000 rows x 500
+# columns were one chunk of 100,000 rows before the chunk was bounded by cells).
+REPORT_CHUNK_CELLS = 8_000_000
 REPORT_CHUNK_ROWS = 100_000
 
 
@@ -171,8 +173,8 @@ def column_report(cleaner: TableCleaner, *frames: pd.DataFrame) -> dict[str, dic
     the column's kind (now missing), and missing cells after cleaning."""
     markers = lower_markers(cleaner.missing_markers)
     counts = {name: np.zeros(3, dtype=np.int64) for name in cleaner.kinds_}  # as read, after markers, after
-    chunks = (frame.iloc[start : start + REPORT_CHUNK_ROWS] for frame in frames
-              for start in range(0, len(frame), REPORT_CHUNK_ROWS))  # fmt: skip
+    rows = min(REPORT_CHUNK_ROWS, max(1, REPORT_CHUNK_CELLS // max(1, len(cleaner.kinds_))))
+    chunks = (frame.iloc[start : start + rows] for frame in frames for start in range(0, len(frame), rows))
     for chunk in chunks:
         cleaned = cleaner.transform(chunk)
         columns = list(cleaned.columns)  # listed once: a name lookup per column of a 2,000-column table

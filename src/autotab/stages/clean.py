@@ -92,6 +92,7 @@ def main() -> None:
         train=train, test=test, fitted=fitted, cleaned_train=cleaned_train, task=task, data=data, clean=clean,
         n_folds=config.train.folds,
     )  # fmt: skip
+    del cleaned_train  # as large as the split: not held through the column report's own cleaning
     if leaks["shortcut_columns"] and not clean.allow_leaks:
         named = ", ".join(
             f"{name} ({leaks['metric']} {score:.4f})" for name, score in leaks["shortcut_columns"].items()
