@@ -19,7 +19,15 @@ def run_stage(name: str, main: Callable[[], None]) -> None:
     (`KeyboardInterrupt("...")`), else that nothing was written.
 
     Anything else is a bug in autotab and keeps its traceback.
+
+    A stage that has loaded pyarrow (one that reads or writes tables) gets Arrow's memory from
+    jemalloc first (`tables.use_jemalloc_for_arrow`): a choice for the whole process, so it is made
+    here, where autotab owns the process, not when a library imports autotab (the served model).
     """
+    if "pyarrow" in sys.modules:
+        from autotab.tables import use_jemalloc_for_arrow
+
+        use_jemalloc_for_arrow()
     try:
         main()
     except UserError as error:

@@ -28,7 +28,8 @@ def use_jemalloc_for_arrow() -> None:
     on 100,000 x 500 at 2,623 and 2,257 MB, no slower (`bench/scale.py`). Freed pages go back at
     once (decay 0), not after a second: with the default decay, clean's peak at 1M rows varied from
     797 to 897 MB with the timing. A pool the user chose with ARROW_DEFAULT_MEMORY_POOL stands; a
-    pyarrow built without jemalloc (pyarrow's Windows wheels) keeps its default."""
+    pyarrow built without jemalloc (pyarrow's Windows wheels) keeps its default. Called by
+    `errors.run_stage` for each stage and CLI command: a process-wide choice, not an import's."""
     if "ARROW_DEFAULT_MEMORY_POOL" in os.environ:
         return
     try:
@@ -36,9 +37,6 @@ def use_jemalloc_for_arrow() -> None:
         pa.jemalloc_set_decay_ms(0)
     except NotImplementedError:
         pass
-
-
-use_jemalloc_for_arrow()
 
 
 def table_format(path: Path, configured: str = "auto") -> str:
