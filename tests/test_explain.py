@@ -7,6 +7,7 @@ import pytest
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import FixedThresholdClassifier
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
 from autotab.config import FeaturesConfig
@@ -19,6 +20,7 @@ from autotab.explaining.attributions import (
     permutation_attribution,
 )
 from autotab.explaining.explainer import Explainer, background_sample
+from autotab.explaining.provenance import used_columns
 from autotab.modeling.ensemble import soft_vote
 from autotab.modeling.features import build_preprocessor
 from autotab.modeling.training import whole_pipeline
@@ -234,3 +236,39 @@ def test_a_dates_parts_are_one_column_and_explanations_do_not_depend_on_the_batc
     assert together.columns == ["signal", "noise", "colour", "size", "seen"]
     alone = np.vstack([explainer.explain(X.iloc[[i]]).contributions for i in range(3)])
     np.testing.assert_allclose(alone, together.contributions[:3], atol=1e-12)
+
+
+class CountingKNN(KNeighborsClassifier):
+    """k-nearest neighbours (explained by sampling) that counts the rows it is asked about."""
+
+    asked = 0
+
+    def predict_proba(self, X):
+        CountingKNN.asked += len(X)
+        return super().predict_proba(X)
+
+
+@pytest.mark.parametrize("imputer", ["median", "knn"])
+def test_a_column_the_selection_dropped_is_no_player_of_the_sampling(imputer):
+    """Sampling gives a column that no feature the model sees comes from a share of exactly 0 without
+    running the model for it (most of a wide table's columns, behind the column budget); the sum stays
+    exact. Not where an imputer fills a column's gaps from the others': there every column may count."""
+    X, latent = table()
+    noise = pd.DataFrame(np.random.default_rng(2).normal(size=(len(X), 8)), columns=[f"n{i}" for i in range(8)])
+    X = pd.concat([X, noise], axis=1)
+    y = target(latent, "binary")
+    model = pipeline_for(CountingKNN(), "binary", numeric_imputer=imputer, selection="kbest", kbest_k=3).fit(X, y)
+    dropped = set(X.columns) - used_columns(model.steps[1:-1]) if imputer == "median" else set()
+    assert (imputer == "knn") == (used_columns(model.steps[1:-1]) is None)
+    CountingKNN.asked = 0
+    explanation = Explainer(model, background_sample(X, 0)).explain(X.iloc[:5])
+    assert explanation.method == "permutation"
+    np.testing.assert_allclose(explanation.value, served_output(model, X.iloc[:5], explanation), atol=TOLERANCE)
+    contributions = pd.DataFrame(explanation.contributions, columns=explanation.columns)
+    players = len(X.columns) - len(dropped)
+    if imputer == "median":
+        assert len(dropped) >= 8 and (contributions[sorted(dropped)] == 0).all().all()
+        assert (contributions["signal"] != 0).all()
+    # 4 permutations of the players, each step averaged over the background rows.
+    background_rows = min(100, 20_000 // (4 * (players + 1)))
+    assert CountingKNN.asked == 5 * 4 * (players + 1) * background_rows + 5  # + the served output above

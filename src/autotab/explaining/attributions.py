@@ -14,7 +14,7 @@ accuracy). K is 1 for a regression or a binary margin (of `classes_[1]`), else o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -134,6 +134,7 @@ def permutation_attribution(
     players: list[list[str]],
     orders: np.ndarray,
     chunk_rows: int = 50_000,
+    fixed: Sequence[str] = (),
 ) -> Attribution:
     """Shapley values sampled over the permutations `orders` (shape (permutations, players)).
 
@@ -144,7 +145,8 @@ def permutation_attribution(
     row minus its average over the background, so local accuracy is exact however few
     permutations are drawn; the permutations only make each share closer to its Shapley value.
     Antithetic orders (each followed by its reverse) cancel most of the error of a first-order
-    model. `output` maps a frame like `rows` to (n, K)."""
+    model. `output` maps a frame like `rows` to (n, K). The `fixed` columns, in no player, keep the
+    explained row's values throughout."""
     permutations, n_players = orders.shape
     steps = n_players + 1
     # joined[p, i, j]: at step i of permutation p, player j has joined (its values are the row's).
@@ -163,6 +165,8 @@ def permutation_attribution(
                 kept = np.tile(background[column].to_numpy(dtype=object), permutations * steps)
                 values = explained[column].to_numpy(dtype=object)
                 hybrid[column] = np.where(from_row[None, :], values[:, None], kept[None, :]).ravel()
+        for column in fixed:
+            hybrid[column] = np.repeat(explained[column].to_numpy(dtype=object), per_row)
         frame = pd.DataFrame(hybrid)
         frame = frame.astype({column: background[column].dtype for column in frame.columns})[list(background.columns)]
         values = np.asarray(output(frame), dtype=np.float64)

@@ -38,7 +38,7 @@ from autotab.explaining.attributions import (
     permutation_attribution,
     tree_attribution,
 )
-from autotab.explaining.provenance import feature_sources
+from autotab.explaining.provenance import feature_sources, used_columns
 
 BACKGROUND_ROWS = 100
 VOTES = (VotingClassifier, VotingRegressor)
@@ -128,12 +128,11 @@ class Explainer:
         self.columns = list(grouped)
         self.player_columns = list(grouped.values())
         self.player_of = {c: i for i, columns in enumerate(self.player_columns) for c in columns}
-        self.orders = antithetic_orders(len(self.columns), PERMUTATION_PAIRS, seed)
-        per_background_row = len(self.orders) * (len(self.columns) + 1)
-        n_background = max(MIN_BACKGROUND_ROWS, ROWS_PER_RECORD // per_background_row)
-        self.sampling_background = self.background.iloc[:n_background]
-        # What one record costs where it is sampled: rows run through the model.
-        self.sampled_rows_per_record = per_background_row * len(self.sampling_background)
+        self.seed = seed
+        # What one record costs where it is sampled, at most (every column a player): rows run through the model.
+        self.sampled_rows_per_record = (
+            len(self._sampling_background(len(self.columns))) * 2 * PERMUTATION_PAIRS * (len(self.columns) + 1)
+        )
         *features, (_, last) = self.tail
         self.output = self._output(features, last)
         # Per model inside: exact or sampled (`_to_players`), the shap library's explainer, a linear
@@ -228,8 +227,28 @@ class Explainer:
                 return sum(weight * tail.predict(inputs)[:, None] for weight, tail in tails)
             return sum(weight * tail.predict_proba(inputs) for weight, tail in tails)
 
-        base, phi = permutation_attribution(output, cleaned, self.sampling_background, self.player_columns, self.orders)
-        return base, phi, {"permutation"}
+        # Only the raw columns some member can read are players: a column the selection or the column
+        # budget dropped changes no output, so its share is 0 and sampling it (most of a wide table's
+        # columns) would only cost. Its values are the record's throughout.
+        used: set[str] | None = set()
+        for _, own, _ in members:
+            columns = used_columns([*shared, *own])
+            used = None if columns is None or used is None else used | columns
+        reads = [used is None or bool(used.intersection(columns)) for columns in self.player_columns]
+        active = [i for i, read in enumerate(reads) if read]
+        idle = [c for read, columns in zip(reads, self.player_columns, strict=True) if not read for c in columns]
+        base, phi = permutation_attribution(
+            output, cleaned, self._sampling_background(len(active)), [self.player_columns[i] for i in active],
+            antithetic_orders(len(active), PERMUTATION_PAIRS, self.seed), fixed=idle,
+        )  # fmt: skip
+        every = np.zeros((len(cleaned), len(self.player_columns), phi.shape[2]))
+        every[:, active, :] = phi
+        return base, every, {"permutation"}
+
+    def _sampling_background(self, players: int) -> pd.DataFrame:
+        """The background rows sampling draws from, for `players` players: fewer on a wide table."""
+        per_background_row = 2 * PERMUTATION_PAIRS * (players + 1)
+        return self.background.iloc[: max(MIN_BACKGROUND_ROWS, ROWS_PER_RECORD // per_background_row)]
 
     @staticmethod
     def _features(features: list, cleaned: pd.DataFrame) -> Any:

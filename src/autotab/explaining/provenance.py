@@ -13,9 +13,15 @@ import re
 from typing import Any
 
 import numpy as np
+from sklearn.experimental import enable_iterative_imputer  # noqa: F401  (IterativeImputer's import)
 from sklearn.feature_selection import SelectorMixin
+from sklearn.impute import IterativeImputer, KNNImputer
 
 from autotab.estimators.column_groups import ColumnGroups
+
+# Imputers that fill one column's gaps from the other columns' values: a feature they impute depends
+# on more columns than the one it is named after.
+MIXING_IMPUTERS = (KNNImputer, IterativeImputer)
 
 # An output name of a per-column step starts with its input's name, an imputer's missing-value
 # indicator with "missingindicator_": c3, missingindicator_c3, c3_level, c3_infrequent_sklearn.
@@ -49,3 +55,18 @@ def feature_sources(steps: list[tuple[str, Any]]) -> np.ndarray | None:
         else:
             return None
     return sources
+
+
+def used_columns(steps: list[tuple[str, Any]]) -> set[str] | None:
+    """The cleaned columns the features after the fitted `steps` can depend on at all; None when
+    that may be any of them (a step mixes columns, or an imputer fills gaps from other columns).
+    A column the selection or the column budget dropped is not among them."""
+    sources = feature_sources(steps)
+    if sources is None:
+        return None
+    for _, step in steps:
+        if isinstance(step, ColumnGroups):
+            for _, fitted, _ in step.fitted_groups_:
+                if any(isinstance(part, MIXING_IMPUTERS) for _, part in getattr(fitted, "steps", [])):
+                    return None
+    return set(sources)
