@@ -38,23 +38,6 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-# The files that take longest (`--durations`), started first; the others follow in their own order.
-# `make test` shares whole files out to the workers in collection order (`--no-loadscope-reorder`):
-# xdist's default order, most tests first, left these few-test files for the end, where one worker
-# ran a two-minute file alone. The first two build their own repositories, so neither worker starts
-# by waiting for the session's build.
-LONGEST_FIRST = (
-    "test_budget.py", "test_wide_table.py", "test_versioning.py", "test_distributed.py", "test_compare.py",
-    "test_end_to_end.py", "test_serving.py", "test_batch_predict.py", "test_interrupts.py", "test_selection.py",
-)  # fmt: skip
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Longest files first (LONGEST_FIRST); within a file, the file's order, which its tests rely on."""
-    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
-
-
 def pytest_unconfigure(config: pytest.Config) -> None:
     for process in BACKGROUND_BUILD:  # a run stopped early: the build and its dvc children go too
         if process.poll() is None:
