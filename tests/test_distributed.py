@@ -23,19 +23,35 @@ def repo(tmp_path_factory) -> Path:
     return built_clone(tmp_path_factory, "distributed")
 
 
-def tuned_and_packaged(repo: Path, name: str, n_trials: int, ran: int, *overrides: str, **env: str) -> None:
+# The trials and the final refit on the cluster, in one experiment: a leaderboard of the linear anchor and
+# the two families a cluster fits (the logistic anchor is not what a cluster fits).
+DISTRIBUTED = ["-S", "train.distributed_fit=true", "-S", "train.candidates=[logistic_regression,lightgbm,xgboost]"]
+
+
+def tuned_and_packaged(repo: Path, name: str, n_trials: int, ran: int, *overrides: str, **env: str) -> str:
     """The experiment's tune stage ran `ran` trials now (the rest were in the stored study), and the
-    pipeline after it is up to date."""
+    pipeline after it is up to date; its output."""
     result = run(["dvc", "exp", "run", "-n", name, "-S", f"tune.n_trials={n_trials}", *overrides], repo, **env)
     assert "Running stage 'tune'" in result.stdout and f"({ran} run now" in result.stdout, result.stdout
     summary = json.loads((repo / "reports/tuning/summary.json").read_text())
     assert summary["n_trials"] == n_trials
     # evaluate and package ran too, unless the refit model came out byte-identical to the last one
     assert "Data and pipelines are up to date." in run(["dvc", "status"], repo).stdout
+    return result.stdout
 
 
-def test_a_private_local_cluster_runs_the_trials_and_the_model_is_packaged(repo):
-    tuned_and_packaged(repo, "dask-local", 8, 8, "-S", "backend=dask_local")  # 2 trials in flight: a new study
+def test_a_private_local_cluster_runs_the_trials_refits_the_boosting_model_and_the_model_is_packaged(repo):
+    output = tuned_and_packaged(repo, "dask-local", 8, 8, "-S", "backend=dask_local", *DISTRIBUTED)  # a new study
+    train_rows = len(pd.read_parquet(repo / "data/clean/train.parquet"))
+    chosen = json.loads((repo / "reports/tuning/best_params.json").read_text())["model"]
+    assert chosen in ("lightgbm", "xgboost")
+    assert f"tune: {chosen} fitted on all {train_rows:,} training rows on the Dask cluster" in output
+    summary = json.loads((repo / "reports/tuning/summary.json").read_text())
+    assert summary["distributed_fit"] == {"rows": train_rows, "recipe_rows": train_rows}
+    _, boosted = fitted_parts(joblib.load(repo / "models/model.joblib"))
+    assert type(boosted.model_).__module__.split(".")[0] == chosen
+    card = (repo / "reports/model_card.md").read_text()
+    assert "every training row, on a Dask cluster (train.distributed_fit)" in card
 
 
 @pytest.fixture
@@ -76,7 +92,7 @@ def test_the_tune_stage_runs_its_trials_on_an_existing_scheduler(repo, dask_clus
     # The same search as the local cluster's (where trials run is not part of it), with a larger
     # budget: the stored study continues, and its 4 new trials run on the scheduler's workers.
     tuned_and_packaged(
-        repo, "dask-cluster", 12, 4, "-S", "backend=dask", "-S", "backend.parallelism=2",
+        repo, "dask-cluster", 12, 4, "-S", "backend=dask", "-S", "backend.parallelism=2", *DISTRIBUTED,
         AUTOTAB_DASK_ADDRESS=dask_cluster,
     )  # fmt: skip
     from distributed import Client
@@ -92,28 +108,11 @@ def test_the_tune_stage_runs_its_trials_on_an_existing_scheduler(repo, dask_clus
 
 
 def test_backend_dask_without_an_address_fails_in_one_line(repo):
-    result = run(["dvc", "exp", "run", "-S", "backend=dask", "-S", "tune.n_trials=3"], repo, check=False)
+    # The last experiment's settings but the address: its stages before tune are the run cache's.
+    result = run(["dvc", "exp", "run", "-S", "backend=dask", "-S", "tune.n_trials=12", *DISTRIBUTED], repo, check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "Traceback" not in output
     assert "autotab tune: error: backend=dask needs the scheduler's address: set AUTOTAB_DASK_ADDRESS" in output
-
-
-def test_a_distributed_fit_refits_the_chosen_boosting_model_on_the_cluster(repo):
-    result = run(
-        ["dvc", "exp", "run", "-n", "dask-fit", "-S", "backend=dask_local", "-S", "train.distributed_fit=true",
-         "-S", "train.candidates=[logistic_regression,lightgbm,xgboost]", "-S", "tune.n_trials=3"], repo,
-    )  # fmt: skip
-    train_rows = len(pd.read_parquet(repo / "data/clean/train.parquet"))
-    chosen = json.loads((repo / "reports/tuning/best_params.json").read_text())["model"]
-    assert chosen in ("lightgbm", "xgboost")  # the logistic anchor is not what a cluster fits
-    assert f"tune: {chosen} fitted on all {train_rows:,} training rows on the Dask cluster" in result.stdout
-    summary = json.loads((repo / "reports/tuning/summary.json").read_text())
-    assert summary["distributed_fit"] == {"rows": train_rows, "recipe_rows": train_rows}
-    _, boosted = fitted_parts(joblib.load(repo / "models/model.joblib"))
-    assert type(boosted.model_).__module__.split(".")[0] == chosen
-    assert "Data and pipelines are up to date." in run(["dvc", "status"], repo).stdout  # evaluated and packaged
-    card = (repo / "reports/model_card.md").read_text()
-    assert "every training row, on a Dask cluster (train.distributed_fit)" in card
 
 
 def test_a_distributed_fit_without_a_cluster_fails_in_one_line_at_the_first_stage(repo):
