@@ -11,6 +11,7 @@ from autotab.config import FeaturesConfig, TuneConfig, load_config
 from autotab.data.splits import make_folds
 from autotab.estimators.table_cleaner import TableCleaner
 from autotab.modeling import leaderboard
+from autotab.modeling.budget import Deadline
 from autotab.modeling.features import build_preprocessor
 from autotab.modeling.search import Outcome, Problem, search
 from autotab.modeling.selection import Referee
@@ -77,7 +78,13 @@ def make_problem(X: pd.DataFrame, y: pd.Series) -> Problem:
 
 
 def run_search(
-    X: pd.DataFrame, y: pd.Series, families: list[str], n_trials: int, pinned: str | None = None, screen_rows=None
+    X: pd.DataFrame,
+    y: pd.Series,
+    families: list[str],
+    n_trials: int,
+    pinned: str | None = None,
+    screen_rows=None,
+    **budget,
 ) -> Outcome:
     """The tune stage's search end to end on a table in memory: the leaderboard of `families`'
     defaults, then the study over the top two (or the pinned family), the recheck and the ensemble."""
@@ -92,7 +99,7 @@ def run_search(
     searched = [pinned] if pinned else list(board["model"][:2])
     tune = TuneConfig(n_trials=n_trials, top_families=2, storage=None, pruner="none")  # the default min_gain_se
     families = {n: ZOO[n] for n in searched}
-    return search(problem, families, ZOO.__getitem__, board, oof, tune, "test", screen_rows=screen_rows)
+    return search(problem, families, ZOO.__getitem__, board, oof, tune, "test", screen_rows=screen_rows, **budget)
 
 
 def linear_table(rows: int) -> tuple[pd.DataFrame, pd.Series]:
@@ -171,3 +178,18 @@ def test_a_best_trial_that_is_the_incumbents_own_configuration_is_not_cross_vali
     search_step = outcome.summary["selection"][0]
     assert search_step["step"] == "search" and (search_step["gain"], search_step["se"]) == (0, 0)
     assert rechecked == [("knn", {})]
+
+
+def test_a_budgeted_recheck_is_afforded_by_what_the_incumbents_own_folds_cost():
+    """A fresh-fold recheck cross-validates the incumbent's defaults as well as the tuned configuration:
+    timed by the tuned one alone, rechecks of a family whose defaults cost far more overran the budget
+    and left the ensemble no time. The incumbent's cost is its leaderboard folds' (`fit_seconds`)."""
+    X, y = linear_table(150)
+    cheap = {"logistic_regression": 0.01, "random_forest": 0.01}
+    for seconds, repeats in ((cheap, 2), ({**cheap, "logistic_regression": 1000.0}, 0)):
+        outcome = run_search(
+            X, y, ["logistic_regression", "random_forest"], n_trials=3, deadline=Deadline.after(120),
+            fit_seconds=seconds,
+        )  # fmt: skip
+        assert outcome.summary["default_chosen"] == "logistic_regression"
+        assert outcome.summary["recheck_repeats"] == repeats

@@ -7,6 +7,7 @@ served temperature-scaled on its out-of-fold predictions when that pays (`autota
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -297,9 +298,14 @@ def search(
     # costs more than one of its own, by the ratio of rows.
     refit_ratio = (refit_rows or len(problem.y)) / len(problem.y)
 
+    # A trial's folds run `problem.n_jobs` at a time; after a budgeted search, the stage's own process
+    # runs a cross-validation's folds one after another (below): 5 folds 2 at a time take 3 rounds.
+    sequential = n_folds / math.ceil(n_folds / max(problem.n_jobs, 1))
+
     def cv_seconds() -> float:  # one cross-validation of the best trial so far, on the problem's rows
         complete = [t for t in stored.trials if t.state == optuna.trial.TrialState.COMPLETE and t.duration]
-        return rows_ratio * max(complete, key=lambda t: t.value).duration.total_seconds() if complete else 0.0
+        best = max(complete, key=lambda t: t.value).duration.total_seconds() if complete else 0.0
+        return rows_ratio * sequential * best
 
     # With a budget, the search leaves time for the ensemble's refits: the leaderboard's best
     # `ENSEMBLE_RESERVE_MEMBERS` defaults, each refit on all rows (a greedy blend rarely needs more),
@@ -334,11 +340,6 @@ def search(
         # In this process from here: starting worker processes for a few fits would cost more than
         # it saves, and here the fits' own threads have every core.
         problem = replace(problem, n_jobs=1)
-        # Each fresh split costs two cross-validations (the tuned and the incumbent); keep time for
-        # the refit and the ensemble's.
-        per_repeat, kept = 2 * cv_seconds(), cv_seconds() + ensemble_reserve
-        affordable = int(max(deadline.left() - kept, 0) // per_repeat) if per_repeat else recheck_repeats
-        recheck_repeats = min(recheck_repeats, affordable)
 
     configs = {**{name: zoo(name) for name in board["model"]}, **families}
     classes = np.unique(problem.y) if problem.task != "regression" else None
@@ -372,6 +373,16 @@ def search(
         steps.append(referee.judge("defaults", anchor, searched_default, [challenger_oof], [anchor_oof]))
         incumbent = searched_default if steps[-1].replaced else anchor
     default_cv, default_oof = defaults[incumbent]
+    if deadline.bounded:
+        # Each fresh split costs two cross-validations: the tuned one's, timed by its trial, and the
+        # incumbent's, by its leaderboard folds (the defaults of a family can cost several times a
+        # tuned configuration: timed by the tuned one alone, the rechecks ate the ensemble's time).
+        # Keep time for the refit and the ensemble's.
+        tuned_s = cv_seconds()
+        per_repeat = tuned_s + (fit_seconds or {}).get(incumbent, tuned_s)
+        kept = tuned_s + ensemble_reserve
+        affordable = int(max(deadline.left() - kept, 0) // per_repeat) if per_repeat else recheck_repeats
+        recheck_repeats = min(recheck_repeats, affordable)
 
     # 2. The search. Its best trial replaces the defaults only if it clearly beats them on
     # `recheck_repeats` fresh splits of the training rows (0: on the search's own folds).
