@@ -140,6 +140,7 @@ class Explainer:
         self._plans: dict[int, np.ndarray | None] = {}
         self._tree_explainers: dict[int, Any] = {}
         self._references: dict[int, np.ndarray] = {}
+        self._reads: dict[tuple, list[bool]] = {}  # per sampled group of members: which players count
 
     # -- what is explained ---------------------------------------------------------------------
 
@@ -227,14 +228,7 @@ class Explainer:
                 return sum(weight * tail.predict(inputs)[:, None] for weight, tail in tails)
             return sum(weight * tail.predict_proba(inputs) for weight, tail in tails)
 
-        # Only the raw columns some member can read are players: a column the selection or the column
-        # budget dropped changes no output, so its share is 0 and sampling it (most of a wide table's
-        # columns) would only cost. Its values are the record's throughout.
-        used: set[str] | None = set()
-        for _, own, _ in members:
-            columns = used_columns([*shared, *own])
-            used = None if columns is None or used is None else used | columns
-        reads = [used is None or bool(used.intersection(columns)) for columns in self.player_columns]
+        reads = self._players_read(shared, members)
         active = [i for i, read in enumerate(reads) if read]
         idle = [c for read, columns in zip(reads, self.player_columns, strict=True) if not read for c in columns]
         base, phi = permutation_attribution(
@@ -244,6 +238,20 @@ class Explainer:
         every = np.zeros((len(cleaned), len(self.player_columns), phi.shape[2]))
         every[:, active, :] = phi
         return base, every, {"permutation"}
+
+    def _players_read(self, shared: list, members: list[tuple[float, list, Any]]) -> list[bool]:
+        """Per player, whether some member can read its columns. Only those are sampled: a column the
+        selection or the column budget dropped changes no output, so its share is 0 and sampling it
+        (most of a wide table's columns) would only cost; its values are the record's throughout.
+        Decided once per group of members: it reads every step's feature names."""
+        key = (tuple(id(step) for _, step in shared), tuple(id(model) for _, _, model in members))
+        if key not in self._reads:
+            used: set[str] | None = set()
+            for _, own, _ in members:
+                columns = used_columns([*shared, *own])
+                used = None if columns is None or used is None else used | columns
+            self._reads[key] = [used is None or bool(used.intersection(columns)) for columns in self.player_columns]
+        return self._reads[key]
 
     def _sampling_background(self, players: int) -> pd.DataFrame:
         """The background rows sampling draws from, for `players` players: fewer on a wide table."""
