@@ -8,7 +8,7 @@ from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from autotab.data.contract import build_contract, check_cleaned
@@ -125,6 +125,7 @@ NUMBERS = st.one_of(
     ),
     st.integers(1, 40),
 )
+@example([[0.0, -0.0]], 1)  # found by a run: the span's zero took its sign from the order of the reduction
 def test_numeric_columns_facts_by_numpy_blocks_are_those_of_pandas(columns, block_cells):
     """The cleaner reads its numeric columns' facts (counts, distinct values, whole numbers, range)
     from NumPy blocks of columns: exactly what pandas finds column by column, block size aside."""

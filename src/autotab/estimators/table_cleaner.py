@@ -178,7 +178,9 @@ class ColumnFacts:
     n_present: int
     n_unique: int  # distinct present values
     is_integer: bool = False  # numeric, and every present value a whole number
-    span: float | None = None  # whole numbers: the largest present value minus the smallest
+    # whole numbers: the largest present value minus the smallest. `+ 0.0` where it is computed: a
+    # column of 0.0 and -0.0 would otherwise give -0.0 or 0.0 by the order of the reduction.
+    span: float | None = None
     finite_range: tuple[float, float] | None = None  # numeric: the smallest and largest finite values
 
 
@@ -194,7 +196,7 @@ def facts_of(values: pd.Series, kind: str) -> ColumnFacts:
     return replace(
         facts,
         is_integer=is_integer,
-        span=float(numbers.max() - numbers.min()) if is_integer else None,
+        span=float(numbers.max() - numbers.min()) + 0.0 if is_integer else None,
         finite_range=(float(finite.min()), float(finite.max())) if not finite.empty else None,
     )
 
@@ -250,7 +252,7 @@ def block_facts(block: np.ndarray) -> list[ColumnFacts]:
             int(n_present[i]),
             int(n_unique[i]),
             is_integer=bool(whole[i]),
-            span=float(largest[i] - ordered[0, i]) if whole[i] else None,
+            span=float(largest[i] - ordered[0, i]) + 0.0 if whole[i] else None,
             finite_range=(float(low[i]), float(high[i])) if finite[:, i].any() else None,
         )
         for i in range(block.shape[1])
