@@ -72,7 +72,10 @@ def test_the_packaged_model_carries_its_lineage(built, tmp_path):
     assert info["labels"] == expected
     assert json.loads(info["metadata"]["lineage"]) == expected
     card = (repo / "reports/model_card.md").read_text()
-    assert f"`{expected['data_md5']}`" in card and f"`{expected['params_md5']}`" in card
+    assert f"`{expected['data_md5']}`" in card and f"`{md5(repo / 'models/model.joblib')}`" in card
+    # The card's model md5 finds the run's commit as the archive's does: it is what dvc.lock records.
+    (locked_model,) = [out for out in lock["stages"]["tune"]["outs"] if out["path"] == "models/model.joblib"]
+    assert locked_model["md5"] == md5(repo / "models/model.joblib")
     # The commit that records the model is found from the archive's md5, as the README shows.
     archive_md5 = md5(repo / BENTO_OUT)
     found = run(["git", "log", "--format=%H", "-S", archive_md5, "--", "dvc.lock"], repo).stdout.split()

@@ -11,8 +11,7 @@ from autotab import paths
 from autotab.config import Config
 from autotab.data.contract import DataContract
 from autotab.explaining.explainer import OUTPUTS
-from autotab.reporting import lineage
-from autotab.tables import read_json
+from autotab.tables import file_digest, read_json
 
 
 def _table(rows: dict[str, Any]) -> str:
@@ -22,15 +21,16 @@ def _table(rows: dict[str, Any]) -> str:
 
 
 def _lineage(raw_schema: dict) -> str:
-    inputs = lineage.input_hashes(raw_schema)
+    """The data and the model by the hashes `dvc.lock` records. Not the params' md5: the card would then
+    depend on every param, and a change to the serving config would evaluate the model again."""
     return "\n".join([
         _table({
-            "data file": f"`{inputs['data_path']}`", "data md5 (as in `dvc.lock`)": f"`{inputs['data_md5']}`",
-            "params md5 (`params.yaml`)": f"`{inputs['params_md5']}`",
+            "data file": f"`{raw_schema['source']}`", "data md5 (as in `dvc.lock`)": f"`{raw_schema['md5']}`",
+            "model md5 (as in `dvc.lock`)": f"`{file_digest(paths.MODEL, 'md5')}`",
         }),
         "",
-        "This card is committed with the run, so its commit is the code's version. The packaged model carries "
-        "the same fields and the sha256 of its code in its labels (`code_sha256`).",
+        "This card is committed with the run, so its commit is the code's and the params' version. The packaged "
+        "model carries the data's hashes, the md5 of `params.yaml` and the sha256 of its code in its labels.",
     ])  # fmt: skip
 
 
