@@ -98,13 +98,14 @@ def missing(deps: list[str], required: set[Path]) -> list[str]:
 
 @pytest.mark.parametrize("stage", [name for name in STAGES if STAGES[name]["cmd"].startswith("python -m autotab.")])
 def test_each_stage_depends_on_every_module_it_runs(stage):
-    lacking = missing(STAGES[stage]["deps"], required_files(stage))
+    required = required_files(stage)
+    lacking = missing(STAGES[stage]["deps"], required)
     assert not lacking, f"dvc.yaml: stage {stage!r} runs {lacking} but does not list them in its deps"
     twice = sorted({dep for dep in STAGES[stage]["deps"] if STAGES[stage]["deps"].count(dep) > 1})
     assert not twice, f"dvc.yaml: stage {stage!r} lists {twice} more than once"
     # A module listed one by one that the stage no longer runs would rerun it for nothing.
-    required = {str(path.relative_to(REPO)) for path in required_files(stage)}
-    stale = [dep for dep in map(str, STAGES[stage]["deps"]) if dep.endswith(".py") and dep not in required]
+    run = {str(path.relative_to(REPO)) for path in required}
+    stale = [dep for dep in map(str, STAGES[stage]["deps"]) if dep.endswith(".py") and dep not in run]
     assert not stale, f"dvc.yaml: stage {stage!r} lists {stale} in its deps but does not run them"
 
 
