@@ -105,6 +105,38 @@ def test_bad_input_is_one_line_with_exit_2_and_no_outputs(workspace, capsys, con
     assert not list(Path().rglob("*.tmp"))
 
 
+RARE = (
+    "x,y\n"
+    + "".join(f"{i}.5,{'a' if i % 2 else 'b'}\n" for i in range(60))
+    + "".join(f"{i}.25,rare\n" for i in range(3))
+)
+
+
+def test_a_rare_class_is_dropped_named_and_never_predicted(workspace, capsys):
+    workspace(RARE)
+    run_stage("ingest", ingest.main)
+    run_stage("clean", clean.main)
+    out = capsys.readouterr().out
+    assert "rare classes dropped (clean.rare_classes; the model never predicts them): 'rare' (3)" in out
+    report = json.loads(Path("reports/clean.json").read_text())
+    assert report["classes_dropped"] == {"rare": 3} and report["rows_dropped"]["rare_class"] == 3
+    # three classes in the file, two kept: the task is inferred on the rows kept
+    assert report["task"] == "binary" and report["task_reason"].endswith("after dropping 1 rare one")
+    assert report["train_rows"] + report["test_rows"] == 60
+    contract = json.loads(Path("contracts/t.json").read_text())
+    assert contract["classes"] == ["a", "b"]
+    for split in ("train", "test"):
+        assert set(pd.read_parquet(f"data/clean/{split}.parquet")["y"]) == {"a", "b"}
+
+
+def test_rare_classes_error_stops_the_run_naming_them(workspace, capsys):
+    workspace(RARE, clean={"rare_classes": "error"})
+    code, err = run_ingest_and_clean(capsys)
+    assert code == EXIT_USER_ERROR
+    assert "classes with fewer than clean.min_class_count=10 rows: 'rare' (3 rows); remove or merge" in err
+    assert not any(Path(p).exists() for p in OUTPUTS)
+
+
 def test_a_missing_file_as_a_user_sees_it(workspace):
     workspace(GOOD)
     Path("table.csv").unlink()

@@ -3,10 +3,10 @@ import pandas as pd
 import pytest
 
 from autotab.data.row_cleaning import (
-    check_class_counts,
     check_target,
     clean_rows,
     column_report,
+    drop_rare_classes,
     infer_task,
     normalise_labels,
     outlier_rows,
@@ -72,8 +72,21 @@ def test_single_class_mismatched_task_and_rare_classes_are_errors():
         infer_task(pd.Series(["a", "a"]), "auto", 50)
     with pytest.raises(UserError, match="binary but the target has 3 classes"):
         infer_task(pd.Series(["a", "b", "c"]), "binary", 50)
-    with pytest.raises(UserError, match=r"'rare' \(2 rows\)"):
-        check_class_counts(pd.Series(["a"] * 20 + ["rare"] * 2), min_count=10)
+    with pytest.raises(UserError, match=r"min_class_count=10 rows: 'rare' \(2 rows\), 'one' \(1 row\); remove"):
+        drop_rare_classes(pd.Series(["a"] * 20 + ["rare"] * 2 + ["one"]), min_count=10, policy="error")
+    with pytest.raises(UserError, match=r"'rare' \(2 rows\); dropping them would leave 1 class"):
+        drop_rare_classes(pd.Series(["a"] * 20 + ["rare"] * 2), min_count=10, policy="drop")
+
+
+def test_rare_classes_are_dropped_by_default_and_named():
+    y = pd.Series(["a"] * 20 + ["b"] * 10 + ["rare"] * 9 + ["one"])
+    keep, dropped = drop_rare_classes(y, min_count=10, policy="drop")
+    assert dropped == {"rare": 9, "one": 1}
+    assert y[keep].tolist() == ["a"] * 20 + ["b"] * 10
+    keep, dropped = drop_rare_classes(y, min_count=2, policy="drop")  # the floor: a class of one row
+    assert dropped == {"one": 1} and keep.sum() == len(y) - 1
+    keep, dropped = drop_rare_classes(y[:30], min_count=10, policy="error")  # none rare: nothing to say
+    assert dropped == {} and keep.all()
 
 
 def test_split_is_seeded_and_stratified():

@@ -156,3 +156,10 @@ def test_class_codes_split_into_the_same_folds_as_the_labels_train_uses():
         folds = make_folds("multiclass", 5, 3, grouped=grouped)
         given = groups if grouped else None
         np.testing.assert_array_equal(fold_of_each_row(folds, labels, given), fold_of_each_row(folds, codes, given))
+
+
+def test_the_checks_before_the_first_run_drop_the_rare_classes_the_run_will_drop():
+    frame = subjects_table().drop(columns="subject_id")
+    frame.loc[:3, "y"] = "rare"  # four rows of a third class: the run drops them, and its task is binary
+    report = run_checks(frame, task="auto")
+    assert report["classes_dropped"] == {"rare": 4} and report["metric"] == "roc_auc"

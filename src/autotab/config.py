@@ -75,6 +75,7 @@ class CleanConfig(Section):
     free_text_min_words: float | None = Field(gt=0)
     max_classes: int = Field(ge=2)
     min_class_count: int = Field(ge=2)
+    rare_classes: Literal["drop", "error"] = "drop"
     outliers: Literal["none", "clip", "isolation_forest"] = "none"
     clip_quantiles: tuple[float, float] = (0.01, 0.99)
     outlier_contamination: float = Field(gt=0, le=0.5)

@@ -179,6 +179,11 @@ def leakage_preview(step: Plan) -> str:
     except UserError as error:  # the first run says the same, and stops there
         return f"leakage checks: not run on this table yet: {error}"
     lines = [leakage.summary(report).replace("  leakage checks (reports/leakage.json)", "leakage checks", 1)]
+    if report["classes_dropped"]:
+        rare = ", ".join(f"{label!r} ({n})" for label, n in report["classes_dropped"].items())
+        threshold = config.clean.min_class_count
+        lines.append(f"  the first run will drop rare classes (fewer than clean.min_class_count={threshold} rows; "
+                     f"clean.rare_classes): {rare}")  # fmt: skip
     if report["shortcut_columns"]:
         lines.append(f"  the first run will stop on {', '.join(report['shortcut_columns'])} unless "
                      "clean.allow_leaks is true or data.drop lists it")  # fmt: skip

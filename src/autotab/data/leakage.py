@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from autotab.config import CleanConfig, DataConfig
-from autotab.data.row_cleaning import check_class_counts, clean_rows, cleaner_recipe, infer_task
+from autotab.data.row_cleaning import clean_rows, cleaner_recipe, task_and_classes
 from autotab.data.splits import check_folds, fold_of_each_row, make_folds, split_rows, time_column_of
 from autotab.estimators.table_cleaner import ID_NAME, TableCleaner, parse_dates
 
@@ -332,17 +332,16 @@ def past_and_future(train: pd.Series, test: pd.Series) -> dict[str, int]:
 
 def check_table(raw: pd.DataFrame, *, data: DataConfig, clean: CleanConfig, n_folds: int) -> dict[str, Any]:
     """The checks on a table before its first run, as the clean stage will make them (its rows,
-    task, split and cleaner; without the optional outlier removal)."""
+    task, split and cleaner; without the optional outlier removal), and the rare classes it will drop."""
     rows, _ = clean_rows(raw, data.target, data.task, clean.missing_markers, clean.drop_duplicates)
-    task, _ = infer_task(rows[data.target], data.task, clean.max_classes)
-    if task != "regression":
-        check_class_counts(rows[data.target], clean.min_class_count)
+    rows, task, _, classes_dropped = task_and_classes(rows, data=data, clean=clean)
     train, test = split_rows(rows, data.target, task, data.test_size, data.seed, data.group, time_column_of(rows, data))
     fitted = cleaner_recipe(data, clean).fit(train.drop(columns=[data.target]))
-    return check_split(
+    report = check_split(
         train=train, test=test, fitted=fitted, cleaned_train=fitted.transform(train), task=task, data=data,
         clean=clean, n_folds=n_folds,
     )  # fmt: skip
+    return {**report, "classes_dropped": classes_dropped}
 
 
 def summary(report: dict[str, Any]) -> str:

@@ -119,15 +119,42 @@ def infer_task(y: pd.Series, configured: str, max_classes: int) -> tuple[str, st
     )
 
 
-def check_class_counts(y: pd.Series, min_count: int) -> None:
+def drop_rare_classes(y: pd.Series, *, min_count: int, policy: str) -> tuple[pd.Series, dict[str, int]]:
+    """Which rows to keep, and the classes with fewer than `min_count` rows, by label with their counts.
+
+    Too few rows of a class to learn it, stratify the holdout or reach every training fold. With
+    `policy` drop (clean.rare_classes), their rows are dropped and the model never predicts them, as
+    AutoGluon's `label_count_threshold` does; with error, the run stops naming them. Fewer than two
+    classes left is an error either way."""
     counts = y.value_counts()
     rare = counts[counts < min_count]
-    if not rare.empty:
-        listed = ", ".join(f"{label!r} ({n} rows)" for label, n in rare.items())
+    if rare.empty:
+        return pd.Series(True, index=y.index), {}
+    listed = ", ".join(f"{label!r} ({n} {'row' if n == 1 else 'rows'})" for label, n in rare.items())
+    if policy == "error" or len(counts) - len(rare) < 2:
+        left = "" if policy == "error" else f"; dropping them would leave {len(counts) - len(rare)} class"
         raise UserError(
-            f"classes with fewer than clean.min_class_count={min_count} rows: {listed}; "
+            f"classes with fewer than clean.min_class_count={min_count} rows: {listed}{left}; "
             "remove or merge them, or lower clean.min_class_count"
         )
+    return ~y.isin(rare.index), {str(label): int(n) for label, n in rare.items()}
+
+
+def task_and_classes(
+    rows: pd.DataFrame, *, data: DataConfig, clean: CleanConfig
+) -> tuple[pd.DataFrame, str, str, dict[str, int]]:
+    """The rows kept, the task and why, and the rare classes dropped (`drop_rare_classes`). The task
+    is inferred again on the kept rows: three classes, one of them rare, leave a binary task."""
+    task, reason = infer_task(rows[data.target], data.task, clean.max_classes)
+    if task == "regression":
+        return rows, task, reason, {}
+    keep, dropped = drop_rare_classes(rows[data.target], min_count=clean.min_class_count, policy=clean.rare_classes)
+    if not dropped:
+        return rows, task, reason, {}
+    rows = rows[keep].reset_index(drop=True)
+    task, reason = infer_task(rows[data.target], data.task, clean.max_classes)
+    rare = f"{len(dropped)} rare one" if len(dropped) == 1 else f"{len(dropped)} rare ones"
+    return rows, task, f"{reason}, after dropping {rare}", dropped
 
 
 def cleaner_recipe(data: DataConfig, clean: CleanConfig) -> TableCleaner:

@@ -118,6 +118,12 @@ def model_card(
         "extrapolated, and categories never seen in training are encoded as unknown.",
         "- The holdout is small; the interval above says how much the metric could move on new data.",
         _probabilities(tuning.get("temperature", 1.0)),
+        *(
+            [f"- Never predicts the classes dropped as rare (fewer than clean.min_class_count rows; "
+             f"clean.rare_classes): {rare}. Their rows are in neither the training rows nor the holdout."]
+            if (rare := ", ".join(f"`{label}` ({n} rows)" for label, n in clean.get("classes_dropped", {}).items()))
+            else []
+        ),
         "",
     ])  # fmt: skip
 

@@ -14,12 +14,11 @@ from autotab.config import CleanConfig, load_config
 from autotab.data import contract as data_contract
 from autotab.data import leakage
 from autotab.data.row_cleaning import (
-    check_class_counts,
     clean_rows,
     cleaner_recipe,
     column_report,
-    infer_task,
     outlier_rows,
+    task_and_classes,
 )
 from autotab.data.splits import split_rows, time_column_of, time_order
 from autotab.errors import UserError, run_stage
@@ -41,9 +40,8 @@ def main() -> None:
     rows, dropped_rows = clean_rows(raw, data.target, data.task, clean.missing_markers, clean.drop_duplicates)
     rows_in, columns_in = raw.shape
     del raw  # the valid rows are a copy: a table of millions of rows is not held twice from here on
-    task, task_reason = infer_task(rows[data.target], data.task, clean.max_classes)
-    if task != "regression":
-        check_class_counts(rows[data.target], clean.min_class_count)
+    rows, task, task_reason, classes_dropped = task_and_classes(rows, data=data, clean=clean)
+    dropped_rows["rare_class"] = sum(classes_dropped.values())
     time_column = time_column_of(rows, data)
     train, test = split_rows(rows, data.target, task, data.test_size, data.seed, data.group, time_column)
     classes = sorted(rows[data.target].unique()) if task != "regression" else None
@@ -109,6 +107,7 @@ def main() -> None:
         "rows_dropped": dropped_rows,
         "train_rows": len(train),
         "test_rows": len(test),
+        "classes_dropped": classes_dropped,
         "columns_in": columns_in - 1,
         "columns_out": len(fitted.get_feature_names_out()),
         "columns_dropped": fitted.dropped_,
@@ -143,6 +142,11 @@ def summary(report: dict, columns: dict, contract_path, contract_status: str) ->
         f"clean: {report['rows_in']} rows in, {report['rows_out']} out (dropped: {dropped}); "
         f"train {report['train_rows']}, holdout {report['test_rows']}",
         f"  task: {report['task']} ({report['task_reason']})",
+        *(
+            [f"  rare classes dropped (clean.rare_classes; the model never predicts them): {rare}"]
+            if (rare := ", ".join(f"{label!r} ({n})" for label, n in report["classes_dropped"].items()))
+            else []
+        ),
         f"  columns: {report['columns_in']} in, {report['columns_out']} features out; dropped:",
         dropped_columns or "    none",
         f"  missing markers turned missing: {report['markers_to_missing']}; "
