@@ -85,6 +85,16 @@ def test_iso_dates_become_date_parts():
     assert fit(frame, date_parts=()).dropped_["when"].startswith("a date column")
 
 
+def test_epoch_days_is_the_instant_itself_in_days_and_keeps_the_order_the_parts_lose():
+    frame = pd.DataFrame({"when": ["1970-01-02", "2007-11-11T06:00", "1969-12-31", None, "2007-12-11"]})
+    cleaner = fit(frame, date_parts=("day", "epoch_days"))
+    out = cleaner.transform(frame)
+    assert out["when_epoch_days"].tolist()[:3] == [1.0, 13828.25, -1.0] and np.isnan(out.loc[3, "when_epoch_days"])
+    assert out.loc[1, "when_day"] == out.loc[4, "when_day"] == 11  # a month apart: the same day, not the same instant
+    # a single record, cleaned value by value as the service does, gets the same numbers
+    assert cleaner.transform(frame.iloc[[1]])["when_epoch_days"].item() == 13828.25
+
+
 def test_categories_are_trimmed_and_case_folded():
     frame = pd.DataFrame({"c": ["Red", " red", "BLUE ", "blue"] * 5})
     cleaner = fit(frame)

@@ -66,7 +66,7 @@ class CleanConfig(Section):
     drop_duplicates: bool = True
     numeric_min_share: float = Field(gt=0, le=1)
     case_fold: bool = True
-    date_parts: list[Literal["year", "month", "day", "dayofweek"]]
+    date_parts: list[Literal["year", "month", "day", "dayofweek", "epoch_days"]]
     drop_constant: bool = True
     id_unique_ratio: float | None = Field(gt=0, le=1)
     max_missing_ratio: float | None = Field(gt=0, le=1)

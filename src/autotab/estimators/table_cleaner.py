@@ -24,6 +24,7 @@ TRUE_WORDS = frozenset({"true", "yes", "y", "t"})
 FALSE_WORDS = frozenset({"false", "no", "n", "f"})
 DEFAULT_MARKERS = ("", "?", "NA", "N/A", "n/a", "null", "None", "-")
 DATE_ATTRIBUTES = {"dayofweek": "day_of_week"}  # config names -> pandas accessors
+EPOCH = pd.Timestamp(0, tz="UTC")
 # Plain strings with explicit classes (not compiled, no \d or \s): pyarrow runs them vectorised.
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
 THOUSANDS = r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$"
@@ -129,6 +130,15 @@ def parse_dates(values: pd.Series) -> pd.Series:
     iso = text.str.match(ISO_DATE).fillna(False).astype(bool)
     parsed = pd.to_datetime(text.where(iso), errors="coerce", format="ISO8601", utc=True)
     return parsed
+
+
+def date_part(dates: pd.Series, part: str) -> pd.Series:
+    """One numeric part of parsed dates. `epoch_days` is the instant itself (days since 1970-01-01
+    UTC, fractional for the time of day), as AutoGluon's datetime features keep the date as a number
+    beside its calendar parts: the parts alone lose the order of the rows in time (a trend, an age)."""
+    if part == "epoch_days":
+        return (dates - EPOCH) / pd.Timedelta(days=1)
+    return getattr(dates.dt, DATE_ATTRIBUTES.get(part, part)).astype("float64")
 
 
 def infer_kind(values: pd.Series, numeric_min_share: float) -> str:
@@ -433,10 +443,7 @@ class TableCleaner(TransformerMixin, BaseEstimator):
             return {safe: parse_booleans(values)}
         if kind == "datetime":
             dates = parse_dates(values)
-            return {
-                f"{safe}_{part}": getattr(dates.dt, DATE_ATTRIBUTES.get(part, part)).astype("float64")
-                for part in self.date_parts
-            }
+            return {f"{safe}_{part}": date_part(dates, part) for part in self.date_parts}
         return {safe: pd.Series(shared_labels(self._categories(values)), index=column.index, dtype=object)}
 
     def _clean_remembered(
