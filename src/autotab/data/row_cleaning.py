@@ -131,8 +131,9 @@ def drop_rare_classes(y: pd.Series, *, min_count: int, policy: str) -> tuple[pd.
     if rare.empty:
         return pd.Series(True, index=y.index), {}
     listed = ", ".join(f"{label!r} ({n} {'row' if n == 1 else 'rows'})" for label, n in rare.items())
-    if policy == "error" or len(counts) - len(rare) < 2:
-        left = "" if policy == "error" else f"; dropping them would leave {len(counts) - len(rare)} class"
+    kept = len(counts) - len(rare)
+    if policy == "error" or kept < 2:
+        left = "" if policy == "error" else f"; dropping them would leave {kept} class{'' if kept == 1 else 'es'}"
         raise UserError(
             f"classes with fewer than clean.min_class_count={min_count} rows: {listed}{left}; "
             "remove or merge them, or lower clean.min_class_count"

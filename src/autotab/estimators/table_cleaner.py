@@ -133,8 +133,8 @@ def parse_dates(values: pd.Series) -> pd.Series:
 
 
 def date_part(dates: pd.Series, part: str) -> pd.Series:
-    """One numeric part of parsed dates. `epoch_days` is the instant itself (days since 1970-01-01
-    UTC, fractional for the time of day), as AutoGluon's datetime features keep the date as a number
+    """One numeric part of parsed dates. `epoch_days` is the instant itself (days since 1970-01-01,
+    fractional for the time of day), as AutoGluon's datetime features keep the date as a number
     beside its calendar parts: the parts alone lose the order of the rows in time (a trend, an age)."""
     if part == "epoch_days":
         return (dates - EPOCH) / pd.Timedelta(days=1)
