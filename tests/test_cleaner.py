@@ -30,6 +30,14 @@ def test_numbers_from_text_with_spaces_and_thousands_separators():
     assert parsed.iloc[3:].isna().all()  # "1,5" is not a thousands-grouped number
 
 
+def test_prices_and_rates_as_files_write_them_are_numbers():
+    parsed = parse_numbers(pd.Series(["$1,234.50", "-€3.5", "£ 12", "12.5%", "¥7", "$", "$$", "5%off", "1%2"]))
+    assert parsed.iloc[:5].tolist() == [1234.5, -3.5, 12.0, 12.5, 7.0]
+    assert parsed.iloc[5:].isna().all()
+    frame = pd.DataFrame({"price": ["$1,200", "$950", "$2,100.50"] * 10, "tier": ["$", "$$", "$$$"] * 10})
+    assert fit(frame).kinds_ == {"price": "numeric", "tier": "categorical"}
+
+
 def test_kinds_renames_and_markers(messy_frame):
     cleaner = fit(messy_frame.drop(columns=["outcome"]))
     assert cleaner.kinds_ == {

@@ -29,6 +29,9 @@ EPOCH = pd.Timestamp(0, tz="UTC")
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
 THOUSANDS = r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$"
 SPACES = "[ \t\r\n\u00a0]+"
+# A currency sign anywhere and a trailing percent sign: `$1,234.50`, `-€3.5`, `12.5%` are numbers
+# (a price, a rate as the file writes them). A column of signs alone (`$`, `$$`) still reads as none.
+UNIT_SIGNS = "[$€£¥]|%$"
 ID_NAME = re.compile(r"(^|[^a-z])(id|uuid|guid)$", re.IGNORECASE)
 # Arrow-backed strings: vectorised trimming, regex and case-folding, unlike Python-object strings.
 TEXT = pd.StringDtype("pyarrow")
@@ -91,10 +94,11 @@ def shared_labels(text: pd.Series) -> np.ndarray:
 
 
 def parse_numbers(values: pd.Series) -> pd.Series:
-    """Numbers from text: stray spaces and `1,234.5` thousands separators allowed; else NaN."""
+    """Numbers from text: stray spaces, `1,234.5` thousands separators, currency signs and a
+    trailing `%` allowed; else NaN."""
     if not is_text(values):
         return values.astype(np.float64)
-    text = values.astype(TEXT).str.replace(SPACES, "", regex=True)
+    text = values.astype(TEXT).str.replace(SPACES, "", regex=True).str.replace(UNIT_SIGNS, "", regex=True)
     grouped = text.str.match(THOUSANDS).fillna(False).astype(bool)
     text = text.where(~grouped, text.str.replace(",", "", regex=False))
     return pd.to_numeric(text, errors="coerce").astype("float64")
