@@ -93,6 +93,35 @@ def test_iso_dates_become_date_parts():
     assert fit(frame, date_parts=()).dropped_["when"].startswith("a date column")
 
 
+@pytest.mark.parametrize(
+    "written,layout",
+    [
+        (["25/12/2020", "04/03/2021", "01/02/2021 13:45"], "dayfirst"),  # 25 can only be a day
+        (["12/25/2020", "03/04/2021", "02/01/2021 13:45"], "monthfirst"),  # 25 can only be a day, second
+        (["25.12.2020", "4.3.2021", "1.2.2021"], "dayfirst"),
+        (["2020/12/25", "2021/04/03", "2021/02/01"], "iso"),
+    ],
+)
+def test_dates_written_with_slashes_or_dots_are_dates_read_as_the_column_writes_them(written, layout):
+    frame = pd.DataFrame({"when": [*written, None] * 6})
+    cleaner = fit(frame, date_parts=("year", "month", "day"))
+    assert cleaner.kinds_ == {"when": "datetime"} and cleaner.date_layouts_ == {"when": layout}
+    out = cleaner.transform(frame)
+    assert out.iloc[0].tolist() == [2020.0, 12.0, 25.0] and out.loc[3].isna().all()
+    # one record alone is ambiguous (02/01 or 01/02): it is read as the training rows were
+    assert cleaner.transform(frame.iloc[[2]]).iloc[0].tolist() == [2021.0, 2.0, 1.0]
+    assert cleaner.transform(frame.iloc[[1]]).iloc[0].tolist() == [
+        2021.0,
+        4.0 if layout == "iso" else 3.0,
+        3.0 if layout == "iso" else 4.0,
+    ]
+
+
+def test_values_that_only_look_like_dates_stay_what_they_are():
+    frame = pd.DataFrame({"code": ["13/13/2021", "01/02/2021"] * 10, "short": ["1/2/21", "3/4/22"] * 10})
+    assert fit(frame).kinds_ == {"code": "categorical", "short": "categorical"}
+
+
 def test_epoch_days_is_the_instant_itself_in_days_and_keeps_the_order_the_parts_lose():
     frame = pd.DataFrame({"when": ["1970-01-02", "2007-11-11T06:00", "1969-12-31", None, "2007-12-11"]})
     cleaner = fit(frame, date_parts=("day", "epoch_days"))

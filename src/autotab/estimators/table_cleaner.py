@@ -26,6 +26,10 @@ DEFAULT_MARKERS = ("", "?", "NA", "N/A", "n/a", "null", "None", "-")
 DATE_ATTRIBUTES = {"dayofweek": "day_of_week"}  # config names -> pandas accessors
 EPOCH = pd.Timestamp(0, tz="UTC")
 # Plain strings with explicit classes (not compiled, no \d or \s): pyarrow runs them vectorised.
+# Day, month and year as numbers (04/03/2021, 4.3.2021, 04-03-2021), a time optional; and a year
+# first with slashes (2021/03/04), read as ISO.
+NUMERIC_DATE = r"^[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4}([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2})?)?$"
+YMD_SLASHED = r"^[0-9]{4}/[0-9]{2}/[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?)?$"
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
 THOUSANDS = r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$"
 SPACES = "[ \t\r\n\u00a0]+"
@@ -129,11 +133,39 @@ def parse_booleans(values: pd.Series) -> pd.Series:
     return out
 
 
-def parse_dates(values: pd.Series) -> pd.Series:
+def date_layout(present: pd.Series) -> str | None:
+    """How a column of non-missing values writes its dates, if every value is one: "iso"
+    (2021-03-04, 2021/03/04, a time and zone optional), or day, month and year as numbers with / . or
+    - between them (04/03/2021), "dayfirst" or "monthfirst". A first number above 12 says day first,
+    a second one month first; when neither does, dots mean day first (as Europe writes them) and
+    slashes or dashes month first (pandas' default). None: not a column of dates."""
+    text = present.astype(TEXT)
+    if text.str.match(ISO_DATE).all() or text.str.match(YMD_SLASHED).all():
+        return "iso"
+    if not text.str.match(NUMERIC_DATE).all():
+        return None
+    numbers = text.str.extract(r"^([0-9]+)[/.-]([0-9]+)")
+    first, second = numbers[0].astype(int), numbers[1].astype(int)
+    if (first > 12).any():
+        return "dayfirst" if (second <= 12).all() else None
+    if (second > 12).any():
+        return "monthfirst"
+    return "dayfirst" if text.str.contains(".", regex=False).all() else "monthfirst"
+
+
+def parse_dates(values: pd.Series, layout: str | None = None) -> pd.Series:
+    """Dates as UTC timestamps, NaT where a value is not a date in `layout` (`date_layout`; by
+    default the values' own, as a time split or a leakage check reads a column once)."""
     text = values.astype(TEXT)
-    iso = text.str.match(ISO_DATE).fillna(False).astype(bool)
-    parsed = pd.to_datetime(text.where(iso), errors="coerce", format="ISO8601", utc=True)
-    return parsed
+    if layout is None:
+        layout = date_layout(text.dropna()) or "iso"
+    if layout == "iso":
+        text = text.where(~text.str.match(YMD_SLASHED).fillna(False).astype(bool), text.str.replace("/", "-"))
+        iso = text.str.match(ISO_DATE).fillna(False).astype(bool)
+        return pd.to_datetime(text.where(iso), errors="coerce", format="ISO8601", utc=True)
+    numeric = text.str.match(NUMERIC_DATE).fillna(False).astype(bool)
+    normalised = text.where(numeric).str.replace(r"[.-]", "/", regex=True)
+    return pd.to_datetime(normalised, errors="coerce", format="mixed", dayfirst=layout == "dayfirst", utc=True)
 
 
 def date_part(dates: pd.Series, part: str) -> pd.Series:
@@ -164,7 +196,7 @@ def infer_kind(values: pd.Series, numeric_min_share: float) -> str:
     lowered = set(present.astype(str).str.lower().unique())
     if lowered <= TRUE_WORDS | FALSE_WORDS:
         return "boolean"
-    if parse_dates(present).notna().all():
+    if date_layout(present) is not None and parse_dates(present).notna().all():
         return "datetime"
     return "categorical"
 
@@ -321,6 +353,7 @@ class TableCleaner(TransformerMixin, BaseEstimator):
         self.dropped_: dict[str, str] = {}
         self.fields_: list[dict[str, Any]] = []
         self.bounds_: dict[str, tuple[float, float]] = {}
+        self.date_layouts_: dict[str, str] = {}  # learned here: a single record's 04/03/2021 is ambiguous
         # Columns of numbers already (most of a wide table) are summarised by NumPy, many columns at a
         # time: pandas, a column at a time, costs about a millisecond each, seconds on 2,000 columns.
         numeric, dtypes = numeric_facts(X), X.dtypes
@@ -343,6 +376,8 @@ class TableCleaner(TransformerMixin, BaseEstimator):
                 "used": reason is None,
                 "kind": kind,
             }
+            if reason is None and kind == "datetime":
+                self.date_layouts_[name] = date_layout(values.dropna())
             if reason is None and kind == "categorical":
                 field["categories"] = sorted(self._categories(values).dropna().unique().tolist())
             if reason is None and facts.finite_range is not None:
@@ -446,7 +481,7 @@ class TableCleaner(TransformerMixin, BaseEstimator):
         if kind == "boolean":
             return {safe: parse_booleans(values)}
         if kind == "datetime":
-            dates = parse_dates(values)
+            dates = parse_dates(values, self.date_layouts_[name])
             return {f"{safe}_{part}": date_part(dates, part) for part in self.date_parts}
         return {safe: pd.Series(shared_labels(self._categories(values)), index=column.index, dtype=object)}
 
