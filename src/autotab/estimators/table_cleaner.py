@@ -26,9 +26,9 @@ DEFAULT_MARKERS = ("", "?", "NA", "N/A", "n/a", "null", "None", "-")
 DATE_ATTRIBUTES = {"dayofweek": "day_of_week"}  # config names -> pandas accessors
 EPOCH = pd.Timestamp(0, tz="UTC")
 # Plain strings with explicit classes (not compiled, no \d or \s): pyarrow runs them vectorised.
-# Day, month and year as numbers (04/03/2021, 4.3.2021, 04-03-2021), a time optional; and a year
-# first with slashes (2021/03/04), read as ISO.
-NUMERIC_DATE = r"^[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4}([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2})?)?$"
+# Day, month and year as numbers (04/03/2021, 4.3.2021, 04-03-2021; 3/4/21 as spreadsheets write
+# it, 00-68 being 2000-2068), a time optional; and a year first with slashes (2021/03/04), read as ISO.
+NUMERIC_DATE = r"^[0-9]{1,2}[/.-][0-9]{1,2}[/.-]([0-9]{2}|[0-9]{4})([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2})?)?$"
 YMD_SLASHED = r"^[0-9]{4}/[0-9]{2}/[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?)?$"
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
 THOUSANDS = r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$"
