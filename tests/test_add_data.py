@@ -31,7 +31,12 @@ TARGET = "Species: common name"
 
 @pytest.mark.parametrize(
     "file,name",
-    [("table.csv", "table"), ("Sales Data 2024.CSV", "sales_data_2024"), ("2024-q1.parquet", "data_2024_q1")],
+    [
+        ("table.csv", "table"),
+        ("Sales Data 2024.CSV", "sales_data_2024"),
+        ("2024-q1.parquet", "data_2024_q1"),
+        ("sales.v2.csv.gz", "sales_v2"),
+    ],
 )
 def test_the_default_name_is_a_safe_identifier_from_the_file_name(file, name):
     assert default_name(Path("/some/where") / file) == name

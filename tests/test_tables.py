@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from autotab.errors import UserError
-from autotab.tables import read_table, write_atomic, write_json, write_parquet
+from autotab.tables import read_table, table_format, write_atomic, write_json, write_parquet
 
 
 def test_missing_file(tmp_path):
@@ -40,6 +40,26 @@ def test_csv_and_parquet_read_the_same_table(tmp_path):
     frame.to_csv(tmp_path / "t.csv", index=False)
     write_parquet(frame, tmp_path / "t.parquet")
     pd.testing.assert_frame_equal(read_table(tmp_path / "t.csv"), read_table(tmp_path / "t.parquet"), check_dtype=False)
+
+
+@pytest.mark.parametrize("compression", ["gz", "bz2", "xz"])
+def test_a_compressed_csv_is_read_as_the_csv_it_holds(tmp_path, compression):
+    frame = pd.DataFrame({"température": [1.5, 2.5], "ville": ["Genève", "?"]})
+    frame.to_csv(tmp_path / "t.csv", sep=";", index=False, encoding="latin-1")
+    frame.to_csv(tmp_path / f"t.csv.{compression}", sep=";", index=False, encoding="latin-1")
+    # the delimiter and the encoding are detected inside the compressed file, as in a plain one
+    pd.testing.assert_frame_equal(read_table(tmp_path / f"t.csv.{compression}"), read_table(tmp_path / "t.csv"))
+    with pytest.raises(UserError, match=r"t.csv.gz: write predictions to a .csv or .parquet file"):
+        table_format(tmp_path / "t.csv.gz", output=True)
+
+
+def test_a_file_that_is_not_the_compression_its_name_says_is_one_clear_error(tmp_path):
+    (tmp_path / "t.csv.gz").write_text("a,b\n1,2\n")
+    with pytest.raises(UserError, match=r"t.csv.gz: cannot be decompressed"):
+        read_table(tmp_path / "t.csv.gz")
+    (tmp_path / "t.json.gz").write_bytes(b"")
+    with pytest.raises(UserError, match=r"extension '.gz'; name it .csv \(.csv.gz"):
+        read_table(tmp_path / "t.json.gz")
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import bz2
 import csv
+import gzip
 import hashlib
 import json
+import lzma
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -39,16 +42,36 @@ def use_jemalloc_for_arrow() -> None:
         pass
 
 
-def table_format(path: Path, configured: str = "auto") -> str:
+# A CSV file may come compressed (`sales.csv.gz`): pandas reads these by their extension.
+COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+CSV_SUFFIXES, PARQUET_SUFFIXES = (".csv", ".txt", ".tsv"), (".parquet", ".pq")
+
+
+def table_suffix(path: Path) -> str:
+    """The extension that says a table's format, its compression included (`.csv.gz`)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in COMPRESSIONS and Path(path.stem).suffix.lower() in CSV_SUFFIXES:
+        return Path(path.stem).suffix.lower() + suffix
+    return suffix
+
+
+def table_format(path: Path, configured: str = "auto", *, output: bool = False) -> str:
+    """csv or parquet, from the extension unless configured. An output (`output`) is never
+    compressed: it is written as it is named."""
+    suffix = table_suffix(path)
+    compressed = suffix != Path(path).suffix.lower()  # a CSV's extension and its compression's
+    if output and compressed:
+        raise UserError(f"{path}: write predictions to a .csv or .parquet file; compress it afterwards")
     if configured != "auto":
         return configured
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".txt", ".tsv"):
+    if suffix in CSV_SUFFIXES or compressed:
         return "csv"
-    if suffix in (".parquet", ".pq"):
+    if suffix in PARQUET_SUFFIXES:
         return "parquet"
     raise UserError(
-        f"{path}: cannot tell the format from the extension {suffix!r}; set data.format to one of {', '.join(FORMATS)}"
+        f"{path}: cannot tell the format from the extension {suffix!r}; name it .csv (.csv.gz, .csv.bz2, "
+        f".csv.xz) or .parquet, or set data.format to one of {', '.join(FORMATS)}"
     )
 
 
@@ -84,8 +107,12 @@ def detect_delimiter(text: str) -> str:
 def csv_options(path: Path, delimiter: str = "auto", encoding: str = "auto") -> dict[str, Any]:
     """How pandas must read this CSV file (its detected delimiter and encoding), after checking its
     first lines: one reading, shared by ingest and batch prediction."""
-    with open(path, "rb") as handle:
-        sample = handle.read(SAMPLE_BYTES)
+    opener = COMPRESSIONS.get(Path(path).suffix.lower(), open)
+    try:
+        with opener(path, "rb") as handle:
+            sample = handle.read(SAMPLE_BYTES)
+    except (OSError, EOFError, lzma.LZMAError) as error:  # not the compression its name says
+        raise UserError(f"{path}: cannot be decompressed: {error}") from None
     if not sample.strip():
         raise UserError(f"{path}: the file is empty")
     if encoding == "auto":

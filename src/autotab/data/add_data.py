@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from autotab.config import DataConfig, load_config
 from autotab.data import leakage
 from autotab.errors import UserError
-from autotab.tables import atomic_path, read_table, write_atomic
+from autotab.tables import atomic_path, read_table, table_suffix, write_atomic
 
 RAW_DIR = Path("data/raw")
 DATA_CONF_DIR = Path("conf/data")
@@ -33,8 +33,9 @@ NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def default_name(path: Path) -> str:
-    """The file's stem as a safe name: `Sales Data 2024.csv` -> `sales_data_2024`."""
-    name = re.sub(r"[^a-z0-9]+", "_", Path(path).stem.lower()).strip("_")
+    """The file's name without its extension as a safe name: `Sales Data 2024.csv.gz` -> `sales_data_2024`."""
+    stem = Path(path).name[: -len(table_suffix(path))] if table_suffix(path) else Path(path).name
+    name = re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_")
     return name if name[:1].isalpha() else f"data_{name}".rstrip("_")
 
 
@@ -114,7 +115,7 @@ def plan(source: Path, target: str, name: str | None, task: str, move: bool, for
     name = check_name(name if name is not None else default_name(source))
     frame = read_table(source)  # the ingest stage's reader: the same errors, before anything is copied
     check_target(list(frame.columns), target, source)
-    data = RAW_DIR / f"{name}{source.suffix.lower()}"  # the extension tells ingest the format
+    data = RAW_DIR / f"{name}{table_suffix(source)}"  # the extension tells ingest the format
     config = DATA_CONF_DIR / f"{name}.yaml"
     if tracked_by_git(data):
         raise UserError(f"{data} is committed to git, so DVC cannot track it: choose another --name")

@@ -138,7 +138,7 @@ class TableWriter:
     """Appends frames to a CSV or Parquet file (format from the extension), written at `tmp`."""
 
     def __init__(self, tmp: Path, final: Path) -> None:
-        self.tmp, self.format, self.parquet = tmp, table_format(final), None
+        self.tmp, self.format, self.parquet = tmp, table_format(final, output=True), None
         self.started = False
 
     def write(self, frame: pd.DataFrame) -> None:
@@ -181,7 +181,7 @@ def predict_file(
     if not source.is_file():
         raise UserError(f"{source}: file not found")
     for path in (output, rejected):
-        table_format(path)  # refuse an unknown output extension before any work
+        table_format(path, output=True)  # refuse an unknown or compressed output extension before any work
     fields, markers, task = contract.input, contract.missing_markers, contract.task
     record = record_model(fields)
     needed = [f.name for f in fields if f.used]
