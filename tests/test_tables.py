@@ -62,6 +62,20 @@ def test_a_file_that_is_not_the_compression_its_name_says_is_one_clear_error(tmp
         read_table(tmp_path / "t.json.gz")
 
 
+def test_a_semicolon_files_decimal_commas_are_numbers_and_nothing_else_changes(tmp_path):
+    frame = pd.DataFrame({
+        "température": ["15,3", "-0,25", "1.234,5", "7"], "marked": ["2,5", "?", "3,75", "1"],
+        "code": ["A,1", "B", "C", "D"], "dotted": ["1.5", "2", "3", "4"],
+    })  # fmt: skip
+    frame.to_csv(tmp_path / "eu.csv", sep=";", index=False)
+    read = read_table(tmp_path / "eu.csv")
+    assert read["température"].tolist() == [15.3, -0.25, 1234.5, 7.0]
+    assert read["marked"].tolist() == ["2.5", "?", "3.75", "1"]  # text still: the cleaner reads the marker
+    assert read["code"].tolist() == ["A,1", "B", "C", "D"] and read["dotted"].tolist() == [1.5, 2.0, 3.0, 4.0]
+    frame.to_csv(tmp_path / "us.csv", sep=",", index=False)  # a comma-separated file keeps its cells
+    assert read_table(tmp_path / "us.csv")["température"].tolist() == ["15,3", "-0,25", "1.234,5", "7"]
+
+
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     target = tmp_path / "out.json"
     target.write_text("old")

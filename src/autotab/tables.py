@@ -132,7 +132,39 @@ def csv_options(path: Path, delimiter: str = "auto", encoding: str = "auto") -> 
 
 
 def read_csv(path: Path, delimiter: str = "auto", encoding: str = "auto") -> pd.DataFrame:
-    return pd.read_csv(path, **csv_options(path, delimiter, encoding))
+    options = csv_options(path, delimiter, encoding)
+    return with_decimal_points(pd.read_csv(path, **options), options["sep"])
+
+
+# A number written with a decimal comma, its thousands grouped by points or not: 15,3  -0,25  1.234,5
+DECIMAL_COMMA = r"^[+-]?([0-9]{1,3}([.][0-9]{3})+|[0-9]*),[0-9]+$"
+
+
+def with_decimal_points(frame: pd.DataFrame, delimiter: str) -> pd.DataFrame:
+    """A semicolon-separated file's numbers written with decimal commas (`15,3`, `1.234,5`), as
+    spreadsheets write them where the comma is the decimal separator (and therefore not the
+    delimiter), read as numbers: a text column of them (and whole numbers) becomes a column of numbers; in one that
+    also holds other text (a missing-value marker), each such cell is written with a decimal point,
+    for the cleaner to read. Other files and cells are left as they are. Batch prediction reads its
+    files through this too, so a served file is read as the training file was."""
+    if delimiter != ";":
+        return frame
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+            continue
+        present = values.notna()
+        text = values.astype("string").str.strip()
+        commas = text.str.match(DECIMAL_COMMA).fillna(False).astype(bool)
+        if not commas.any():
+            continue
+        dotted = text.where(~commas, text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+        whole = text.str.match(r"^[+-]?[0-9]+$").fillna(False).astype(bool)  # 7 in a column of 7,5
+        if (commas | whole)[present].all():
+            frame[column] = pd.to_numeric(dotted).astype("float64")
+        else:
+            frame[column] = values.astype(object).where(~commas, dotted.astype(object))
+    return frame
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:

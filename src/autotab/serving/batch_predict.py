@@ -28,7 +28,7 @@ from autotab.errors import UserError
 from autotab.estimators.table_cleaner import lower_markers
 from autotab.serving.predictor import classify
 from autotab.serving.request_schema import record_model, records_frame, unreadable_text
-from autotab.tables import atomic_path, csv_options, table_format
+from autotab.tables import atomic_path, csv_options, table_format, with_decimal_points
 
 if TYPE_CHECKING:  # `autotab predict` loads nothing of the explanations
     from autotab.explaining.explainer import Explainer
@@ -53,7 +53,9 @@ def read_chunks(path: Path, chunk_rows: int, delimiter: str = "auto", encoding: 
             raise UserError(f"{path}: cannot be read as parquet: {str(error).splitlines()[0]}") from None
         return
     try:
-        yield from pd.read_csv(path, **csv_options(path, delimiter, encoding), chunksize=chunk_rows)
+        options = csv_options(path, delimiter, encoding)
+        for chunk in pd.read_csv(path, **options, chunksize=chunk_rows):
+            yield with_decimal_points(chunk, options["sep"])
     except (pd.errors.ParserError, UnicodeDecodeError, LookupError) as error:
         raise UserError(f"{path}: cannot be read as csv: {str(error).splitlines()[0]}") from None
 
