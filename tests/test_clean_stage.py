@@ -129,6 +129,20 @@ def test_a_rare_class_is_dropped_named_and_never_predicted(workspace, capsys):
         assert set(pd.read_parquet(f"data/clean/{split}.parquet")["y"]) == {"a", "b"}
 
 
+def test_a_spreadsheets_error_values_are_missing_not_text(workspace, capsys):
+    errors = ["#N/A", "#DIV/0!", "#VALUE!", "<NA>"]
+    table = "x,z,y\n" + "".join(
+        f"{errors[i % 4] if i % 3 == 0 else f'{i}.5'},{i % 7}.25,{'a' if i % 2 else 'b'}\n" for i in range(60)
+    )
+    workspace(table)
+    run_stage("ingest", ingest.main)
+    run_stage("clean", clean.main)
+    columns = json.loads(Path("reports/clean_columns.json").read_text())
+    assert columns["x"]["markers_to_missing"] == 20  # one row in three (no duplicates): numbers, not categories
+    contract = json.loads(Path("contracts/t.json").read_text())
+    assert [field["kind"] for field in contract["input"] if field["name"] == "x"] == ["numeric"]
+
+
 def test_rare_classes_error_stops_the_run_naming_them(workspace, capsys):
     workspace(RARE, clean={"rare_classes": "error"})
     code, err = run_ingest_and_clean(capsys)
