@@ -1,7 +1,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
+from autotab.config import CleanConfig, DataConfig
 from autotab.data.row_cleaning import (
     check_target,
     clean_rows,
@@ -10,10 +12,12 @@ from autotab.data.row_cleaning import (
     infer_task,
     normalise_labels,
     outlier_rows,
+    task_and_classes,
 )
 from autotab.data.splits import split_rows
 from autotab.errors import UserError
 from autotab.estimators.table_cleaner import TableCleaner
+from tests.conftest import REPO
 
 MARKERS = ["", "?", "NA", "null"]
 
@@ -76,6 +80,16 @@ def test_single_class_mismatched_task_and_rare_classes_are_errors():
         drop_rare_classes(pd.Series(["a"] * 20 + ["rare"] * 2 + ["one"]), min_count=10, policy="error")
     with pytest.raises(UserError, match=r"'rare' \(2 rows\); dropping them would leave 1 class"):
         drop_rare_classes(pd.Series(["a"] * 20 + ["rare"] * 2), min_count=10, policy="drop")
+
+
+def test_a_configured_binary_task_is_checked_on_the_rows_kept():
+    clean = CleanConfig(**yaml.safe_load((REPO / "conf/clean/default.yaml").read_text()))
+    data = DataConfig(name="t", path="t.csv", target="y", task="binary", test_size=0.2, seed=0)
+    rows = pd.DataFrame({"x": range(43), "y": ["a"] * 20 + ["b"] * 20 + ["rare"] * 3})
+    kept, task, reason, dropped = task_and_classes(rows, data=data, clean=clean)
+    assert (len(kept), task, dropped) == (40, "binary", {"rare": 3}) and reason.endswith("after dropping 1 rare one")
+    with pytest.raises(UserError, match=r"\(1 row\), .* and 35 more; dropping them would leave 0 classes"):
+        task_and_classes(pd.DataFrame({"y": [f"v{i}" for i in range(45)]}), data=data, clean=clean)
 
 
 def test_rare_classes_are_dropped_by_default_and_named():

@@ -130,7 +130,9 @@ def drop_rare_classes(y: pd.Series, *, min_count: int, policy: str) -> tuple[pd.
     rare = counts[counts < min_count]
     if rare.empty:
         return pd.Series(True, index=y.index), {}
-    listed = ", ".join(f"{label!r} ({n} {'row' if n == 1 else 'rows'})" for label, n in rare.items())
+    listed = ", ".join(f"{label!r} ({n} {'row' if n == 1 else 'rows'})" for label, n in rare.head(10).items())
+    if len(rare) > 10:
+        listed += f" and {len(rare) - 10} more"
     kept = len(counts) - len(rare)
     if policy == "error" or kept < 2:
         left = "" if policy == "error" else f"; dropping them would leave {kept} class{'' if kept == 1 else 'es'}"
@@ -145,17 +147,19 @@ def task_and_classes(
     rows: pd.DataFrame, *, data: DataConfig, clean: CleanConfig
 ) -> tuple[pd.DataFrame, str, str, dict[str, int]]:
     """The rows kept, the task and why, and the rare classes dropped (`drop_rare_classes`). The task
-    is inferred again on the kept rows: three classes, one of them rare, leave a binary task."""
-    task, reason = infer_task(rows[data.target], data.task, clean.max_classes)
-    if task == "regression":
-        return rows, task, reason, {}
+    is inferred again on the kept rows: three classes, one of them rare, leave a binary task (and
+    `data.task: binary` is checked on the kept rows too)."""
+    if data.task not in ("binary", "multiclass"):
+        task, reason = infer_task(rows[data.target], data.task, clean.max_classes)
+        if task == "regression":
+            return rows, task, reason, {}
     keep, dropped = drop_rare_classes(rows[data.target], min_count=clean.min_class_count, policy=clean.rare_classes)
-    if not dropped:
-        return rows, task, reason, {}
-    rows = rows[keep].reset_index(drop=True)
+    if dropped:
+        rows = rows[keep].reset_index(drop=True)
     task, reason = infer_task(rows[data.target], data.task, clean.max_classes)
-    rare = f"{len(dropped)} rare one" if len(dropped) == 1 else f"{len(dropped)} rare ones"
-    return rows, task, f"{reason}, after dropping {rare}", dropped
+    if dropped:
+        reason += f", after dropping {len(dropped)} rare one{'' if len(dropped) == 1 else 's'}"
+    return rows, task, reason, dropped
 
 
 def cleaner_recipe(data: DataConfig, clean: CleanConfig) -> TableCleaner:
