@@ -92,6 +92,21 @@ def test_a_configured_binary_task_is_checked_on_the_rows_kept():
         task_and_classes(pd.DataFrame({"y": [f"v{i}" for i in range(45)]}), data=data, clean=clean)
 
 
+def test_a_long_tail_of_rare_labels_goes_before_the_classes_are_counted():
+    clean = CleanConfig(**yaml.safe_load((REPO / "conf/clean/default.yaml").read_text()))
+    data = DataConfig(name="t", path="t.csv", target="y", task="auto", test_size=0.2, seed=0)
+    labels = [f"common{i}" for i in range(3) for _ in range(20)] + [f"rare{i}" for i in range(60)]
+    kept, task, reason, dropped = task_and_classes(pd.DataFrame({"y": labels}), data=data, clean=clean)
+    assert (len(kept), task, len(dropped)) == (60, "multiclass", 60)  # 63 labels in the file, 3 classes
+    assert reason == "the target has 3 classes, after dropping 60 rare ones"
+    numbers = pd.DataFrame({"y": np.arange(200) % 60})  # a numeric target past max_classes stays a regression
+    assert task_and_classes(numbers, data=data, clean=clean)[1:] == (
+        "regression",
+        "numeric target with 60 distinct values",
+        {},
+    )
+
+
 def test_rare_classes_are_dropped_by_default_and_named():
     y = pd.Series(["a"] * 20 + ["b"] * 10 + ["rare"] * 9 + ["one"])
     keep, dropped = drop_rare_classes(y, min_count=10, policy="drop")

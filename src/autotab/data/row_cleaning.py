@@ -148,9 +148,14 @@ def task_and_classes(
 ) -> tuple[pd.DataFrame, str, str, dict[str, int]]:
     """The rows kept, the task and why, and the rare classes dropped (`drop_rare_classes`). The task
     is inferred again on the kept rows: three classes, one of them rare, leave a binary task (and
-    `data.task: binary` is checked on the kept rows too)."""
-    if data.task not in ("binary", "multiclass"):
-        task, reason = infer_task(rows[data.target], data.task, clean.max_classes)
+    `data.task: binary` is checked on the kept rows too). A text target is classes whatever their
+    number: its rare ones go before `clean.max_classes` counts them, so a long tail of rare labels
+    does not stop a table that has few enough real classes."""
+    y = rows[data.target]
+    text = not pd.api.types.is_numeric_dtype(y.infer_objects()) or pd.api.types.is_bool_dtype(y)
+    # A single class: infer_task says so, whatever the task.
+    if data.task == "regression" or (data.task == "auto" and not text) or y.nunique() < 2:
+        task, reason = infer_task(y, data.task, clean.max_classes)
         if task == "regression":
             return rows, task, reason, {}
     keep, dropped = drop_rare_classes(rows[data.target], min_count=clean.min_class_count, policy=clean.rare_classes)
