@@ -90,10 +90,14 @@ def clean_rows(
     return kept, dropped
 
 
+def is_numeric_target(y: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(y.infer_objects()) and not pd.api.types.is_bool_dtype(y)
+
+
 def infer_task(y: pd.Series, configured: str, max_classes: int) -> tuple[str, str]:
     """The task (binary / multiclass / regression) and the reason it was chosen."""
     n_classes = int(y.nunique())
-    numeric = pd.api.types.is_numeric_dtype(y.infer_objects()) and not pd.api.types.is_bool_dtype(y)
+    numeric = is_numeric_target(y)
     if configured == "regression":
         if not numeric:
             raise UserError("data.task is regression but the target is not numeric")
@@ -152,13 +156,12 @@ def task_and_classes(
     number: its rare ones go before `clean.max_classes` counts them, so a long tail of rare labels
     does not stop a table that has few enough real classes."""
     y = rows[data.target]
-    text = not pd.api.types.is_numeric_dtype(y.infer_objects()) or pd.api.types.is_bool_dtype(y)
     # A single class: infer_task says so, whatever the task.
-    if data.task == "regression" or (data.task == "auto" and not text) or y.nunique() < 2:
+    if data.task == "regression" or (data.task == "auto" and is_numeric_target(y)) or y.nunique() < 2:
         task, reason = infer_task(y, data.task, clean.max_classes)
         if task == "regression":
             return rows, task, reason, {}
-    keep, dropped = drop_rare_classes(rows[data.target], min_count=clean.min_class_count, policy=clean.rare_classes)
+    keep, dropped = drop_rare_classes(y, min_count=clean.min_class_count, policy=clean.rare_classes)
     if dropped:
         rows = rows[keep].reset_index(drop=True)
     task, reason = infer_task(rows[data.target], data.task, clean.max_classes)

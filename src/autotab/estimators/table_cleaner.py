@@ -33,9 +33,10 @@ YMD_SLASHED = r"^[0-9]{4}/[0-9]{2}/[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?)?$
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
 THOUSANDS = r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$"
 SPACES = "[ \t\r\n\u00a0]+"
-# A currency sign anywhere and a trailing percent sign: `$1,234.50`, `-€3.5`, `12.5%` are numbers
-# (a price, a rate as the file writes them). A column of signs alone (`$`, `$$`) still reads as none.
-UNIT_SIGNS = "[$€£¥]|%$"
+# What a number's text loses before it is read, in one pass: stray spaces, a currency sign anywhere
+# and a trailing percent sign (`$1,234.50`, `-€3.5`, `12.5 %` are numbers: a price, a rate as the file
+# writes them). A column of signs alone (`$`, `$$`) still reads as none.
+NOT_OF_A_NUMBER = SPACES + "|[$€£¥]|%" + SPACES.replace("+", "*") + "$"
 ID_NAME = re.compile(r"(^|[^a-z])(id|uuid|guid)$", re.IGNORECASE)
 # Arrow-backed strings: vectorised trimming, regex and case-folding, unlike Python-object strings.
 TEXT = pd.StringDtype("pyarrow")
@@ -102,7 +103,7 @@ def parse_numbers(values: pd.Series) -> pd.Series:
     trailing `%` allowed; else NaN."""
     if not is_text(values):
         return values.astype(np.float64)
-    text = values.astype(TEXT).str.replace(SPACES, "", regex=True).str.replace(UNIT_SIGNS, "", regex=True)
+    text = values.astype(TEXT).str.replace(NOT_OF_A_NUMBER, "", regex=True)
     grouped = text.str.match(THOUSANDS).fillna(False).astype(bool)
     text = text.where(~grouped, text.str.replace(",", "", regex=False))
     return pd.to_numeric(text, errors="coerce").astype("float64")
@@ -204,7 +205,7 @@ def infer_kind(values: pd.Series, numeric_min_share: float) -> str:
     lowered = set(present.astype(str).str.lower().unique())
     if lowered <= TRUE_WORDS | FALSE_WORDS:
         return "boolean"
-    if date_layout(present) is not None and parse_dates(present).notna().all():
+    if (layout := date_layout(present)) is not None and parse_dates(present, layout).notna().all():
         return "datetime"
     return "categorical"
 

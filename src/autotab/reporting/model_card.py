@@ -121,7 +121,7 @@ def model_card(
         *(
             [f"- Never predicts the classes dropped as rare (fewer than clean.min_class_count rows; "
              f"clean.rare_classes): {rare}. Their rows are in neither the training rows nor the holdout."]
-            if (rare := ", ".join(f"`{label}` ({n} rows)" for label, n in clean.get("classes_dropped", {}).items()))
+            if (rare := ", ".join(f"`{label}` ({n} rows)" for label, n in clean["classes_dropped"].items()))
             else []
         ),
         "",
