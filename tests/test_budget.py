@@ -21,7 +21,7 @@ from autotab.estimators.table_cleaner import TableCleaner
 from autotab.modeling import leaderboard
 from autotab.modeling.budget import Deadline, OutOfTime, worker_pool
 from autotab.modeling.features import build_preprocessor
-from autotab.modeling.search import Problem, check_same_rows, refit
+from autotab.modeling.search import Problem, check_same_rows, ensemble_pool, refit
 from autotab.modeling.training import cross_validate_pipeline, whole_pipeline
 from tests.support import copy_repository, run
 
@@ -203,6 +203,17 @@ def test_a_budgeted_refit_takes_every_row_it_can_afford_and_at_least_the_selecti
     assert 300 < rows < 700 and fitted_rows() == rows and model.predict_proba(X.iloc[:5]).shape == (5, 2)
     # No time left at all: the model fitted on the selection's sample stands.
     assert refit(model, problem, selection, Deadline.after(0.5)) == 200 == fitted_rows()
+
+
+def test_a_budgeted_ensemble_pool_counts_the_singles_refit_first_and_passes_over_what_does_not_fit():
+    refits = {"a": 10.0, "b": 30.0, "c": 5.0, "d": 8.0}  # the leaderboard's order, best first
+    # The single's refit comes first; b does not fit beside it, cheaper d after it still does.
+    assert ensemble_pool(refits, 25.0, single="c", single_is_default=True) == ["c", "a", "d"]
+    # A single that alone takes the time leaves no room: no blend to refit beside it.
+    assert ensemble_pool(refits, 25.0, single="b", single_is_default=True) == ["b"]
+    assert ensemble_pool(refits, 25.0, single="b", single_is_default=False) == []
+    # A tuned single costs its family's defaults' refit, and those defaults are another member.
+    assert ensemble_pool(refits, 25.0, single="a", single_is_default=False) == ["a", "c"]
 
 
 def test_tune_refuses_out_of_fold_predictions_of_other_rows_than_it_chooses_on():

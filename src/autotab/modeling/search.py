@@ -244,14 +244,18 @@ def refit_seconds(
     return {name: rows_ratio * (fit_seconds or {}).get(name, np.inf) / (n_folds - 1) for name in models}
 
 
-def within_seconds(refits: dict[str, float], seconds: float) -> list[str]:
-    """The longest prefix of `refits` (best first) whose refits add up to at most `seconds`."""
-    chosen, total = [], 0.0
+def ensemble_pool(refits: dict[str, float], seconds: float, *, single: str, single_is_default: bool) -> list[str]:
+    """The leaderboard defaults a budgeted blend may take, best first, whose refits on every row fit
+    in `seconds` together with the chosen `single` family's (refit whatever the blend: its cost is
+    counted first, a tuned one's by its family's defaults). A default that does not fit is passed
+    over for cheaper ones ranked after it. `single_is_default`: the single is that family's
+    defaults, so it is in the pool at no further cost."""
+    chosen = [single] if single_is_default and single in refits else []
+    total = refits.get(single, 0.0)
     for name, cost in refits.items():
-        total += cost
-        if total > seconds:
-            break
-        chosen.append(name)
+        if name not in chosen and total + cost <= seconds:
+            chosen.append(name)
+            total += cost
     return chosen
 
 
@@ -443,13 +447,15 @@ def search(
         # 3. The ensemble, kept only if its cross-fitted blend beats the single chosen above. The tuned
         # configuration joins the pool only if it earned its place above: its OOF score carries the
         # same optimism, which greedy selection would otherwise reward.
-        # With a budget, the pool is the leaderboard's best defaults, in rank order, as long as
-        # refitting them all on every row fits in what is left (a margin kept for the threshold
-        # and the stage's writes).
+        # With a budget, the pool is the leaderboard's best defaults whose refits on every row fit,
+        # with the single's, in what is left (a margin kept for the threshold and the stage's writes).
         affordable = list(board["model"])
         if deadline.bounded:  # no time to judge a blend: the single stays
+            seconds = 0.8 * (deadline.left() - judging_s)
             affordable = (
-                within_seconds(refits, 0.8 * (deadline.left() - judging_s)) if deadline.left() > judging_s else []
+                ensemble_pool(refits, seconds, single=single, single_is_default=source == "defaults")
+                if deadline.left() > judging_s
+                else []
             )
         predictions = {f"default_{name}": defaults[name][1] for name in affordable}
         single_key = f"tuned_{single}" if source == "search" else f"default_{single}"
