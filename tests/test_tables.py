@@ -114,6 +114,14 @@ def test_repeated_column_names_are_named(tmp_path):
         read_table(tmp_path / "t.csv")
 
 
+def test_columns_without_a_name_are_not_repeats(tmp_path):
+    # A spreadsheet's export: separators after the last column, on every line.
+    (tmp_path / "t.csv").write_text("a,b,,\n1,x,,\n2,y,,\n")
+    frame = read_table(tmp_path / "t.csv")
+    assert list(frame.columns) == ["a", "b", "Unnamed: 2", "Unnamed: 3"]
+    assert frame[["Unnamed: 2", "Unnamed: 3"]].isna().all().all()
+
+
 def test_nested_parquet_columns_are_named(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

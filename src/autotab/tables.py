@@ -124,7 +124,9 @@ def csv_options(path: Path, delimiter: str = "auto", encoding: str = "auto") -> 
     if delimiter == "auto":
         delimiter = detect_delimiter(text)
     header = next(csv.reader([text.splitlines()[0]], delimiter=delimiter))
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    # Columns without a name are not repeats: pandas names each by its position ("Unnamed: 5"). A
+    # spreadsheet writes such columns after the data (trailing separators); empty, the cleaner drops them.
+    repeated = sorted({name for name in header if name.strip() and header.count(name) > 1})
     if repeated:
         raise UserError(f"{path}: repeated column names: {', '.join(repeated)}; rename them")
     # Raw values are kept as text where the file has text: cleaning decides what they mean.
