@@ -176,3 +176,28 @@ def test_with_refusal_on_a_request_outside_the_range_gets_an_error_per_value_nam
     assert counted == [{"age": 1, "dose": 1}]
     unrefused = request_model(RangedRecord, max_records=3, fields=RANGED, markers=MARKERS)
     unrefused.model_validate({"records": [{"age": 1234567890, "dose": 1e300}]})  # accept and flag: no error
+
+
+def test_a_parquet_files_timestamps_and_dates_are_scored_as_the_training_rows_were_cleaned(tmp_path):
+    """`autotab predict` on a Parquet file with timestamps (with a zone and without) and dates: each
+    cell is sent as its ISO text, as a JSON client sends it, and cleans to the same date parts as the
+    training rows did. Every row was refused before ("Input should be a valid string")."""
+    from autotab.estimators.table_cleaner import TableCleaner
+    from autotab.serving.batch_predict import read_chunks, validate
+
+    rows = 40
+    frame = pd.DataFrame({
+        "zoned": pd.date_range("2024-03-30 21:00", periods=rows, freq="17h", tz="America/New_York"),
+        "naive": pd.date_range("2023-12-31 22:30", periods=rows, freq="5h"),
+        "day": [d.date() for d in pd.date_range("2024-02-27", periods=rows, freq="D")],
+        "x": [float(i) for i in range(rows)],
+    })  # fmt: skip
+    frame.loc[3, "naive"] = pd.NaT
+    frame.to_parquet(tmp_path / "new.parquet", index=False)
+    cleaner = TableCleaner(date_parts=("year", "month", "day", "dayofweek", "hour", "epoch_days")).fit(frame)
+    fields = [InputField(**field) for field in cleaner.input_schema()]
+    (chunk,) = read_chunks(tmp_path / "new.parquet", chunk_rows=rows)
+    labels, valid, reasons = validate(chunk, fields, record_model(fields), list(cleaner.missing_markers))
+    assert reasons == {} and labels == list(range(rows))
+    served = cleaner.transform(records_frame(valid, fields))
+    pd.testing.assert_frame_equal(served, cleaner.transform(frame), check_index_type=False)

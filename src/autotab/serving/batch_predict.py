@@ -10,6 +10,7 @@ at the end, so an interrupted run leaves no half-written output.
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
@@ -67,8 +68,10 @@ def json_value(value: Any, types: list[str], markers: frozenset[str]) -> Any:
     integer column into floats: each cell is turned back into what its field takes where it reads as
     one (a missing-value marker is null), so that one bad cell rejects its row, not its column.
     """
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
+    if isinstance(value, datetime.date):  # a Parquet timestamp or date (datetime is a date): its ISO text
+        return value.isoformat()
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, str) and "string" not in types:
