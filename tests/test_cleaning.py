@@ -38,6 +38,20 @@ def test_clean_rows_drops_missing_and_invalid_targets_then_exact_duplicates():
     assert rows.to_dict("list") == {"x": [2], "y": [2]}
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        pd.Series([True, False, True, True]),  # a Parquet bool column
+        pd.Series([True, False, True, True], dtype="boolean"),
+        pd.Series([True, False, None, True, True], dtype=object),  # a CSV's TRUE / FALSE with a blank
+    ],
+)
+def test_a_boolean_target_keeps_false_and_true_as_its_labels(target):
+    rows, dropped = clean_rows(pd.DataFrame({"x": range(len(target)), "y": target}), "y", "auto", MARKERS, True)
+    assert sorted(rows["y"].unique()) == ["False", "True"]
+    assert dropped["missing_target"] == int(target.isna().sum())
+
+
 def test_numeric_class_labels_stay_integers():
     rows, _ = clean_rows(pd.DataFrame({"x": [1, 2, 3], "y": ["0", "1", "1"]}), "y", "auto", MARKERS, True)
     assert rows["y"].dtype == "int64"

@@ -64,7 +64,10 @@ def clean_rows(
     frame = frame.copy(deep=False)
     raw_target = normalise_missing(frame[target], lower_markers(markers))
     has_target = raw_target.notna()
-    reads_as_numbers = not is_text(raw_target) or parse_numbers(raw_target[has_target]).notna().all()
+    # True / False are labels whatever the file: a Parquet bool column (or a CSV's TRUE / FALSE, which
+    # pandas reads as bools) would otherwise become 0 / 1 when no value is missing, and False / True when one is.
+    boolean = pd.api.types.infer_dtype(raw_target[has_target], skipna=True) == "boolean"
+    reads_as_numbers = not boolean and (not is_text(raw_target) or parse_numbers(raw_target[has_target]).notna().all())
     if task == "regression" or reads_as_numbers:
         values = parse_numbers(raw_target)
         valid = values.notna()
