@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -194,3 +196,18 @@ def test_each_folds_cleaner_is_fitted_once_and_scores_as_a_fresh_fit():
         build_preprocessor(TableCleaner(date_parts=("year",)), FEATURES, "binary", 0), LogisticRegression()
     )
     assert with_fitted_clean(clone(recoded), X.iloc[train]).steps[0][1].estimator is not first.estimator
+
+
+def test_a_fold_with_a_column_constant_on_its_rows_fits_univariate_selection_without_a_warning():
+    # A date's year is one number on a year's rows: its feature is constant, and the F test has no
+    # statistic for it. Two warnings per fold and trial used to fill the tune stage's output.
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"seen": pd.date_range("2024-01-01", periods=40, freq="W").astype(str), "x": rng.normal(size=40)})
+    y = pd.Series(rng.choice(["a", "b"], 40))
+    features = FEATURES.model_copy(update={"selection": "kbest", "kbest_k": 1})
+    pipeline = whole_pipeline(build_preprocessor(TableCleaner(), features, "binary", 0), LogisticRegression())
+    classes, train_rows, test_rows = np.array(["a", "b"]), np.arange(30), np.arange(30, 40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = fit_and_score_fold(pipeline, X, y, "binary", classes, train_rows, test_rows, "b")
+    assert 0 <= result.scores["roc_auc"] <= 1

@@ -139,6 +139,10 @@ def fit_and_score_fold(
     # (joblib's and the backends' workers do not inherit the stage's warning filters).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        # A column constant on a fold's rows (a date's year, a rare level's indicator) has no F
+        # statistic: univariate selection ranks it last, and its two warnings per fold would too.
+        for category in (UserWarning, RuntimeWarning):
+            warnings.filterwarnings("ignore", category=category, module=r"sklearn\.feature_selection")
         model.fit(X_train, y.iloc[train_rows])
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
