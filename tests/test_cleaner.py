@@ -245,3 +245,16 @@ def test_a_string_column_cleaned_by_distinct_values_is_the_column_cleaned_cell_b
             pd.testing.assert_series_equal(by_value[output], by_cell[output], check_exact=True, check_names=False)
     mostly_distinct = pd.Series([f"v{i}" for i in range(1_000)], dtype="str")  # not worth it: cell by cell
     assert cleaner._clean_distinct("colour", "categorical", mostly_distinct, markers)["colour"].iloc[999] == "v999"
+
+
+def test_an_infinity_is_missing_in_a_number_column_read_as_floats_or_as_text():
+    # No imputer fills an infinity and every model refuses one: a single `inf` in a column (a
+    # spreadsheet's division by zero) failed every candidate of the leaderboard.
+    X = pd.DataFrame({"text": ["1", "2", "inf", "-Infinity"] * 10, "floats": [1.0, np.inf, 2.0, -np.inf] * 10})
+    cleaner = TableCleaner().fit(X)
+    assert cleaner.kinds_ == {"text": "numeric", "floats": "numeric"}
+    expected = pd.DataFrame({"text": [1.0, 2.0, np.nan, np.nan] * 10, "floats": [1.0, np.nan, 2.0, np.nan] * 10})
+    pd.testing.assert_frame_equal(cleaner.transform(X), expected)
+    for row in range(4):  # a single record, as the service cleans one
+        pd.testing.assert_frame_equal(cleaner.transform(X.iloc[[row]]), expected.iloc[[row]])
+    assert [(f["min"], f["max"]) for f in cleaner.input_schema()] == [(1.0, 2.0), (1.0, 2.0)]

@@ -52,6 +52,12 @@ def test_a_boolean_target_keeps_false_and_true_as_its_labels(target):
     assert dropped["missing_target"] == int(target.isna().sum())
 
 
+def test_an_infinite_target_is_invalid():
+    frame = pd.DataFrame({"x": [1, 2, 3, 4], "y": ["1.5", "inf", "2", "-inf"]})
+    rows, dropped = clean_rows(frame, "y", "auto", MARKERS, True)
+    assert rows["y"].tolist() == [1.5, 2.0] and dropped["invalid_target"] == 2
+
+
 def test_numeric_class_labels_stay_integers():
     rows, _ = clean_rows(pd.DataFrame({"x": [1, 2, 3], "y": ["0", "1", "1"]}), "y", "auto", MARKERS, True)
     assert rows["y"].dtype == "int64"

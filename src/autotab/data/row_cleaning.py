@@ -18,6 +18,7 @@ from autotab.estimators.table_cleaner import (
     SPACES,
     TEXT,
     TableCleaner,
+    finite_numbers,
     is_text,
     lower_markers,
     normalise_missing,
@@ -69,7 +70,7 @@ def clean_rows(
     boolean = pd.api.types.infer_dtype(raw_target[has_target], skipna=True) == "boolean"
     reads_as_numbers = not boolean and (not is_text(raw_target) or parse_numbers(raw_target[has_target]).notna().all())
     if task == "regression" or reads_as_numbers:
-        values = parse_numbers(raw_target)
+        values = finite_numbers(raw_target)  # an infinite target is invalid: no metric can score it
         valid = values.notna()
         frame[target] = values
     else:

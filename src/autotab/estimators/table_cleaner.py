@@ -100,13 +100,19 @@ def shared_labels(text: pd.Series) -> np.ndarray:
 
 def parse_numbers(values: pd.Series) -> pd.Series:
     """Numbers from text: stray spaces, `1,234.5` thousands separators, currency signs and a
-    trailing `%` allowed; else NaN."""
+    trailing `%` allowed; else NaN. `inf` is a number here: cleaning makes it missing (`finite`)."""
     if not is_text(values):
         return values.astype(np.float64)
     text = values.astype(TEXT).str.replace(NOT_OF_A_NUMBER, "", regex=True)
     grouped = text.str.match(THOUSANDS).fillna(False).astype(bool)
     text = text.where(~grouped, text.str.replace(",", "", regex=False))
     return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
+def finite_numbers(values: pd.Series) -> pd.Series:
+    """`parse_numbers`, an infinity missing (`finite`)."""
+    numbers = parse_numbers(values)
+    return numbers.mask(np.isinf(numbers))
 
 
 def memo_key(value: Any) -> Any:
@@ -122,6 +128,14 @@ def as_float_array(numbers: np.ndarray | ExtensionArray) -> np.ndarray:
     if isinstance(numbers, np.ndarray):  # NumPy arrays hold no pd.NA, so no NA scan is needed
         return numbers.astype(np.float64)
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def finite(numbers: np.ndarray) -> np.ndarray:
+    """Numbers with an infinity as missing, as AutoGluon reads them: no imputer fills an infinity, and
+    every model refuses it (a division by zero in a spreadsheet, an overflow in an export). A copy
+    only when there is one."""
+    infinite = np.isinf(numbers)
+    return np.where(infinite, np.nan, numbers) if infinite.any() else numbers
 
 
 def parse_booleans(values: pd.Series) -> pd.Series:
@@ -394,7 +408,7 @@ class TableCleaner(TransformerMixin, BaseEstimator):
                 field["min"], field["max"] = facts.finite_range
             self.fields_.append(field)
             if reason is None and kind == "numeric" and self.clip_quantiles is not None:
-                low, high = parse_numbers(values).quantile(list(self.clip_quantiles)).tolist()
+                low, high = finite_numbers(values).quantile(list(self.clip_quantiles)).tolist()
                 self.bounds_[name] = (float(low), float(high))
         return self
 
@@ -453,7 +467,7 @@ class TableCleaner(TransformerMixin, BaseEstimator):
             if kind == "numeric" and not is_text(values):
                 # Numbers already: straight to an array. Each pandas call costs tens of microseconds
                 # whatever the number of rows, which is most of a single-record prediction.
-                numbers = as_float_array(values)
+                numbers = finite(as_float_array(values))
                 out[self.names_[name]] = np.clip(numbers, *self.bounds_[name]) if name in self.bounds_ else numbers
                 continue
             column = pd.Series(values, index=X.index, name=name, copy=False)
@@ -485,7 +499,7 @@ class TableCleaner(TransformerMixin, BaseEstimator):
         safe = self.names_[name]
         values = normalise_missing(column, markers)
         if kind == "numeric":
-            numbers = parse_numbers(values)
+            numbers = finite_numbers(values)
             return {safe: numbers.clip(*self.bounds_[name]) if name in self.bounds_ else numbers}
         if kind == "boolean":
             return {safe: parse_booleans(values)}
