@@ -1,3 +1,6 @@
+import datetime
+import decimal
+
 import pandas as pd
 import pytest
 from pydantic import ValidationError
@@ -178,10 +181,11 @@ def test_with_refusal_on_a_request_outside_the_range_gets_an_error_per_value_nam
     unrefused.model_validate({"records": [{"age": 1234567890, "dose": 1e300}]})  # accept and flag: no error
 
 
-def test_a_parquet_files_timestamps_and_dates_are_scored_as_the_training_rows_were_cleaned(tmp_path):
-    """`autotab predict` on a Parquet file with timestamps (with a zone and without) and dates: each
-    cell is sent as its ISO text, as a JSON client sends it, and cleans to the same date parts as the
-    training rows did. Every row was refused before ("Input should be a valid string")."""
+def test_a_parquet_files_timestamps_dates_and_other_typed_cells_are_scored_as_the_training_rows_were_cleaned(tmp_path):
+    """`autotab predict` on a Parquet file with timestamps (with a zone and without), dates, times of
+    day, durations and decimals: each cell is sent as its text (a date's ISO text), as a JSON client
+    sends it, and cleans to what the training rows became. Every row was refused before ("Input
+    should be a valid string")."""
     from autotab.estimators.table_cleaner import TableCleaner
     from autotab.serving.batch_predict import read_chunks, validate
 
@@ -191,6 +195,9 @@ def test_a_parquet_files_timestamps_and_dates_are_scored_as_the_training_rows_we
         "naive": pd.date_range("2023-12-31 22:30", periods=rows, freq="5h"),
         "day": [d.date() for d in pd.date_range("2024-02-27", periods=rows, freq="D")],
         "x": [float(i) for i in range(rows)],
+        "at": [datetime.time(i % 24, 30) for i in range(rows)],  # a time of day, a duration, a decimal
+        "wait": pd.to_timedelta(range(rows), unit="min"),
+        "amount": [decimal.Decimal(f"{i}.25") for i in range(rows)],
     })  # fmt: skip
     frame.loc[3, "naive"] = pd.NaT
     frame.to_parquet(tmp_path / "new.parquet", index=False)
