@@ -28,6 +28,9 @@ def test_numbers_from_text_with_spaces_and_thousands_separators():
     parsed = parse_numbers(pd.Series([" 1,234.5 ", "12", "-3", "1,5", "abc", None]))
     assert parsed.iloc[:3].tolist() == [1234.5, 12.0, -3.0]
     assert parsed.iloc[3:].isna().all()  # "1,5" is not a thousands-grouped number
+    # Thousands grouped by spaces, as French exports write them (no-break and narrow no-break spaces).
+    grouped = parse_numbers(pd.Series(["12 000", "12\u00a0000", "12\u202f000", "1\u2009234.5"]))
+    assert grouped.tolist() == [12000.0, 12000.0, 12000.0, 1234.5]
 
 
 def test_prices_and_rates_as_files_write_them_are_numbers():

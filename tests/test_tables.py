@@ -64,16 +64,18 @@ def test_a_file_that_is_not_the_compression_its_name_says_is_one_clear_error(tmp
 
 def test_a_semicolon_files_decimal_commas_are_numbers_and_nothing_else_changes(tmp_path):
     frame = pd.DataFrame({
-        "température": ["15,3", "-0,25", "1.234,5", "7"], "marked": ["2,5", "?", "3,75", "1"],
-        "code": ["A,1", "B", "C", "D"], "dotted": ["1.5", "2", "3", "4"],
+        "température": ["15,3", "-0,25", "1.234,5", "7", "1 234,5", "1\u00a0234,5", "1\u202f234,5"],
+        "marked": ["2,5", "?", "3,75", "1", "1", "1", "1"],
+        "code": ["A,1", "B", "C", "D", "E", "F", "G"], "dotted": ["1.5", "2", "3", "4", "5", "6", "7"],
     })  # fmt: skip
     frame.to_csv(tmp_path / "eu.csv", sep=";", index=False)
     read = read_table(tmp_path / "eu.csv")
-    assert read["température"].tolist() == [15.3, -0.25, 1234.5, 7.0]
-    assert read["marked"].tolist() == ["2.5", "?", "3.75", "1"]  # text still: the cleaner reads the marker
-    assert read["code"].tolist() == ["A,1", "B", "C", "D"] and read["dotted"].tolist() == [1.5, 2.0, 3.0, 4.0]
+    assert read["température"].tolist() == [15.3, -0.25, 1234.5, 7.0, 1234.5, 1234.5, 1234.5]
+    assert read["marked"].tolist() == ["2.5", "?", "3.75", "1", "1", "1", "1"]  # text still: the cleaner reads "?"
+    assert read["code"].tolist() == frame["code"].tolist()
+    assert read["dotted"].tolist() == [1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
     frame.to_csv(tmp_path / "us.csv", sep=",", index=False)  # a comma-separated file keeps its cells
-    assert read_table(tmp_path / "us.csv")["température"].tolist() == ["15,3", "-0,25", "1.234,5", "7"]
+    assert read_table(tmp_path / "us.csv")["température"].tolist() == frame["température"].tolist()
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):

@@ -138,8 +138,10 @@ def read_csv(path: Path, delimiter: str = "auto", encoding: str = "auto") -> pd.
     return with_decimal_points(pd.read_csv(path, **options), options["sep"])
 
 
-# A number written with a decimal comma, its thousands grouped by points or not: 15,3  -0,25  1.234,5
-DECIMAL_COMMA = r"^[+-]?([0-9]{1,3}([.][0-9]{3})+|[0-9]*),[0-9]+$"
+# A number written with a decimal comma, its thousands grouped by points, spaces (a French export's
+# no-break or narrow no-break spaces among them) or not: 15,3  -0,25  1.234,5  1 234,5
+GROUPING = ". \u00a0\u202f"
+DECIMAL_COMMA = rf"^[+-]?([0-9]{{1,3}}([{GROUPING}][0-9]{{3}})+|[0-9]*),[0-9]+$"
 
 
 def with_decimal_points(frame: pd.DataFrame, delimiter: str) -> pd.DataFrame:
@@ -160,7 +162,9 @@ def with_decimal_points(frame: pd.DataFrame, delimiter: str) -> pd.DataFrame:
         commas = text.str.match(DECIMAL_COMMA).fillna(False).astype(bool)
         if not commas.any():
             continue
-        dotted = text.where(~commas, text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+        dotted = text.where(
+            ~commas, text.str.replace(f"[{GROUPING}]", "", regex=True).str.replace(",", ".", regex=False)
+        )
         whole = text.str.match(r"^[+-]?[0-9]+$").fillna(False).astype(bool)  # 7 in a column of 7,5
         if (commas | whole)[present].all():
             frame[column] = pd.to_numeric(dotted).astype("float64")

@@ -32,7 +32,7 @@ NUMERIC_DATE = r"^[0-9]{1,2}[/.-][0-9]{1,2}[/.-]([0-9]{2}|[0-9]{4})([ T][0-9]{1,
 YMD_SLASHED = r"^[0-9]{4}/[0-9]{2}/[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?)?$"
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
 THOUSANDS = r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$"
-SPACES = "[ \t\r\n\u00a0]+"
+SPACES = "[ \t\r\n\u00a0\u2009\u202f]+"  # no-break, thin and narrow no-break spaces too (a French export's 1 234)
 # What a number's text loses before it is read, in one pass: stray spaces, a currency sign anywhere
 # and a trailing percent sign (`$1,234.50`, `-€3.5`, `12.5 %` are numbers: a price, a rate as the file
 # writes them). A column of signs alone (`$`, `$$`) still reads as none.
