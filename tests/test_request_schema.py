@@ -208,3 +208,11 @@ def test_a_parquet_files_timestamps_dates_and_other_typed_cells_are_scored_as_th
     assert reasons == {} and labels == list(range(rows))
     served = cleaner.transform(records_frame(valid, fields))
     pd.testing.assert_frame_equal(served, cleaner.transform(frame), check_index_type=False)
+
+
+def test_a_decimal_cell_is_a_number_where_its_field_takes_only_numbers():
+    from autotab.serving.batch_predict import json_value
+
+    assert json_value(decimal.Decimal("97.53"), ["number"], frozenset()) == 97.53
+    assert json_value(decimal.Decimal("97.53"), ["number", "string"], frozenset()) == "97.53"
+    assert json_value(datetime.time(10, 30), ["string"], frozenset()) == "10:30:00"

@@ -75,7 +75,7 @@ def json_value(value: Any, types: list[str], markers: frozenset[str]) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
     if not isinstance(value, (str, int, float)):  # a time of day, a duration, a decimal: its text, as cleaning reads it
-        return str(value)
+        value = str(value)
     if isinstance(value, str) and "string" not in types:
         text = value.strip()
         if text.lower() in markers:
