@@ -261,3 +261,19 @@ def test_an_infinity_is_missing_in_a_number_column_read_as_floats_or_as_text():
     for row in range(4):  # a single record, as the service cleans one
         pd.testing.assert_frame_equal(cleaner.transform(X.iloc[[row]]), expected.iloc[[row]])
     assert [(f["min"], f["max"]) for f in cleaner.input_schema()] == [(1.0, 2.0), (1.0, 2.0)]
+
+
+def test_a_clock_is_a_number_of_hours_whether_a_time_of_day_or_a_duration():
+    # A time of day as a file writes it, and a duration as pandas writes one (a Parquet duration
+    # column's text): numbers a tree can split, instead of a category per minute.
+    parsed = parse_numbers(
+        pd.Series(["10:30", "7:05:30", "36:15", "0 days 01:30:00", "1 day 00:30:00", "3:2", "10:30 pm"])
+    )
+    assert parsed.iloc[:5].round(4).tolist() == [10.5, 7.0917, 36.25, 1.5, 24.5]
+    assert parsed.iloc[5:].isna().all()
+    X = pd.DataFrame(
+        {"at": [f"{h:02d}:15" for h in range(24)] * 2, "wait": pd.to_timedelta(range(0, 336, 7), unit="min")}
+    )
+    cleaner = TableCleaner().fit(X)
+    assert cleaner.kinds_ == {"at": "numeric", "wait": "numeric"}
+    assert cleaner.transform(X.iloc[[1]]).round(4).to_dict("records") == [{"at": 1.25, "wait": 0.1167}]

@@ -32,6 +32,8 @@ NUMERIC_DATE = r"^[0-9]{1,2}[/.-][0-9]{1,2}[/.-]([0-9]{2}|[0-9]{4})([ T][0-9]{1,
 YMD_SLASHED = r"^[0-9]{4}/[0-9]{2}/[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?)?$"
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
 THOUSANDS = r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$"
+# A clock: hours (any number of them, after whole days) and minutes, seconds optional. 10:30, 36:15:20
+CLOCK = r"^(?:([0-9]+)days?)?([0-9]{1,3}):([0-5][0-9])(?::([0-5][0-9](?:\.[0-9]+)?))?$"
 SPACES = "[ \t\r\n\u00a0\u2009\u202f]+"  # no-break, thin and narrow no-break spaces too (a French export's 1 234)
 # What a number's text loses before it is read, in one pass: stray spaces, a currency sign anywhere
 # and a trailing percent sign (`$1,234.50`, `-€3.5`, `12.5 %` are numbers: a price, a rate as the file
@@ -100,13 +102,21 @@ def shared_labels(text: pd.Series) -> np.ndarray:
 
 def parse_numbers(values: pd.Series) -> pd.Series:
     """Numbers from text: stray spaces, `1,234.5` thousands separators, currency signs and a
-    trailing `%` allowed; else NaN. `inf` is a number here: cleaning makes it missing (`finite`)."""
+    trailing `%` allowed, and a clock's `hh:mm[:ss]` (a time of day, a duration; pandas writes one
+    as `0 days 01:30:00`) in hours; else NaN. `inf` is a number here: cleaning makes it missing
+    (`finite`)."""
     if not is_text(values):
         return values.astype(np.float64)
     text = values.astype(TEXT).str.replace(NOT_OF_A_NUMBER, "", regex=True)
     grouped = text.str.match(THOUSANDS).fillna(False).astype(bool)
     text = text.where(~grouped, text.str.replace(",", "", regex=False))
-    return pd.to_numeric(text, errors="coerce").astype("float64")
+    numbers = pd.to_numeric(text, errors="coerce").astype("float64")
+    unread = numbers.isna() & text.notna()
+    if unread.any():  # only then: a column of numbers pays nothing for clocks
+        parts = text[unread].str.extract(CLOCK).astype("float64")
+        hours = parts[0].fillna(0) * 24 + parts[1] + parts[2] / 60 + parts[3].fillna(0) / 3600
+        numbers = numbers.where(~unread, hours.reindex(numbers.index))
+    return numbers
 
 
 def finite_numbers(values: pd.Series) -> pd.Series:
