@@ -65,12 +65,16 @@ def test_a_file_that_is_not_the_compression_its_name_says_is_one_clear_error(tmp
 def test_a_semicolon_files_decimal_commas_are_numbers_and_nothing_else_changes(tmp_path):
     frame = pd.DataFrame({
         "température": ["15,3", "-0,25", "1.234,5", "7", "1 234,5", "1\u00a0234,5", "1\u202f234,5"],
+        "rate": ["12,5 %", "7,0\u202f%", "0,25%", "100", "3,5", "-1,5 %", "2,0"],
+        "price": ["12,50 €", "€ 3,99", "$1.234,00", "-0,50 €", "1", "2,5", "3"],
         "marked": ["2,5", "?", "3,75", "1", "1", "1", "1"],
         "code": ["A,1", "B", "C", "D", "E", "F", "G"], "dotted": ["1.5", "2", "3", "4", "5", "6", "7"],
     })  # fmt: skip
     frame.to_csv(tmp_path / "eu.csv", sep=";", index=False)
     read = read_table(tmp_path / "eu.csv")
     assert read["température"].tolist() == [15.3, -0.25, 1234.5, 7.0, 1234.5, 1234.5, 1234.5]
+    assert read["rate"].tolist() == [12.5, 7.0, 0.25, 100.0, 3.5, -1.5, 2.0]  # the cleaner drops % alike
+    assert read["price"].tolist() == [12.5, 3.99, 1234.0, -0.5, 1.0, 2.5, 3.0]
     assert read["marked"].tolist() == ["2.5", "?", "3.75", "1", "1", "1", "1"]  # text still: the cleaner reads "?"
     assert read["code"].tolist() == frame["code"].tolist()
     assert read["dotted"].tolist() == [1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]

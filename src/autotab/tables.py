@@ -139,13 +139,17 @@ def read_csv(path: Path, delimiter: str = "auto", encoding: str = "auto") -> pd.
 
 
 # A number written with a decimal comma, its thousands grouped by points, spaces (a French export's
-# no-break or narrow no-break spaces among them) or not: 15,3  -0,25  1.234,5  1 234,5
+# no-break or narrow no-break spaces among them) or not, a currency sign before it or a currency or
+# percent sign after it: 15,3  -0,25  1.234,5  1 234,5  12,5 %  12,50 €. Groups: sign, whole, fraction.
 GROUPING = ". \u00a0\u202f"
-DECIMAL_COMMA = rf"^[+-]?([0-9]{{1,3}}([{GROUPING}][0-9]{{3}})+|[0-9]*),[0-9]+$"
+SPACE = "[ \u00a0\u202f]*"
+CURRENCY = "[$€£¥]"
+NUMBER_WITH_COMMA = rf"([+-]?)(?:{CURRENCY}{SPACE})?([0-9]{{1,3}}(?:[{GROUPING}][0-9]{{3}})+|[0-9]*),([0-9]+)"
+DECIMAL_COMMA = rf"^{NUMBER_WITH_COMMA}(?:{SPACE}(?:%|{CURRENCY}))?$"
 
 
 def with_decimal_points(frame: pd.DataFrame, delimiter: str) -> pd.DataFrame:
-    """A semicolon-separated file's numbers written with decimal commas (`15,3`, `1.234,5`), as
+    """A semicolon-separated file's numbers written with decimal commas (`15,3`, `1.234,5`, `12,5 %`), as
     spreadsheets write them where the comma is the decimal separator (and therefore not the
     delimiter), read as numbers: a text column of them (and whole numbers) becomes a column of numbers; in one that
     also holds other text (a missing-value marker), each such cell is written with a decimal point,
@@ -159,12 +163,12 @@ def with_decimal_points(frame: pd.DataFrame, delimiter: str) -> pd.DataFrame:
             continue
         present = values.notna()
         text = values.astype("string").str.strip()
-        commas = text.str.match(DECIMAL_COMMA).fillna(False).astype(bool)
+        parts = text.str.extract(DECIMAL_COMMA)
+        commas = parts[2].notna()
         if not commas.any():
             continue
-        dotted = text.where(
-            ~commas, text.str.replace(f"[{GROUPING}]", "", regex=True).str.replace(",", ".", regex=False)
-        )
+        number = parts[0] + parts[1].str.replace(f"[{GROUPING}]", "", regex=True) + "." + parts[2]
+        dotted = text.where(~commas, number)
         whole = text.str.match(r"^[+-]?[0-9]+$").fillna(False).astype(bool)  # 7 in a column of 7,5
         if (commas | whole)[present].all():
             frame[column] = pd.to_numeric(dotted).astype("float64")

@@ -39,7 +39,8 @@ SPACES = "[ \t\r\n\u00a0\u2009\u202f]+"  # no-break, thin and narrow no-break sp
 # and a trailing percent sign (`$1,234.50`, `-€3.5`, `12.5 %` are numbers: a price, a rate as the file
 # writes them). A column of signs alone (`$`, `$$`) still reads as none.
 NOT_OF_A_NUMBER = SPACES + "|[$€£¥]|%" + SPACES.replace("+", "*") + "$"
-ID_NAME = re.compile(r"(^|[^a-z])(id|uuid|guid)$", re.IGNORECASE)
+# Named like an id, or unnamed as pandas names a file's unnamed column: the index `to_csv` writes by default.
+ID_NAME = re.compile(r"(^|[^a-z])(id|uuid|guid)$|^Unnamed: [0-9]+$", re.IGNORECASE)
 # Arrow-backed strings: vectorised trimming, regex and case-folding, unlike Python-object strings.
 TEXT = pd.StringDtype("pyarrow")
 # Below this many rows, a column that is unique per row is no evidence of an id.
