@@ -39,8 +39,9 @@ SPACES = "[ \t\r\n\u00a0\u2009\u202f]+"  # no-break, thin and narrow no-break sp
 # and a trailing percent sign (`$1,234.50`, `-€3.5`, `12.5 %` are numbers: a price, a rate as the file
 # writes them). A column of signs alone (`$`, `$$`) still reads as none.
 NOT_OF_A_NUMBER = SPACES + "|[$€£¥]|%" + SPACES.replace("+", "*") + "$"
-# Named like an id, or unnamed as pandas names a file's unnamed column: the index `to_csv` writes by default.
-ID_NAME = re.compile(r"(^|[^a-z])(id|uuid|guid)$|^Unnamed: [0-9]+$", re.IGNORECASE)
+ID_NAME = re.compile(r"(^|[^a-z])(id|uuid|guid)$", re.IGNORECASE)
+# How pandas names a file's column without a name: the index `to_csv` writes by default, most often.
+UNNAMED = re.compile(r"^Unnamed: [0-9]+$")
 # Arrow-backed strings: vectorised trimming, regex and case-folding, unlike Python-object strings.
 TEXT = pd.StringDtype("pyarrow")
 # Below this many rows, a column that is unique per row is no evidence of an id.
@@ -438,8 +439,11 @@ class TableCleaner(TransformerMixin, BaseEstimator):
             return "a date column, and clean.date_parts is empty"
         if self.id_unique_ratio is not None and n_rows >= MIN_ROWS_FOR_ID:
             ratio = n_unique / n_present
-            if (kind == "categorical" or facts.is_integer) and ID_NAME.search(name) and ratio >= 0.5:
-                return f"id-like: named like an id, {n_unique} distinct values in {n_rows} rows"
+            if (kind == "categorical" or facts.is_integer) and ratio >= 0.5:
+                if ID_NAME.search(name):
+                    return f"id-like: named like an id, {n_unique} distinct values in {n_rows} rows"
+                if UNNAMED.match(name):
+                    return f"id-like: unnamed (a written index), {n_unique} distinct values in {n_rows} rows"
             if kind == "categorical" and n_unique / n_rows >= self.id_unique_ratio:
                 return f"id-like: {n_unique} distinct values in {n_rows} rows"
             if facts.is_integer and n_unique == n_rows and facts.span + 1 == n_rows:
