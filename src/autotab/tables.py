@@ -141,8 +141,9 @@ def read_csv(path: Path, delimiter: str = "auto", encoding: str = "auto") -> pd.
 # A number written with a decimal comma, its thousands grouped by points, spaces (a French export's
 # no-break or narrow no-break spaces among them) or not, a currency sign before it or a currency or
 # percent sign after it: 15,3  -0,25  1.234,5  1 234,5  12,5 %  12,50 €. Groups: sign, whole, fraction.
-GROUPING = ". \u00a0\u202f"
-SPACE = "[ \u00a0\u202f]*"
+SPACE_CHARACTERS = " \u00a0\u2009\u202f"  # a space, no-break, thin and narrow no-break ones
+GROUPING = "." + SPACE_CHARACTERS
+SPACE = f"[{SPACE_CHARACTERS}]*"
 CURRENCY = "[$€£¥]"
 NUMBER_WITH_COMMA = rf"([+-]?)(?:{CURRENCY}{SPACE})?([0-9]{{1,3}}(?:[{GROUPING}][0-9]{{3}})+|[0-9]*),([0-9]+)"
 DECIMAL_COMMA = rf"^{NUMBER_WITH_COMMA}(?:{SPACE}(?:%|{CURRENCY}))?$"
@@ -163,10 +164,10 @@ def with_decimal_points(frame: pd.DataFrame, delimiter: str) -> pd.DataFrame:
             continue
         present = values.notna()
         text = values.astype("string").str.strip()
-        parts = text.str.extract(DECIMAL_COMMA)
-        commas = parts[2].notna()
+        commas = text.str.match(DECIMAL_COMMA).fillna(False).astype(bool)  # a match: ~10x cheaper than an extract
         if not commas.any():
             continue
+        parts = text[commas].str.extract(DECIMAL_COMMA)
         number = parts[0] + parts[1].str.replace(f"[{GROUPING}]", "", regex=True) + "." + parts[2]
         dotted = text.where(~commas, number)
         whole = text.str.match(r"^[+-]?[0-9]+$").fillna(False).astype(bool)  # 7 in a column of 7,5

@@ -34,7 +34,8 @@ NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 
 def default_name(path: Path) -> str:
     """The file's name without its extension as a safe name: `Sales Data 2024.csv.gz` -> `sales_data_2024`."""
-    stem = Path(path).name[: -len(table_suffix(path))] if table_suffix(path) else Path(path).name
+    suffix = table_suffix(path)
+    stem = Path(path).name[: -len(suffix)] if suffix else Path(path).name
     name = re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_")
     return name if name[:1].isalpha() else f"data_{name}".rstrip("_")
 

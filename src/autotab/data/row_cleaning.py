@@ -18,7 +18,6 @@ from autotab.estimators.table_cleaner import (
     SPACES,
     TEXT,
     TableCleaner,
-    finite_numbers,
     is_text,
     lower_markers,
     normalise_missing,
@@ -68,9 +67,10 @@ def clean_rows(
     # True / False are labels whatever the file: a Parquet bool column (or a CSV's TRUE / FALSE, which
     # pandas reads as bools) would otherwise become 0 / 1 when no value is missing, and False / True when one is.
     boolean = pd.api.types.infer_dtype(raw_target[has_target], skipna=True) == "boolean"
-    reads_as_numbers = not boolean and (not is_text(raw_target) or parse_numbers(raw_target[has_target]).notna().all())
+    numbers = parse_numbers(raw_target)  # read once: a target of millions of rows, perhaps
+    reads_as_numbers = not boolean and (not is_text(raw_target) or numbers[has_target].notna().all())
     if task == "regression" or reads_as_numbers:
-        values = finite_numbers(raw_target)  # an infinite target is invalid: no metric can score it
+        values = numbers.mask(np.isinf(numbers))  # an infinite target is invalid: no metric can score it
         valid = values.notna()
         frame[target] = values
     else:

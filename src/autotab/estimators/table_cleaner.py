@@ -113,11 +113,16 @@ def parse_numbers(values: pd.Series) -> pd.Series:
     grouped = text.str.match(THOUSANDS).fillna(False).astype(bool)
     text = text.where(~grouped, text.str.replace(",", "", regex=False))
     numbers = pd.to_numeric(text, errors="coerce").astype("float64")
-    unread = numbers.isna() & text.notna()
-    if unread.any():  # only then: a column of numbers pays nothing for clocks
-        parts = text[unread].str.extract(CLOCK).astype("float64")
+    # Clocks among what did not read as a number (a column of numbers pays nothing), found by a match
+    # first: an extract costs ten times as much, 0.8 s on 500,000 values of text.
+    clock = (numbers.isna() & text.notna()).to_numpy(copy=True)
+    if clock.any():
+        clock[clock] = text[clock].str.match(CLOCK).to_numpy(dtype=bool)
+    if clock.any():
+        parts = text[clock].str.extract(CLOCK).astype("float64")
         hours = parts[0].fillna(0) * 24 + parts[1] + parts[2] / 60 + parts[3].fillna(0) / 3600
-        numbers = numbers.where(~unread, hours.reindex(numbers.index))
+        numbers = numbers.copy()
+        numbers[clock] = hours.to_numpy()
     return numbers
 
 
@@ -411,8 +416,8 @@ class TableCleaner(TransformerMixin, BaseEstimator):
                 "used": reason is None,
                 "kind": kind,
             }
-            if reason is None and kind == "datetime":
-                self.date_layouts_[name] = date_layout(values.dropna())
+            if reason is None and kind == "datetime":  # the layout is the distinct values' alone
+                self.date_layouts_[name] = date_layout(pd.Series(values.dropna().unique()))
             if reason is None and kind == "categorical":
                 field["categories"] = sorted(self._categories(values).dropna().unique().tolist())
             if reason is None and facts.finite_range is not None:
