@@ -404,11 +404,13 @@ def search(
             tuned_oof = problem.cross_validate(configs[best_family], best_params, best_features).oof
             tuned_fresh = [tuned_oof]
         else:
-            default_fresh = problem.fresh_oof(configs[incumbent], {}, {}, recheck_repeats)
             # The best trial may be the incumbent's own configuration (the search starts from the
-            # defaults): its fresh folds would be these, to the bit, so they are not fitted twice.
+            # defaults): its fresh folds would be the incumbent's, to the bit, so the judgement is
+            # a tie whatever they hold. They are fitted then only as a calibration's evidence.
             tuned = problem.pipeline(configs[best_family], best_params, best_features)
             same = joblib.hash(tuned) == joblib.hash(problem.pipeline(configs[incumbent], {}, {}))
+            if calibrates or not same:
+                default_fresh = problem.fresh_oof(configs[incumbent], {}, {}, recheck_repeats)
             tuned_fresh = default_fresh if same else problem.fresh_oof(
                 configs[best_family], best_params, best_features, recheck_repeats
             )  # fmt: skip

@@ -93,6 +93,9 @@ class Referee:
         (fresh splits of the same rows, paired by position); the gain is averaged over the splits.
         Resamples the metric cannot be scored on (a single class drawn) are skipped."""
 
+        if all(np.array_equal(c, i) for c, i in zip(challenger, incumbent, strict=True)):
+            return 0.0, 0.0  # the same predictions (the best trial was the defaults): no resample differs
+
         def gain(rows: np.ndarray | None) -> float:
             pairs = zip(challenger, incumbent, strict=True)
             return float(np.mean([self.score(c, rows) - self.score(i, rows) for c, i in pairs]))
