@@ -11,8 +11,9 @@ export BENTOML_DO_NOT_TRACK := true
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)
 
 # The tests run on every core (pytest-xdist), a test file at a time per worker: a file's tests share
-# one workspace and run in file order. `make test PARALLEL=` runs them in one process.
-PARALLEL ?= -n auto --dist loadfile
+# one workspace and run in file order; the files in the order tests/conftest.py gives them (the
+# slowest first). `make test PARALLEL=` runs them in one process.
+PARALLEL ?= -n auto --dist loadfile --no-loadscope-reorder
 
 .DEFAULT_GOAL := help
 

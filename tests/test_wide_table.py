@@ -49,7 +49,8 @@ def run_output(tmp_path_factory) -> tuple[Path, str]:
     # Four families of the zoo's kinds (linear, neighbours, a forest, boosting; knn and the forest are
     # explained by sampling): each one on this table is the same path, at a second or more a family.
     families = ["-S", "train.candidates=[logistic_regression,knn,random_forest,lightgbm]"]
-    result = run(["dvc", "exp", "run", "-S", "data=wide", "-S", "tune.n_trials=4", *families], repo)
+    in_process = ["-S", "train.n_jobs=1"]  # as tests.support.QUICK: no worker processes to start
+    result = run(["dvc", "exp", "run", "-S", "data=wide", "-S", "tune.n_trials=4", *in_process, *families], repo)
     return repo, result.stdout + result.stderr
 
 
