@@ -34,6 +34,13 @@ def _lineage(raw_schema: dict) -> str:
     ])  # fmt: skip
 
 
+def _explained_rows(explained: int, metrics: dict) -> str:
+    holdout = metrics["holdout_rows"]
+    return (
+        "the holdout" if explained == holdout else f"a seeded sample of {explained:,} of the {holdout:,} holdout rows"
+    )
+
+
 def model_card(
     config: Config,
     contract: DataContract,
@@ -41,9 +48,11 @@ def model_card(
     importance: pd.DataFrame,
     contributions: pd.DataFrame,
     explained: str,
+    *,
+    explained_rows: int,
 ) -> str:
-    """`contributions`: each raw column's mean absolute contribution on the holdout, in the units
-    `explained` names (`autotab.explaining.explainer.OUTPUTS`)."""
+    """`contributions`: each raw column's mean absolute contribution on `explained_rows` of the
+    holdout rows, in the units `explained` names (`autotab.explaining.explainer.OUTPUTS`)."""
     raw = read_json(paths.RAW_SCHEMA)
     clean = read_json(paths.CLEAN_REPORT)
     chosen = read_json(paths.BEST_PARAMS)
@@ -102,8 +111,8 @@ def model_card(
         "",
         _table({f"`{r.feature}`": f"{r.importance:.4f} ± {r.std:.4f}" for r in importance.head(10).itertuples()}),
         "",
-        f"Mean absolute contribution to the {OUTPUTS[explained]} on the holdout (SHAP values per raw column, "
-        "what `POST /explain` and `autotab explain` give per record):",
+        f"Mean absolute contribution to the {OUTPUTS[explained]} on {_explained_rows(explained_rows, metrics)} "
+        "(SHAP values per raw column, what `POST /explain` and `autotab explain` give per record):",
         "",
         _table({f"`{r.feature}`": f"{r.importance:.4f}" for r in contributions.head(10).itertuples()}),
         "",

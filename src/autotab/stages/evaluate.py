@@ -77,7 +77,7 @@ def main() -> None:
     importance = pd.concat([importance, cut], ignore_index=True) if len(cut) else importance
     write_csv(importance, plots / "permutation_importance.csv")
     explainer = Explainer(pipeline, background, config.data.seed)
-    contributions, explained = evaluation.contribution_importance(explainer, X, config.data.seed)
+    contributions, explained, explained_rows = evaluation.contribution_importance(explainer, X, config.data.seed)
     write_csv(contributions, plots / "contribution_importance.csv")
     low, high = evaluation.bootstrap_interval(score, len(y), config.data.seed)
     # The headline first: `dvc exp show` shows these columns at its left edge, in this order.
@@ -89,7 +89,7 @@ def main() -> None:
     if getattr(pipeline, "threshold", None) is not None:
         result["decision_threshold"] = pipeline.threshold  # tuned out of fold, used for the labels
     write_json(result, paths.METRICS)
-    card = model_card(config, contract, result, importance, contributions, explained)
+    card = model_card(config, contract, result, importance, contributions, explained, explained_rows=explained_rows)
     write_atomic(paths.MODEL_CARD, lambda tmp: tmp.write_text(card))
     shown = ", ".join(f"{k}={v:.4f}" for k, v in holdout.items())
     print(f"evaluate: holdout ({len(y)} rows): {shown}")
