@@ -41,7 +41,7 @@ def tuned_and_packaged(repo: Path, name: str, n_trials: int, ran: int, *override
 
 
 def test_a_private_local_cluster_runs_the_trials_refits_the_boosting_model_and_the_model_is_packaged(repo):
-    output = tuned_and_packaged(repo, "dask-local", 8, 8, "-S", "backend=dask_local", *DISTRIBUTED)  # a new study
+    output = tuned_and_packaged(repo, "dask-local", 4, 4, "-S", "backend=dask_local", *DISTRIBUTED)  # a new study
     train_rows = len(pd.read_parquet(repo / "data/clean/train.parquet"))
     chosen = json.loads((repo / "reports/tuning/best_params.json").read_text())["model"]
     assert chosen in ("lightgbm", "xgboost")
@@ -90,9 +90,9 @@ def dask_cluster(tmp_path):
 def test_the_tune_stage_runs_its_trials_on_an_existing_scheduler(repo, dask_cluster):
     assert dask_cluster.startswith("tcp://127.0.0.1:")
     # The same search as the local cluster's (where trials run is not part of it), with a larger
-    # budget: the stored study continues, and its 4 new trials run on the scheduler's workers.
+    # budget: the stored study continues, and its 2 new trials run on the scheduler's workers.
     tuned_and_packaged(
-        repo, "dask-cluster", 12, 4, "-S", "backend=dask", "-S", "backend.parallelism=2", *DISTRIBUTED,
+        repo, "dask-cluster", 6, 2, "-S", "backend=dask", "-S", "backend.parallelism=2", *DISTRIBUTED,
         AUTOTAB_DASK_ADDRESS=dask_cluster,
     )  # fmt: skip
     from distributed import Client
@@ -109,7 +109,7 @@ def test_the_tune_stage_runs_its_trials_on_an_existing_scheduler(repo, dask_clus
 
 def test_backend_dask_without_an_address_fails_in_one_line(repo):
     # The last experiment's settings but the address: its stages before tune are the run cache's.
-    result = run(["dvc", "exp", "run", "-S", "backend=dask", "-S", "tune.n_trials=12", *DISTRIBUTED], repo, check=False)
+    result = run(["dvc", "exp", "run", "-S", "backend=dask", "-S", "tune.n_trials=6", *DISTRIBUTED], repo, check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "Traceback" not in output
     assert "autotab tune: error: backend=dask needs the scheduler's address: set AUTOTAB_DASK_ADDRESS" in output
