@@ -12,6 +12,7 @@ import math
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -62,8 +63,9 @@ def worker_pool(workers: int, initializer=None, initargs: tuple = (), fork: bool
     before its first task (4 s measured here on an idle machine, 10 s on a busy one).
 
     With `fork`, the workers are forked now, copies of this process as it is: instant, and safe
-    only while it has run nothing that starts threads (reading Parquet, a fit); call it first thing."""
-    context = multiprocessing.get_context("fork" if fork else "spawn")
+    only while it has run nothing that starts threads (reading Parquet, a fit); call it first thing.
+    On Linux only: macOS' system libraries start threads of their own (Python spawns there)."""
+    context = multiprocessing.get_context("fork" if fork and sys.platform == "linux" else "spawn")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(initializer, initargs))
     if fork:
         for _ in range(workers):  # the executor forks on submit: now, before this process starts threads

@@ -40,13 +40,13 @@ def main() -> None:
     started = time.monotonic()
     config = load_config()
     data, train_config, tune = config.data, config.train, config.tune
-    # Each trial's folds run side by side, train.n_jobs at a time (the results do not depend on it).
-    # With a budget, tune has what train left of it and a fold per core, in workers forked before
-    # this process reads any data (and starts Arrow's threads): a spawned worker's imports cost
-    # seconds of the budget.
+    # Each trial's folds run side by side, train.n_jobs at a time (the results do not depend on it),
+    # in workers forked before this process reads any data (and starts Arrow's threads): a spawned
+    # worker imports the stack again, a second or more of every run and of a budget. With a budget,
+    # tune has what train left of it and a fold per core.
     backend, pool, n_jobs = config.backend, None, train_config.n_jobs
-    if config.budget_s is not None and backend.name == "local":
-        n_jobs = max(n_jobs, cores())
+    if backend.name == "local":
+        n_jobs = max(n_jobs, cores()) if config.budget_s is not None else n_jobs
         pool = worker_pool(backend.parallelism * n_jobs, fork=True)
     contract = DataContract.read(paths.contract(data.name))
     task = contract.task
