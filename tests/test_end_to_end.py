@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import joblib
@@ -35,6 +36,9 @@ def test_holdout_quality_on_the_built_in_data(repo):
     assert metrics["baseline"]["roc_auc"] == 0.5
     card = (repo / "reports/model_card.md").read_text()
     assert "## Performance" in card and f"{metrics['roc_auc']:.4f}" in card
+    # The contributions' summary says how many holdout rows it explained: a seeded sample, capped.
+    explained = re.search(r"on a seeded sample of (\d+) of the (\d+) holdout rows \(SHAP values", card)
+    assert explained and 20 <= int(explained[1]) < int(explained[2]) == metrics["holdout_rows"]
 
 
 def test_every_declared_plot_has_its_file_and_columns(repo):

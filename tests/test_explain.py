@@ -25,6 +25,7 @@ from autotab.modeling.ensemble import soft_vote
 from autotab.modeling.features import build_preprocessor
 from autotab.modeling.training import whole_pipeline
 from autotab.modeling.zoo import FAMILIES
+from autotab.reporting import evaluation
 
 TOLERANCE = 1e-6
 # Small and fast: the attributions' exactness does not depend on a model's size.
@@ -272,3 +273,21 @@ def test_a_column_the_selection_dropped_is_no_player_of_the_sampling(imputer):
     # 4 permutations of the players, each step averaged over the background rows.
     background_rows = min(100, 20_000 // (4 * (players + 1)))
     assert CountingKNN.asked == 5 * 4 * (players + 1) * background_rows + 5  # + the served output above
+
+
+def test_the_holdouts_contribution_importance_explains_a_capped_seeded_sample():
+    """A per-column summary: at most MAX_EXPLAINED records, fewer where sampling each would run more
+    than the rows budget through the model (never under MIN_EXPLAINED), the same seeded ones each run;
+    every record of a small holdout."""
+    X, latent = table(n=700)
+    y = target(latent, "binary")
+    model = pipeline_for(KNeighborsClassifier(), "binary").fit(X, y)  # explained by sampling
+    explainer = Explainer(model, background_sample(X, 0), seed=0)
+    table_all, output, explained = evaluation.contribution_importance(explainer, X.iloc[:50], seed=0)
+    assert explained == 50 and output == "probability" and set(table_all["feature"]) == set(X.columns)
+    _, _, explained = evaluation.contribution_importance(explainer, X, seed=0)
+    by_budget = evaluation.EXPLAINED_ROWS_BUDGET // explainer.sampled_rows_per_record
+    assert explained == min(evaluation.MAX_EXPLAINED, max(evaluation.MIN_EXPLAINED, by_budget)) < len(X)
+    first, _, _ = evaluation.contribution_importance(explainer, X, seed=0)
+    again, _, _ = evaluation.contribution_importance(explainer, X, seed=0)
+    pd.testing.assert_frame_equal(first, again)
