@@ -220,7 +220,7 @@ def permutation_importance_rows(
 # Rows of sampled explanations (records x their sampled rows) the holdout's global importance may cost;
 # at least MIN_EXPLAINED records, at most MAX_EXPLAINED. A mean absolute contribution per column is
 # a summary: a few hundred records rank the columns as a thousand do (shap's own summaries sample 100
-# rows), and on a 1,154-row holdout, 227 records of an ensemble with a forest were 22 of evaluate's 32 s.
+# rows), and on a 1,155-row holdout, 89 records of an ensemble with a forest were 22 of evaluate's 32 s.
 EXPLAINED_ROWS_BUDGET = 250_000
 MIN_EXPLAINED, MAX_EXPLAINED = 20, 200
 
