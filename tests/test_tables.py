@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from autotab.errors import UserError
-from autotab.tables import read_table, table_format, write_atomic, write_json, write_parquet
+from autotab.estimators.table_cleaner import SPACES
+from autotab.tables import SPACE_CHARACTERS, read_table, table_format, write_atomic, write_json, write_parquet
 
 
 def test_missing_file(tmp_path):
@@ -80,6 +81,13 @@ def test_a_semicolon_files_decimal_commas_are_numbers_and_nothing_else_changes(t
     assert read["dotted"].tolist() == [1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
     frame.to_csv(tmp_path / "us.csv", sep=",", index=False)  # a comma-separated file keeps its cells
     assert read_table(tmp_path / "us.csv")["température"].tolist() == frame["température"].tolist()
+
+
+def test_a_decimal_commas_grouping_spaces_are_the_cleaners_spaces():
+    """Written twice (tables.py imports nothing of the estimators, and they nothing of autotab
+    outside them): a space the cleaner strips from a number groups a decimal-comma number's thousands."""
+    assert SPACES.startswith("[") and SPACES.endswith("]+")
+    assert set(SPACES[1:-2]) - set("\t\r\n") == set(SPACE_CHARACTERS)
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):

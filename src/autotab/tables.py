@@ -141,7 +141,9 @@ def read_csv(path: Path, delimiter: str = "auto", encoding: str = "auto") -> pd.
 # A number written with a decimal comma, its thousands grouped by points, spaces (a French export's
 # no-break or narrow no-break spaces among them) or not, a currency sign before it or a currency or
 # percent sign after it: 15,3  -0,25  1.234,5  1 234,5  12,5 %  12,50 €. Groups: sign, whole, fraction.
-SPACE_CHARACTERS = " \u00a0\u2009\u202f"  # a space, no-break, thin and narrow no-break ones
+# A space, no-break, thin and narrow no-break ones: the cleaner's SPACES but tabs and line ends, written
+# twice because this module imports nothing of the estimators (tests/test_tables.py keeps them equal).
+SPACE_CHARACTERS = " \u00a0\u2009\u202f"
 GROUPING = "." + SPACE_CHARACTERS
 SPACE = f"[{SPACE_CHARACTERS}]*"
 CURRENCY = "[$€£¥]"
