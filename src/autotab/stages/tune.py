@@ -46,7 +46,8 @@ def main() -> None:
     # tune has what train left of it and a fold per core.
     backend, pool, n_jobs = config.backend, None, train_config.n_jobs
     if backend.name == "local":
-        n_jobs = max(n_jobs, cores()) if config.budget_s is not None else n_jobs
+        if config.budget_s is not None:
+            n_jobs = max(n_jobs, cores())
         pool = worker_pool(backend.parallelism * n_jobs, fork=True)
     contract = DataContract.read(paths.contract(data.name))
     task = contract.task
