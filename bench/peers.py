@@ -31,7 +31,10 @@ log loss, regression RMSE), wall and CPU seconds (getrusage(RUSAGE_CHILDREN) del
 chosen, the 1-min load average before, at its peak during (sampled every 5 s) and after, and the CPU
 the rest of the machine used meanwhile (/proc/stat). `contended`: the rest of the machine used more
 than 0.3 x the cores the system itself used (the machine's load above 1.3 x its own);
-`contended_load` is the same rule on the lagging 1-min load average. Rows are appended to
+`contended_load` is the same rule on the lagging 1-min load average. A row also keeps what a paired
+comparison of two systems needs of its held-out predictions (`per_row`, compressed): peers.md gives
+each of autotab's gaps with its bootstrap standard error, how much of it one split can tell from
+chance. Rows are appended to
 bench/results/peers.jsonl as they finish; a rerun skips the rows already done (`--rerun-contended`
 redoes the contended ones), then peers.md beside it is rewritten from the latest row of each.
 
@@ -50,6 +53,7 @@ autotab default ~560 s.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -59,6 +63,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +72,7 @@ import pandas as pd
 import yaml
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
-from autotab.metrics import classification_metrics, maximisable, regression_metrics
+from autotab.metrics import binary_roc_auc, classification_metrics, maximisable, regression_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets" / "bench"
@@ -80,6 +85,7 @@ SYSTEMS = ("autotab", "flaml", "autogluon", "hgb")
 MODES = ("budget", "default")
 METRICS = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
 SEED = 42
+RESAMPLES = 1000  # of the held-out rows, for the standard error of a gap between two systems
 CONTENDED = 1.3  # x the cores a system used: the machine's load above which a row is contended
 UNKNOWN_KEY = re.compile(r"Could not override '([^']+)'")
 
@@ -212,6 +218,32 @@ def primary_score(*, split: Split, predictions: pd.DataFrame) -> float:
     positive = positive_label(split=split)
     scores = classification_metrics(split.truth, proba, np.array(split.classes, dtype=object), positive)
     return scores[metric]
+
+
+def per_row(*, split: Split, predictions: pd.DataFrame) -> dict[str, str]:
+    """What a paired comparison with another system on the same held-out rows needs, kept in the
+    row (the scratch folders are not): per held-out row, the positive class's probability and the
+    truth (binary: ROC AUC ranks them), the row's log loss (multiclass) or its squared error
+    (regression); a metric of a resample of the rows is then computed from these alone."""
+    if split.table.task == "regression":
+        return {"sq_error": pack((split.truth.astype(float).to_numpy() - predictions["prediction"].to_numpy()) ** 2)}
+    proba = predictions[split.classes].to_numpy(dtype=float)
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    if split.table.task == "binary":
+        column = split.classes.index(positive_label(split=split))
+        truth = np.array([same_label(label, split.classes[column]) for label in split.truth.astype(str)])
+        return {"p_positive": pack(proba[:, column]), "is_positive": pack(truth)}
+    truth = [split.classes.index(next(c for c in split.classes if same_label(c, label))) for label in split.truth]
+    eps = np.finfo(float).eps  # the metric code's clipping
+    return {"log_loss": pack(-np.log(np.clip(proba[np.arange(len(truth)), truth], eps, 1 - eps)))}
+
+
+def pack(values: np.ndarray) -> str:
+    return base64.b64encode(zlib.compress(np.asarray(values, dtype="<f4").tobytes(), 9)).decode()
+
+
+def unpack(text: str) -> np.ndarray:
+    return np.frombuffer(zlib.decompress(base64.b64decode(text)), dtype="<f4").astype(float)
 
 
 def positive_label(*, split: Split) -> str | None:
@@ -527,6 +559,7 @@ def measure(*, name: str, split: Split, args: argparse.Namespace) -> dict:
         except Exception as error:  # a bench records a system's failure and goes on to the next
             run = Run(None, status="failed", error=f"{type(error).__name__}: {error}"[:500])
     score = primary_score(split=split, predictions=run.predictions) if run.predictions is not None else None
+    rows = {} if run.predictions is None else {"per_row": per_row(split=split, predictions=run.predictions)}
     return {
         "table": split.table.name,
         "system": name,
@@ -546,6 +579,7 @@ def measure(*, name: str, split: Split, args: argparse.Namespace) -> dict:
         "commit": commit,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
         **run.extra,
+        **rows,
     }
 
 
@@ -592,6 +626,55 @@ def tie_or_sign(ours: float, theirs: float, metric: str) -> int:
 def best_peer(rows: dict[str, dict], metric: str) -> dict | None:
     peers = [rows[s] for s in ("flaml", "autogluon") if s in rows and rows[s]["score"] is not None]
     return max(peers, key=lambda r: maximisable(r["score"], metric), default=None)
+
+
+def paired_gap(ours: dict, theirs: dict) -> tuple[float, float] | None:
+    """Our score minus theirs (larger is better) on the held-out rows, and its standard error over
+    seeded bootstrap resamples of those rows, both systems scored on each resample: how large a gap
+    one split can tell from noise. None when a row predates the per-row record."""
+    if "per_row" not in ours or "per_row" not in theirs:
+        return None
+    a, b = ({key: unpack(value) for key, value in row["per_row"].items()} for row in (ours, theirs))
+    metric = ours["metric"]
+
+    def gap(rows: np.ndarray) -> float:
+        if metric == "roc_auc":
+            truth = a["is_positive"][rows] > 0.5
+            return binary_roc_auc(truth, a["p_positive"][rows]) - binary_roc_auc(truth, b["p_positive"][rows])
+        key = "log_loss" if metric == "log_loss" else "sq_error"
+        mean = (lambda v: np.sqrt(v.mean())) if metric == "rmse" else np.mean
+        return float(mean(b[key][rows]) - mean(a[key][rows]))  # a loss: theirs minus ours
+
+    n = len(next(iter(a.values())))
+    rng = np.random.default_rng(SEED)
+    resamples = [gap(rng.integers(0, n, n)) for _ in range(RESAMPLES)]
+    return gap(np.arange(n)), float(np.std(resamples, ddof=1))
+
+
+def noise_section(by_table: dict[str, dict[str, dict]], mode: str = "budget") -> list[str]:
+    """Each table's gap between autotab's mode and the better peer, and untuned HGB, in standard errors."""
+    lines = [
+        f"| table | metric | autotab:{mode} | against | gap (+: autotab better) | SE | gap / SE |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in sorted(by_table):
+        rows = by_table[name]
+        ours = rows.get(f"autotab:{mode}")
+        if ours is None or ours["score"] is None:
+            continue
+        for theirs in (best_peer(rows, ours["metric"]), rows.get("hgb")):
+            if theirs is not None and theirs["score"] is not None:
+                lines.append(gap_line(name, ours, theirs))
+    return lines
+
+
+def gap_line(name: str, ours: dict, theirs: dict) -> str:
+    measured = paired_gap(ours, theirs)
+    gap, se = measured if measured is not None else (None, None)
+    cells = [name, ours["metric"], f"{ours['score']:.4f}", f"{theirs['system']} {theirs['score']:.4f}",
+             "—" if gap is None else f"{gap:+.4f}", "—" if se is None else f"{se:.4f}",
+             "—" if not se else f"{gap / se:+.1f}"]  # fmt: skip
+    return "| " + " | ".join(cells) + " |"
 
 
 def notes(row: dict) -> str:
@@ -673,6 +756,16 @@ def write_report(results: Path) -> None:
         " were quick autotab runs (`-S tune.n_trials=5`).",
         "",
         *tally(by_table),
+        "",
+        "### How large a gap one split can tell",
+        "",
+        "Each system's predictions of the held-out rows, resampled together (seeded bootstrap,",
+        f"{RESAMPLES} resamples): the standard error of the gap between autotab's budget mode and the better",
+        "peer, and untuned HGB. A gap within about two standard errors is one the held-out rows cannot tell",
+        "from chance.",
+        "A row from before the per-row record has none (—).",
+        "",
+        *noise_section(by_table),
         "",
         "## Per table",
         "",
