@@ -647,7 +647,12 @@ def paired_gap(ours: dict, theirs: dict) -> tuple[float, float] | None:
 
     n = len(next(iter(a.values())))
     rng = np.random.default_rng(SEED)
-    resamples = [gap(rng.integers(0, n, n)) for _ in range(RESAMPLES)]
+    resamples = []
+    for _ in range(RESAMPLES):
+        rows = rng.integers(0, n, n)
+        if metric == "roc_auc" and len(np.unique(a["is_positive"][rows])) < 2:
+            continue  # a resample of one class has no ROC AUC
+        resamples.append(gap(rows))
     return gap(np.arange(n)), float(np.std(resamples, ddof=1))
 
 
