@@ -211,13 +211,20 @@ def primary_score(*, split: Split, predictions: pd.DataFrame) -> float:
     metric = METRICS[split.table.task]
     if split.table.task == "regression":
         return regression_metrics(split.truth, predictions["prediction"].to_numpy())[metric]
+    positive = positive_label(split=split)
+    scores = classification_metrics(
+        split.truth, probabilities(predictions, split=split), np.array(split.classes, dtype=object), positive
+    )
+    return scores[metric]
+
+
+def probabilities(predictions: pd.DataFrame, *, split: Split) -> np.ndarray:
+    """The classes' probabilities, in the split's class order, as they are scored."""
     proba = predictions[split.classes].to_numpy(dtype=float)
     totals = proba.sum(axis=1, keepdims=True)
     if np.allclose(totals, 1.0, atol=1e-4):  # float32 probabilities (AutoGluon) sum to 1 only roughly
         proba = proba / totals
-    positive = positive_label(split=split)
-    scores = classification_metrics(split.truth, proba, np.array(split.classes, dtype=object), positive)
-    return scores[metric]
+    return proba
 
 
 def per_row(*, split: Split, predictions: pd.DataFrame) -> dict[str, str]:
@@ -227,8 +234,7 @@ def per_row(*, split: Split, predictions: pd.DataFrame) -> dict[str, str]:
     (regression); a metric of a resample of the rows is then computed from these alone."""
     if split.table.task == "regression":
         return {"sq_error": pack((split.truth.astype(float).to_numpy() - predictions["prediction"].to_numpy()) ** 2)}
-    proba = predictions[split.classes].to_numpy(dtype=float)
-    proba = proba / proba.sum(axis=1, keepdims=True)
+    proba = probabilities(predictions, split=split)
     if split.table.task == "binary":
         column = split.classes.index(positive_label(split=split))
         truth = np.array([same_label(label, split.classes[column]) for label in split.truth.astype(str)])
