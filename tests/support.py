@@ -82,7 +82,7 @@ def built_copy(destination: Path) -> Path:
     # --force: a fresh clone has the git-tracked metrics, so DVC would rightly skip the stages
     # that write only those; forcing every stage makes the reproduction check cover them all.
     result = run(["dvc", "repro", "--force"], destination)
-    for stage in ("ingest", "clean", "features", "train", "tune", "evaluate", "package"):
+    for stage in ("ingest", "clean", "features", "train", "tune", "evaluate", "refit", "package"):
         assert f"Running stage '{stage}'" in result.stdout
     return destination
 

@@ -33,7 +33,7 @@ def test_a_good_file_is_scored_in_chunks_like_the_pipeline_scores_it(repo, tmp_p
     raw = raw_rows(repo)
     assert f"{len(raw)} rows read, {len(raw)} predicted" in result.stdout and "0 rejected" in result.stdout
     scores = pd.read_parquet(output)
-    pipeline = joblib.load(repo / "models/model.joblib")
+    pipeline = joblib.load(repo / "models/served.joblib")
     X = raw.drop(columns=["diagnosis"])
     assert scores["row"].tolist() == list(range(len(raw)))
     assert scores["sample_id"].tolist() == raw["sample_id"].astype(str).tolist()  # data.group is the id

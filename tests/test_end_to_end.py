@@ -12,9 +12,11 @@ import re
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from sklearn.base import clone
 
 from autotab.tables import file_digest
 from tests.conftest import REPO
@@ -91,6 +93,32 @@ def test_a_second_run_does_no_stage_work(repo):
     assert "up to date" in run(["autotab", "params", "--check"], repo).stdout
 
 
+def test_the_served_model_is_the_evaluated_recipe_refit_on_the_holdout_rows_too(repo):
+    """package.fit_rows: all (the default): the same choices, fitted again on training + holdout rows."""
+    target = json.loads((repo / "contracts/breast_biopsy.json").read_text())["target"]
+    rows = pd.concat([pd.read_parquet(repo / f"data/clean/{split}.parquet") for split in ("train", "test")])
+    evaluated, served = (joblib.load(repo / f"models/{name}.joblib") for name in ("model", "served"))
+    _, X = holdout_records(repo)
+    expected = clone(evaluated).fit(rows.drop(columns=[target]), rows[target])
+    # To the last bit or so: BLAS may sum in another order in this process than in the stage's.
+    np.testing.assert_allclose(served.predict_proba(X), expected.predict_proba(X), rtol=0, atol=1e-12)
+    assert served.threshold == evaluated.threshold  # chosen out of fold on the training split, kept
+    assert not np.array_equal(served.predict_proba(X), evaluated.predict_proba(X))  # it learnt from more rows
+    report = json.loads((repo / "reports/served.json").read_text())
+    clean = json.loads((repo / "reports/clean.json").read_text())
+    assert report["fitted_rows"] == len(rows) == clean["train_rows"] + clean["test_rows"]
+    assert report["holdout_rows_included"] and report["model"] in (repo / "reports/model_card.md").read_text()
+
+
+def test_fit_rows_train_serves_the_evaluated_model_byte_for_byte(tmp_path_factory):
+    clone_repo = built_clone(tmp_path_factory, "fit_rows_train")
+    params = clone_repo / "params.yaml"
+    params.write_text(params.read_text().replace("fit_rows: all", "fit_rows: train"))
+    assert "the evaluated model itself" in run(["dvc", "repro", "--single-item", "refit"], clone_repo).stdout
+    assert (clone_repo / "models/served.joblib").read_bytes() == (clone_repo / "models/model.joblib").read_bytes()
+    assert json.loads((clone_repo / "reports/served.json").read_text())["holdout_rows_included"] is False
+
+
 @pytest.fixture(scope="module")
 def server(repo, tmp_path_factory):
     with served_bento(repo, tmp_path_factory.mktemp("serve")) as base:
@@ -104,12 +132,12 @@ def holdout_records(repo: Path) -> tuple[list[dict], pd.DataFrame]:
     return records, X
 
 
-def test_the_server_predicts_what_the_evaluated_pipeline_predicts(repo, server):
+def test_the_server_predicts_what_the_served_pipeline_predicts(repo, server):
     records, X = holdout_records(repo)
     status, body = post(f"{server}/predict", json.dumps({"records": records}).encode())
     assert status == 200, body
     answers = json.loads(body)
-    pipeline = joblib.load(repo / "models/model.joblib")
+    pipeline = joblib.load(repo / "models/served.joblib")
     expected = pipeline.predict_proba(X)
     assert [a["label"] for a in answers] == list(pipeline.predict(X))
     for answer, row in zip(answers, expected, strict=True):

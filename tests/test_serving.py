@@ -322,7 +322,7 @@ def test_a_line_break_in_a_field_name_cannot_forge_a_log_line(repo, server, serv
 
 def test_concurrent_single_record_requests_are_coalesced_and_answered_each_their_own(repo, server):
     records, X = holdout_records(repo)
-    pipeline = joblib.load(repo / "models/model.joblib")
+    pipeline = joblib.load(repo / "models/served.joblib")
     expected = list(pipeline.predict(X))
 
     def ask(position: int) -> str:
@@ -415,7 +415,7 @@ def test_the_three_boosting_families_are_served_inside_the_one_pipeline(tmp_path
     model, behind the same cleaner and features, packaged by the package stage and served for real:
     the server answers what the Pipeline predicts in process."""
     boosted = built_clone(tmp_path_factory, "boosted")
-    served = joblib.load(boosted / "models/model.joblib")
+    served = joblib.load(boosted / "models/served.joblib")
     recipe = Pipeline(served.estimator.steps[:-1])
     config = load_config(boosted / "params.yaml")
     families = ("lightgbm", "xgboost", "catboost")
@@ -424,7 +424,7 @@ def test_the_three_boosting_families_are_served_inside_the_one_pipeline(tmp_path
     contract = json.loads((boosted / "contracts/breast_biopsy.json").read_text())
     rows = pd.read_parquet(boosted / "data/clean/train.parquet")
     model.fit(rows.drop(columns=[contract["target"]]), rows[contract["target"]])
-    joblib.dump(model, boosted / "models/model.joblib")
+    joblib.dump(model, boosted / "models/served.joblib")
     run(["dvc", "repro", "--single-item", "package"], boosted)
 
     records, X = holdout_records(boosted)

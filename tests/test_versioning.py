@@ -171,7 +171,7 @@ def test_added_data_runs_and_a_new_version_reruns_only_what_follows(built, tmp_p
     run(["dvc", "add", "data/raw/wine.parquet"], repo)
     result = run(["dvc", "repro"], repo)
     assert "Stage 'validate' didn't change, skipping" in result.stdout
-    for stage in ("ingest", "clean", "features", "train", "tune", "evaluate", "package"):
+    for stage in ("ingest", "clean", "features", "train", "tune", "evaluate", "refit", "package"):
         assert f"Running stage '{stage}'" in result.stdout
     assert json.loads((repo / "reports/metrics.json").read_text())["holdout_rows"] > metrics["holdout_rows"]
     diff = json.loads(run(["dvc", "metrics", "diff", "HEAD", "--json"], repo).stdout)

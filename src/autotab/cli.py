@@ -133,21 +133,21 @@ def add_data_command(args: argparse.Namespace) -> None:
 
 def trained_run():
     """The data settings and the contract path of the last complete run, whose model
-    (models/model.joblib) was trained against that contract; else one line saying what to do."""
+    (models/served.joblib) was trained against that contract; else one line saying what to do."""
     from autotab.config import load_config
     from autotab.serving.run_check import check_same_run
 
     data = load_config().data
     contract_path = paths.contract(data.name)
-    for path in (paths.MODEL, paths.BEST_PARAMS, contract_path):
+    for path in (paths.SERVED_MODEL, paths.BEST_PARAMS, contract_path):
         if not path.exists():
             raise UserError(f"{path} not found: run the pipeline first (`make run`)")
-    check_same_run(paths.MODEL, read_json(paths.BEST_PARAMS).get("contract_sha256"), contract_path)
+    check_same_run(paths.SERVED_MODEL, read_json(paths.BEST_PARAMS).get("contract_sha256"), contract_path)
     return data, contract_path
 
 
 def predict_command(args: argparse.Namespace) -> None:
-    """Score a CSV or Parquet file of raw records with the evaluated Pipeline (models/model.joblib);
+    """Score a CSV or Parquet file of raw records with the served Pipeline (models/served.joblib);
     `autotab explain` adds each record's explanation (against the training rows' background)."""
     from autotab.data.contract import DataContract
     from autotab.serving.batch_predict import predict_file, rejected_path
@@ -155,7 +155,7 @@ def predict_command(args: argparse.Namespace) -> None:
     data, contract_path = trained_run()
     import joblib
 
-    model, contract = joblib.load(paths.MODEL), DataContract.read(contract_path)
+    model, contract = joblib.load(paths.SERVED_MODEL), DataContract.read(contract_path)
     explainer = None
     if args.explain:
         from autotab.explaining.explainer import Explainer, background_positions
@@ -214,7 +214,7 @@ def drift_command(args: argparse.Namespace) -> None:
     missing = [field.name for field in contract.used_fields if field.name not in frame.columns]
     if missing:
         raise UserError(f"{args.input}: the columns the model uses are missing: {', '.join(missing)}")
-    cleaner = Predictor(joblib.load(paths.MODEL)).cleaner
+    cleaner = Predictor(joblib.load(paths.SERVED_MODEL)).cleaner
     report = drift.compare(cleaner.transform(frame), contract, psi_alert=args.psi_alert, sources=cleaner.sources())
     write_json(report, args.output)
     write_atomic(args.html, lambda tmp: tmp.write_text(drift.page(report, str(args.input))))
@@ -238,7 +238,7 @@ def deploy_k8s_command(args: argparse.Namespace) -> None:
     from autotab.serving.kubernetes import manifests, memory_request_mb
     from autotab.tables import write_atomic
 
-    for path in (paths.BENTO_INFO, paths.MODEL):
+    for path in (paths.BENTO_INFO, paths.SERVED_MODEL):
         if not path.exists():
             raise UserError(f"{path} not found: run the pipeline first (`make run`)")
     if args.max_replicas < args.replicas:
@@ -246,8 +246,8 @@ def deploy_k8s_command(args: argparse.Namespace) -> None:
     serve = load_config().serve
     bento = read_json(paths.BENTO_INFO)
     name, version = bento["tag"].split(":")
-    model_mb = paths.MODEL.stat().st_size / 2**20
-    libraries_mb = SHAP_LIBRARY_MB if loads_shap(joblib.load(paths.MODEL)) else 0.0
+    model_mb = paths.SERVED_MODEL.stat().st_size / 2**20
+    libraries_mb = SHAP_LIBRARY_MB if loads_shap(joblib.load(paths.SERVED_MODEL)) else 0.0
     documents = manifests(
         name=name, image=args.image or f"{name}:{version}", serve=serve, model_mb=model_mb,
         replicas=args.replicas, max_replicas=args.max_replicas, labels={"app.kubernetes.io/version": version},

@@ -172,7 +172,10 @@ class ServeConfig(Section):
 
 
 class PackageConfig(Section):
-    """The quality gate before packaging (`autotab.reporting.quality_gate`)."""
+    """What is served (`autotab.modeling.final_fit`) and the quality gate before packaging
+    (`autotab.reporting.quality_gate`)."""
+
+    fit_rows: Literal["all", "train"] = "all"  # all: the evaluated recipe refit on the holdout rows too
 
     min_gain_se: float = Field(ge=0)  # out of fold: the gain over the trivial baseline, in standard errors
     min_skill: float = Field(ge=0, lt=1)  # on the holdout: the share of the gap to a perfect score closed

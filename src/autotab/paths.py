@@ -44,6 +44,9 @@ TUNING_IMPORTANCE = TUNING_DIR / "importance.csv"
 TRIALS = TUNING_DIR / "trials.csv"
 
 METRICS = Path("reports/metrics.json")
+# Written by the refit stage: what is served (the evaluated recipe refit on every row, by default).
+SERVED_MODEL = Path("models/served.joblib")
+SERVED_REPORT = Path("reports/served.json")
 # Written by `autotab drift` on new data, not by the pipeline (git-ignored).
 DRIFT_REPORT = Path("reports/drift.json")
 DRIFT_PAGE = Path("reports/drift.html")

@@ -50,9 +50,11 @@ def model_card(
     explained: str,
     *,
     explained_rows: int,
+    served: str,
 ) -> str:
     """`contributions`: each raw column's mean absolute contribution on `explained_rows` of the
-    holdout rows, in the units `explained` names (`autotab.explaining.explainer.OUTPUTS`)."""
+    holdout rows, in the units `explained` names (`autotab.explaining.explainer.OUTPUTS`). `served`:
+    what is served, the evaluated model or its recipe refit on more rows (`autotab.modeling.final_fit`)."""
     raw = read_json(paths.RAW_SCHEMA)
     clean = read_json(paths.CLEAN_REPORT)
     chosen = read_json(paths.BEST_PARAMS)
@@ -91,6 +93,7 @@ def model_card(
             **({"fitted on": f"every training row, on a Dask cluster (train.distributed_fit); the recipe and "
                 f"round count on a seeded sample of {tuning['distributed_fit']['recipe_rows']:,}"}
                if "distributed_fit" in tuning else {}),
+            "served": served,
         }),
         "",
         "## Performance",
@@ -100,7 +103,8 @@ def model_card(
         + ("none (no trial finished within the budget)." if tuning["cv_search_best"] is None
            else f"{tuning['cv_search_best']:.4f}."),
         "",
-        f"Holdout ({metrics['holdout_rows']} rows): {metric} {metrics[metric]:.4f}, 95% bootstrap interval "
+        f"Holdout ({metrics['holdout_rows']} rows, the model fitted on the training split): {metric} "
+        f"{metrics[metric]:.4f}, 95% bootstrap interval "
         f"[{metrics[f'{metric}_ci95_low']:.4f}, {metrics[f'{metric}_ci95_high']:.4f}]; a trivial baseline "
         f"(training class frequencies or mean) scores {metrics['baseline'][metric]:.4f}.",
         "",

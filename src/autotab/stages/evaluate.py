@@ -12,6 +12,7 @@ from autotab.config import load_config
 from autotab.data.contract import DataContract, check_cleaned
 from autotab.errors import run_stage
 from autotab.explaining.explainer import Explainer, background_positions
+from autotab.modeling.final_fit import plan
 from autotab.modeling.training import split_xy
 from autotab.reporting import evaluation
 from autotab.reporting.model_card import model_card
@@ -89,7 +90,11 @@ def main() -> None:
     if getattr(pipeline, "threshold", None) is not None:
         result["decision_threshold"] = pipeline.threshold  # tuned out of fold, used for the labels
     write_json(result, paths.METRICS)
-    card = model_card(config, contract, result, importance, contributions, explained, explained_rows=explained_rows)
+    clean = read_json(paths.CLEAN_REPORT)
+    served = plan(config.package.fit_rows, tuning=read_json(paths.TUNING_SUMMARY),
+                  train_rows=clean["train_rows"], holdout_rows=clean["test_rows"])  # fmt: skip
+    card = model_card(config, contract, result, importance, contributions, explained,
+                      explained_rows=explained_rows, served=served.why)  # fmt: skip
     write_atomic(paths.MODEL_CARD, lambda tmp: tmp.write_text(card))
     shown = ", ".join(f"{k}={v:.4f}" for k, v in holdout.items())
     print(f"evaluate: holdout ({len(y)} rows): {shown}")

@@ -1,4 +1,4 @@
-"""package: the evaluated Pipeline into BentoML, a Bento built offline, exported for DVC to track."""
+"""package: the served Pipeline (the refit stage's) into BentoML, a Bento built offline, exported for DVC to track."""
 
 import hashlib
 import json
@@ -24,12 +24,12 @@ def main() -> None:
     serve = config.serve
     contract_path = paths.contract(config.data.name)
     chosen = read_json(paths.BEST_PARAMS)
-    check_same_run(paths.MODEL, chosen.get("contract_sha256"), contract_path)
+    check_same_run(paths.SERVED_MODEL, chosen.get("contract_sha256"), contract_path)
     print(f"package: {quality_gate.judge(read_json(paths.TUNING_SUMMARY), read_json(paths.METRICS), config.package)}")
     bento_build.use_store(paths.BENTOML_HOME)
     import joblib
 
-    pipeline = joblib.load(paths.MODEL)
+    pipeline = joblib.load(paths.SERVED_MODEL)
     contract = DataContract.read(contract_path)
     # What GET /metadata shows: small, JSON-safe facts about the model. The contract (its digest
     # here) is pickled beside the model: as YAML text in the model's metadata, a 2,000-column
@@ -38,6 +38,7 @@ def main() -> None:
         "contract_sha256": chosen["contract_sha256"],
         "holdout_metrics": read_json(paths.METRICS),
         "params": chosen,
+        "served": read_json(paths.SERVED_REPORT),
         "data_hash": "sha256:" + hashlib.sha256(paths.CLEAN_TRAIN.read_bytes()).hexdigest(),
     }
     # The training rows POST /explain draws absent columns' values from: the evaluate stage's sample.
@@ -45,7 +46,7 @@ def main() -> None:
                                    exclude=(contract.target,))  # fmt: skip
     explanation = {"background": background, "seed": config.data.seed}
     version = bento_build.content_version(
-        paths.MODEL.read_bytes(),
+        paths.SERVED_MODEL.read_bytes(),
         str(config.data.seed).encode(),  # with the training rows (data_hash), what the background is drawn from
         json.dumps(metadata, sort_keys=True).encode(),
         json.dumps(contract.to_json(), sort_keys=True).encode(),
