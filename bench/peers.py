@@ -17,8 +17,10 @@ regression). Then, per system:
   `autotab predict` on the held-out rows without the target. Modes (`--autotab-modes`): `budget`
   (`-S budget_s=BUDGET`) and `default` (the configured trials, no time limit). A mode the
   configuration does not know (Hydra: "Could not override") is recorded as unavailable. As a user's
-  run does, autotab holds 20% of the training rows out for its own `evaluate`, so it fits on 64%
-  of the table where the peers fit on 80%; its wall time includes packaging the Bento.
+  run does, autotab holds 20% of the training rows out for its own `evaluate`, so it chooses on
+  64% of the table; its refit stage then fits the choice on all 80% the peers fit on (rows from before
+  that stage, and a budget that fitted on a sample, served the 64% fit: the row's note says how many
+  rows the served model saw). Its wall time includes evaluating, refitting and packaging the Bento.
 - flaml, autogluon: each in its own virtual environment, bench/.venvs/<system> (git-ignored),
   created here with autotab's uv from the pinned bench/peers/<system>.txt (compiled from
   <system>.in), run by bench/peers/run_<system>.py with BUDGET seconds.
@@ -453,7 +455,10 @@ def autotab_choice(*, repo: Path) -> dict:
     weights = best.get("ensemble_weights") or {}
     members = ", ".join(f"{member}x{weight}" for member, weight in weights.items())
     model = best["model"] if len(weights) <= 1 else f"ensemble({members})"
-    return {"model": f"{model} [{best.get('chosen_from', '?')}]", "n_trials": summary.get("n_trials")}
+    served = repo / "reports" / "served.json"  # the refit stage's; absent before it existed
+    fitted = json.loads(served.read_text())["fitted_rows"] if served.exists() else None
+    return {"model": f"{model} [{best.get('chosen_from', '?')}]", "n_trials": summary.get("n_trials"),
+            "served_rows": fitted}  # fmt: skip
 
 
 # ---------------------------------------------------------------- the peers, each in its venv
@@ -698,6 +703,8 @@ def notes(row: dict) -> str:
         said.append("contended")
     if row.get("quick") and row["status"] == "ok":
         said.append(f"quick ({row.get('n_trials')} trials)")
+    if row.get("served_rows"):
+        said.append(f"served fitted on {row['served_rows']:,} rows")
     if row.get("rejected_rows"):
         said.append(f"{row['rejected_rows']} held-out rows refused (scored with the prior)")
     if row["error"]:
@@ -756,8 +763,10 @@ def write_report(results: Path) -> None:
         "and is scored on the same held-out rows by autotab's metric code (ROC AUC of the positive class,",
         "log loss, RMSE). Every system had the same cores (the `cores` field, pinned), budget in `budget_s`.",
         "autotab runs the user's path (add-data, `dvc exp run`, `autotab predict`; its wall time includes",
-        "cleaning, the leaderboard, the search, evaluation and packaging a Bento); autotab fits on its",
-        "own train split of the training rows (it holds 20% of them out for `evaluate`).",
+        "cleaning, the leaderboard, the search, evaluation and packaging a Bento); autotab chooses on its",
+        "own train split of the training rows (it holds 20% of them out for `evaluate`), then serves the choice",
+        "refit on all of them (its refit stage; a row's note says how many rows its served model saw, none before",
+        "that stage existed).",
         "",
         "## Wins, ties and losses",
         "",
