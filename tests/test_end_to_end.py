@@ -107,7 +107,7 @@ def test_the_served_model_is_the_evaluated_recipe_refit_on_the_holdout_rows_too(
     report = json.loads((repo / "reports/served.json").read_text())
     clean = json.loads((repo / "reports/clean.json").read_text())
     assert report["fitted_rows"] == len(rows) == clean["train_rows"] + clean["test_rows"]
-    assert report["holdout_rows_included"] and report["model"] in (repo / "reports/model_card.md").read_text()
+    assert report["holdout_rows_included"] and report["served_model"] in (repo / "reports/model_card.md").read_text()
 
 
 def test_fit_rows_train_serves_the_evaluated_model_byte_for_byte(tmp_path_factory):

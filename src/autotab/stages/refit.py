@@ -29,7 +29,7 @@ def main() -> None:
         write_joblib(refit_on_all_rows(joblib.load(paths.MODEL), X, y), paths.SERVED_MODEL)
     else:  # the same bytes: what evaluate scored is what is served
         write_atomic(paths.SERVED_MODEL, lambda tmp: shutil.copyfile(paths.MODEL, tmp))
-    write_json({"fitted_rows": final.rows, "holdout_rows_included": final.on_holdout_too, "model": final.why},
+    write_json({"fitted_rows": final.rows, "holdout_rows_included": final.on_holdout_too, "served_model": final.why},
                paths.SERVED_REPORT)  # fmt: skip
     print(f"refit: served model: {final.why} ({time.monotonic() - started:.1f} s)")
 
