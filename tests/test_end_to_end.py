@@ -287,7 +287,7 @@ def test_a_run_that_stops_half_way_leaves_no_model_scored_against_another_contra
     """After the penguins run, a run back on the built-in data fails at train: params.yaml and the
     contract are the built-in table's again, the model and the Bento still the penguins'. Neither
     `autotab predict`, `autotab serve` nor the package stage may use them together."""
-    recorded = json.loads((repo / "reports/tuning/best_params.json").read_text())["contract_sha256"]
+    recorded = json.loads((repo / "reports/served.json").read_text())["contract_sha256"]
     assert recorded != file_digest(repo / "contracts/breast_biopsy.json", "sha256"), "needs the penguins run first"
     failed = run(["dvc", "exp", "run", "-S", "model=random_forest", "-S", "model.n_estimators=-3"], repo, check=False)
     assert failed.returncode != 0 and "autotab train: error: model.n_estimators" in failed.stderr + failed.stdout
@@ -301,6 +301,17 @@ def test_a_run_that_stops_half_way_leaves_no_model_scored_against_another_contra
         assert "is not from the same run as contracts/breast_biopsy.json" in result.stderr, (command, result.stderr)
         assert "dvc repro" in result.stderr
     assert not (tmp_path / "scores.csv").exists()
+    # A run stopped after tune (which records the new contract with its model) and before refit: the
+    # served model is still the penguins', and says so itself.
+    best = repo / "reports/tuning/best_params.json"
+    kept = best.read_text()
+    current = file_digest(repo / "contracts/breast_biopsy.json", "sha256")
+    best.write_text(json.dumps(json.loads(kept) | {"contract_sha256": current}))
+    try:
+        result = run(["autotab", "predict", str(rows), str(tmp_path / "scores.csv")], repo, check=False)
+        assert result.returncode == 2 and "models/served.joblib is not from the same run" in result.stderr
+    finally:
+        best.write_text(kept)
 
 
 @pytest.mark.parametrize(

@@ -139,10 +139,10 @@ def trained_run():
 
     data = load_config().data
     contract_path = paths.contract(data.name)
-    for path in (paths.SERVED_MODEL, paths.BEST_PARAMS, contract_path):
+    for path in (paths.SERVED_MODEL, paths.SERVED_REPORT, contract_path):
         if not path.exists():
             raise UserError(f"{path} not found: run the pipeline first (`make run`)")
-    check_same_run(paths.SERVED_MODEL, read_json(paths.BEST_PARAMS).get("contract_sha256"), contract_path)
+    check_same_run(paths.SERVED_MODEL, read_json(paths.SERVED_REPORT).get("contract_sha256"), contract_path)
     return data, contract_path
 
 

@@ -23,8 +23,8 @@ def main() -> None:
     config = load_config()
     serve = config.serve
     contract_path = paths.contract(config.data.name)
-    chosen = read_json(paths.BEST_PARAMS)
-    check_same_run(paths.SERVED_MODEL, chosen.get("contract_sha256"), contract_path)
+    chosen, served = read_json(paths.BEST_PARAMS), read_json(paths.SERVED_REPORT)
+    check_same_run(paths.SERVED_MODEL, served.get("contract_sha256"), contract_path)
     print(f"package: {quality_gate.judge(read_json(paths.TUNING_SUMMARY), read_json(paths.METRICS), config.package)}")
     bento_build.use_store(paths.BENTOML_HOME)
     import joblib
@@ -35,10 +35,10 @@ def main() -> None:
     # here) is pickled beside the model: as YAML text in the model's metadata, a 2,000-column
     # contract (1.2 MB of YAML) took BentoML 2.4 s to parse on every read of the model's information.
     metadata = {
-        "contract_sha256": chosen["contract_sha256"],
+        "contract_sha256": served["contract_sha256"],
         "holdout_metrics": read_json(paths.METRICS),
         "params": chosen,
-        "served": read_json(paths.SERVED_REPORT),
+        "served": served,
         "data_hash": "sha256:" + hashlib.sha256(paths.CLEAN_TRAIN.read_bytes()).hexdigest(),
     }
     # The training rows POST /explain draws absent columns' values from: the evaluate stage's sample.
@@ -74,7 +74,7 @@ def main() -> None:
             "model_tag": model_tag,
             "host": serve.host,
             "port": serve.port,
-            "contract_sha256": chosen["contract_sha256"],
+            "contract_sha256": served["contract_sha256"],
         },  # fmt: skip
         paths.BENTO_INFO,
     )

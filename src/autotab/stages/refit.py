@@ -13,6 +13,7 @@ from autotab.data.contract import DataContract
 from autotab.errors import run_stage
 from autotab.modeling.final_fit import plan, refit_on_all_rows
 from autotab.modeling.training import split_xy
+from autotab.serving.run_check import contract_digest
 from autotab.tables import read_json, write_atomic, write_joblib, write_json
 
 
@@ -29,8 +30,10 @@ def main() -> None:
         write_joblib(refit_on_all_rows(joblib.load(paths.MODEL), X, y), paths.SERVED_MODEL)
     else:  # the same bytes: what evaluate scored is what is served
         write_atomic(paths.SERVED_MODEL, lambda tmp: shutil.copyfile(paths.MODEL, tmp))
-    write_json({"fitted_rows": final.rows, "holdout_rows_included": final.on_holdout_too, "served_model": final.why},
-               paths.SERVED_REPORT)  # fmt: skip
+    # The contract the served model was fitted against: its consumers check they are of the same run
+    # (a run stopped between tune and here leaves the last run's served model beside a new contract).
+    write_json({"fitted_rows": final.rows, "holdout_rows_included": final.on_holdout_too, "served_model": final.why,
+                "contract_sha256": contract_digest(paths.contract(config.data.name))}, paths.SERVED_REPORT)  # fmt: skip
     print(f"refit: served model: {final.why} ({time.monotonic() - started:.1f} s)")
 
 
