@@ -283,4 +283,4 @@ def test_a_budgeted_run_keeps_to_its_budget_and_still_serves_a_model(tmp_path):
     assert bool(chosen_on) == ("selection_rows" in summary)
     assert bool(fitted_on) == (summary.get("refit_rows", training_rows) < training_rows)
     assert json.loads((repo / "reports/metrics.json").read_text())["roc_auc"] > 0.7
-    assert joblib.load(repo / "models/model.joblib").predict(generated_table(5).drop(columns="churned")).shape == (5,)
+    assert joblib.load(repo / "models/served.joblib").predict(generated_table(5).drop(columns="churned")).shape == (5,)

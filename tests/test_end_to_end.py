@@ -96,7 +96,9 @@ def test_a_second_run_does_no_stage_work(repo):
 def test_the_served_model_is_the_evaluated_recipe_refit_on_the_holdout_rows_too(repo):
     """package.fit_rows: all (the default): the same choices, fitted again on training + holdout rows."""
     target = json.loads((repo / "contracts/breast_biopsy.json").read_text())["target"]
-    rows = pd.concat([pd.read_parquet(repo / f"data/clean/{split}.parquet") for split in ("train", "test")])
+    rows = pd.concat(
+        [pd.read_parquet(repo / f"data/clean/{split}.parquet") for split in ("train", "test")], ignore_index=True
+    )
     evaluated, served = (joblib.load(repo / f"models/{name}.joblib") for name in ("model", "served"))
     _, X = holdout_records(repo)
     expected = clone(evaluated).fit(rows.drop(columns=[target]), rows[target])

@@ -99,6 +99,11 @@ def test_metadata_describes_the_served_model(repo, server):
     assert meta["params"] == json.loads((repo / "reports/tuning/best_params.json").read_text())
     train_hash = hashlib.sha256((repo / "data/clean/train.parquet").read_bytes()).hexdigest()
     assert meta["data_hash"] == f"sha256:{train_hash}"
+    # The served model learnt from the holdout rows too (the refit stage): they are part of its lineage.
+    assert meta["served"] == json.loads((repo / "reports/served.json").read_text())
+    assert meta["served"]["holdout_rows_included"]
+    holdout_hash = hashlib.sha256((repo / "data/clean/test.parquet").read_bytes()).hexdigest()
+    assert meta["holdout_data_hash"] == f"sha256:{holdout_hash}"
     assert meta["feature_schema"]["fields"] == contract["input"]
     assert meta["task"] == "binary" and meta["classes"] == contract["classes"]
     assert meta["contract"] == contract
@@ -424,6 +429,8 @@ def test_the_three_boosting_families_are_served_inside_the_one_pipeline(tmp_path
     contract = json.loads((boosted / "contracts/breast_biopsy.json").read_text())
     rows = pd.read_parquet(boosted / "data/clean/train.parquet")
     model.fit(rows.drop(columns=[contract["target"]]), rows[contract["target"]])
+    # In place of the served model (its reports/served.json, which the Bento's metadata copies, still
+    # describes the refit it replaces: this test is about serving the three libraries, not lineage).
     joblib.dump(model, boosted / "models/served.joblib")
     run(["dvc", "repro", "--single-item", "package"], boosted)
 

@@ -22,7 +22,7 @@ from tests.support import BENTO_OUT, QUICK, built_clone, post, run, served_bento
 
 pytestmark = pytest.mark.slow
 
-RESTORED = ("models/model.joblib", "reports/metrics.json", "reports/model_card.md", BENTO_OUT)
+RESTORED = ("models/model.joblib", "models/served.joblib", "reports/metrics.json", "reports/model_card.md", BENTO_OUT)
 
 
 def md5(path: Path) -> str:

@@ -77,7 +77,7 @@ def test_the_column_budget_screens_to_n_over_ln_n_and_the_run_finishes_with_a_se
         "features.sure_screening)" in output
     )
     model = joblib.load(repo / "models/model.joblib")
-    budget = model.estimator_.named_steps["budget"]  # the served Pipeline, behind its decision threshold
+    budget = model.estimator_.named_steps["budget"]  # the evaluated Pipeline, behind its decision threshold
     assert int(budget.support_.sum()) == kept
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     assert metrics["data"] == "wide" and metrics["holdout_rows"] == ROWS - n_train

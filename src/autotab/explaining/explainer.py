@@ -109,8 +109,9 @@ class Explanation:
 
 
 class Explainer:
-    """Explains a fitted autotab model (what models/model.joblib holds) against `background`, raw
-    training rows (see `background_sample`). `seed` draws the permutations sampling uses."""
+    """Explains a fitted autotab model (what models/model.joblib and models/served.joblib hold)
+    against `background`, raw training rows (see `background_sample`). `seed` draws the permutations
+    sampling uses."""
 
     def __init__(self, model: Any, background: pd.DataFrame, seed: int = 0) -> None:
         self.threshold = model if isinstance(model, FixedThresholdClassifier) else None

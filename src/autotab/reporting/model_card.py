@@ -26,7 +26,7 @@ def _lineage(raw_schema: dict) -> str:
     return "\n".join([
         _table({
             "data file": f"`{raw_schema['source']}`", "data md5 (as in `dvc.lock`)": f"`{raw_schema['md5']}`",
-            "model md5 (as in `dvc.lock`)": f"`{file_digest(paths.MODEL, 'md5')}`",
+            "evaluated model md5 (as in `dvc.lock`)": f"`{file_digest(paths.MODEL, 'md5')}`",
         }),
         "",
         "This card is committed with the run, so its commit is the code's and the params' version. The packaged "

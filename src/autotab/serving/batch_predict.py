@@ -3,7 +3,7 @@
 
 The file is read in chunks (any size), each row is validated exactly as POST /predict validates a
 record (the same pydantic model, from the same data contract), rows that pass are scored by the
-evaluated Pipeline (cleaning included), and rows that do not are written, with the reason, to a
+served Pipeline (cleaning included), and rows that do not are written, with the reason, to a
 separate file instead of failing the batch. Both outputs are written to temporary files and renamed
 at the end, so an interrupted run leaves no half-written output.
 """

@@ -1,4 +1,4 @@
-"""Packaging: the evaluated Pipeline into the BentoML model store, a Bento, and an exported archive.
+"""Packaging: the served Pipeline into the BentoML model store, a Bento, and an exported archive.
 
 Model and Bento versions are content hashes, so the same model, contract and service code always
 get the same tag; and the exported archive is rewritten so that they also give the same bytes

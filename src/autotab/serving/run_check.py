@@ -1,11 +1,12 @@
 """Whether the model and the data contract in the workspace belong to the same run.
 
 A `dvc exp run -S data=X` that fails or is interrupted after `clean` leaves a half-switched workspace:
-`params.yaml` and `contracts/X.json` are the new data's, while `models/model.joblib` (and the exported
-Bento) are still the old run's. Scoring then validates rows against one table and feeds them to a
-model of another. So the tune stage records the sha256 of the contract its model was trained against
-(`reports/tuning/best_params.json`), the package stage copies it into `models/bento.json`, and every
-consumer of the model (`autotab predict`, `autotab serve`, the package stage) compares it with the
+`params.yaml` and `contracts/X.json` are the new data's, while the models (and the exported Bento)
+are still the old run's. Scoring then validates rows against one table and feeds them to a model of
+another. So the tune stage records the sha256 of the contract its model was trained against
+(`reports/tuning/best_params.json`); the refit stage checks it and records it with the served model
+(`reports/served.json`), the package stage copies it into `models/bento.json`, and every consumer of
+the served model (`autotab predict`, `autotab serve`, the package stage) compares it with the
 contract the params point at before anything else.
 """
 

@@ -1,4 +1,4 @@
-"""The BentoML service: POST /predict runs the evaluated Pipeline, raw cleaning included; POST
+"""The BentoML service: POST /predict runs the served Pipeline (the refit stage's), raw cleaning included; POST
 /explain also says why, by each input column's contribution.
 
 The request schema is built at import time from the data contract stored with the model, so it is
@@ -121,7 +121,9 @@ async def metadata(_: Request) -> JSONResponse:
             "target": CONTRACT.target,
             "classes": CONTRACT_JSON.get("classes"),
             "data_hash": MODEL_METADATA.get("data_hash"),
+            "holdout_data_hash": MODEL_METADATA.get("holdout_data_hash"),
             "params": MODEL_METADATA.get("params"),
+            "served": MODEL_METADATA.get("served"),
             "holdout_metrics": MODEL_METADATA.get("holdout_metrics"),
             "contract": CONTRACT_JSON,
             "feature_schema": {

@@ -91,8 +91,8 @@ def main() -> None:
         result["decision_threshold"] = pipeline.threshold  # tuned out of fold, used for the labels
     write_json(result, paths.METRICS)
     clean = read_json(paths.CLEAN_REPORT)
-    served = plan(config.package.fit_rows, tuning=read_json(paths.TUNING_SUMMARY),
-                  train_rows=clean["train_rows"], holdout_rows=clean["test_rows"])  # fmt: skip
+    served = plan(config.package.fit_rows, tuning=read_json(paths.TUNING_SUMMARY), train_rows=clean["train_rows"],
+                  holdout_rows=clean["test_rows"], outliers=config.clean.outliers)  # fmt: skip
     card = model_card(config, contract, result, importance, contributions, explained,
                       explained_rows=explained_rows, served=served.why)  # fmt: skip
     write_atomic(paths.MODEL_CARD, lambda tmp: tmp.write_text(card))

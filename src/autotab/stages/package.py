@@ -40,7 +40,10 @@ def main() -> None:
         "params": chosen,
         "served": served,
         "data_hash": "sha256:" + hashlib.sha256(paths.CLEAN_TRAIN.read_bytes()).hexdigest(),
-    }
+        # The served model learnt from the holdout rows too (the refit stage): they are its data as well.
+        **({"holdout_data_hash": "sha256:" + hashlib.sha256(paths.CLEAN_TEST.read_bytes()).hexdigest()}
+           if served["holdout_rows_included"] else {}),
+    }  # fmt: skip
     # The training rows POST /explain draws absent columns' values from: the evaluate stage's sample.
     background = read_parquet_rows(paths.CLEAN_TRAIN, partial(background_positions, seed=config.data.seed),
                                    exclude=(contract.target,))  # fmt: skip
