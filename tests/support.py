@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
+from autotab.config import FeaturesConfig
 from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
@@ -29,6 +30,10 @@ BENTO_OUT = "models/autotab.bento"
 # The committed config's full run is the session's build (`built_repository`), which the quality
 # tests read.
 QUICK = ["-S", "train.candidates=[logistic_regression,knn]", "-S", "tune.n_trials=3", "-S", "train.n_jobs=1"]
+# The plain feature recipe the library-level tests build their Pipelines with.
+FEATURES = FeaturesConfig(
+    numeric_imputer="median", missing_indicator=False, scaler="standard", categorical_imputer="most_frequent"
+)
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, which .ci/run installs
 
 

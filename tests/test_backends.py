@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autotab.config import BackendConfig, FeaturesConfig, ModelConfig
+from autotab.config import BackendConfig, ModelConfig
 from autotab.data.splits import make_folds
 from autotab.errors import UserError
 from autotab.estimators.table_cleaner import TableCleaner
@@ -15,15 +15,13 @@ from autotab.modeling.backends import scheduler_address, trial_runner
 from autotab.modeling.features import build_preprocessor
 from autotab.modeling.search import Problem
 from autotab.modeling.tuning import open_study, run_study
+from tests.support import FEATURES
 
 FAMILIES = {
     "logistic_regression": ModelConfig(
         name="logistic_regression", C=1.0, max_iter=200, search_space={"C": {"low": 0.01, "high": 10, "log": True}}
     ),
 }
-FEATURES = FeaturesConfig(
-    numeric_imputer="median", missing_indicator=False, scaler="standard", categorical_imputer="most_frequent"
-)
 
 
 @pytest.fixture(scope="module")

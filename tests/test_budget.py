@@ -14,7 +14,6 @@ from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 
-from autotab.config import FeaturesConfig
 from autotab.data.splits import make_folds
 from autotab.errors import UserError
 from autotab.estimators.table_cleaner import TableCleaner
@@ -23,11 +22,7 @@ from autotab.modeling.budget import Deadline, OutOfTime, worker_pool
 from autotab.modeling.features import build_preprocessor
 from autotab.modeling.search import Problem, check_same_rows, ensemble_pool, refit
 from autotab.modeling.training import cross_validate_pipeline, whole_pipeline
-from tests.support import copy_repository, run
-
-FEATURES = FeaturesConfig(
-    numeric_imputer="median", missing_indicator=False, scaler="standard", categorical_imputer="most_frequent"
-)
+from tests.support import FEATURES, copy_repository, run
 
 
 class SlowClassifier(ClassifierMixin, BaseEstimator):

@@ -1,5 +1,5 @@
-"""Which rows the served model is fitted on (`autotab.modeling.final_fit.plan`); the refit itself is
-checked on the real pipeline in test_end_to_end.py."""
+"""The served model (`autotab.modeling.final_fit`): which rows it is fitted on, and the refit that
+keeps the training split's cleaner. The refit stage itself runs in test_end_to_end.py."""
 
 import joblib
 import numpy as np
@@ -9,15 +9,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
-from autotab.config import FeaturesConfig
 from autotab.estimators.table_cleaner import TableCleaner
 from autotab.modeling.features import build_preprocessor
 from autotab.modeling.final_fit import plan, refit_on_all_rows
 from autotab.modeling.training import whole_pipeline
-
-FEATURES = FeaturesConfig(
-    numeric_imputer="median", missing_indicator=False, scaler="standard", categorical_imputer="most_frequent"
-)
+from tests.support import FEATURES
 
 
 def test_by_default_the_served_model_learns_from_the_holdout_rows_too():

@@ -9,7 +9,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 
-from autotab.config import FeaturesConfig
 from autotab.data.splits import make_folds
 from autotab.errors import UserError
 from autotab.estimators.table_cleaner import TableCleaner
@@ -17,10 +16,7 @@ from autotab.modeling import leaderboard
 from autotab.modeling.budget import Deadline, worker_pool
 from autotab.modeling.features import build_preprocessor
 from autotab.modeling.training import fit_and_score_fold, whole_pipeline, with_fitted_clean
-
-FEATURES = FeaturesConfig(
-    numeric_imputer="median", missing_indicator=False, scaler="standard", categorical_imputer="most_frequent"
-)
+from tests.support import FEATURES
 
 
 class Broken(ClassifierMixin, BaseEstimator):

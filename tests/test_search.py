@@ -7,18 +7,16 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from autotab.config import FeaturesConfig, ModelConfig
+from autotab.config import ModelConfig
 from autotab.data.splits import make_folds
 from autotab.estimators.table_cleaner import TableCleaner
 from autotab.modeling.features import build_preprocessor
 from autotab.modeling.search import Outcome, Problem
 from autotab.modeling.selection import Referee
 from autotab.modeling.training import reseeded
+from tests.support import FEATURES
 
 LOGISTIC = ModelConfig(name="logistic_regression", C=1.0, max_iter=200, search_space={"C": {"low": 1e-3, "high": 10}})
-FEATURES = FeaturesConfig(
-    numeric_imputer="median", missing_indicator=False, scaler="standard", categorical_imputer="most_frequent"
-)
 
 
 @pytest.fixture(scope="module")

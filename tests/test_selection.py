@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autotab.config import FeaturesConfig, TuneConfig, load_config
+from autotab.config import TuneConfig, load_config
 from autotab.data.splits import make_folds
 from autotab.estimators.table_cleaner import TableCleaner
 from autotab.modeling import leaderboard
@@ -16,12 +16,10 @@ from autotab.modeling.features import build_preprocessor
 from autotab.modeling.search import Outcome, Problem, search
 from autotab.modeling.selection import Referee
 from autotab.modeling.zoo import build_estimator
+from tests.support import FEATURES
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = np.array(["no", "yes"])
-FEATURES = FeaturesConfig(
-    numeric_imputer="median", missing_indicator=False, scaler="standard", categorical_imputer="most_frequent"
-)
 FAMILIES = ["logistic_regression", "random_forest", "knn", "hist_gradient_boosting"]
 
 
