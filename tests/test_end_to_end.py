@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 from sklearn.base import clone
+from sklearn.pipeline import Pipeline
 
 from autotab.tables import file_digest
 from tests.conftest import REPO
@@ -94,16 +95,20 @@ def test_a_second_run_does_no_stage_work(repo):
 
 
 def test_the_served_model_is_the_evaluated_recipe_refit_on_the_holdout_rows_too(repo):
-    """package.fit_rows: all (the default): the same choices, fitted again on training + holdout rows."""
+    """package.fit_rows: all (the default): the evaluated Pipeline's cleaner, and the steps after it
+    fitted again on the training + holdout rows."""
     target = json.loads((repo / "contracts/breast_biopsy.json").read_text())["target"]
     rows = pd.concat(
         [pd.read_parquet(repo / f"data/clean/{split}.parquet") for split in ("train", "test")], ignore_index=True
     )
     evaluated, served = (joblib.load(repo / f"models/{name}.joblib") for name in ("model", "served"))
     _, X = holdout_records(repo)
-    expected = clone(evaluated).fit(rows.drop(columns=[target]), rows[target])
+    cleaner, after = evaluated.estimator_.steps[0][1], Pipeline(evaluated.estimator_.steps[1:])
+    expected = clone(after).fit(cleaner.transform(rows.drop(columns=[target])), rows[target])
+    assert joblib.hash(served.estimator_.steps[0][1]) == joblib.hash(cleaner)  # the contract's cleaner
     # To the last bit or so: BLAS may sum in another order in this process than in the stage's.
-    np.testing.assert_allclose(served.predict_proba(X), expected.predict_proba(X), rtol=0, atol=1e-12)
+    expected_proba = expected.predict_proba(cleaner.transform(X))
+    np.testing.assert_allclose(served.predict_proba(X), expected_proba, rtol=0, atol=1e-12)
     assert served.threshold == evaluated.threshold  # chosen out of fold on the training split, kept
     assert not np.array_equal(served.predict_proba(X), evaluated.predict_proba(X))  # it learnt from more rows
     report = json.loads((repo / "reports/served.json").read_text())
