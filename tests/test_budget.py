@@ -20,7 +20,15 @@ from autotab.estimators.table_cleaner import TableCleaner
 from autotab.modeling import leaderboard
 from autotab.modeling.budget import Deadline, OutOfTime, worker_pool
 from autotab.modeling.features import build_preprocessor
-from autotab.modeling.search import Problem, check_same_rows, ensemble_pool, refit
+from autotab.modeling.search import (
+    MIN_SEARCH_TRIALS,
+    Problem,
+    check_same_rows,
+    ensemble_pool,
+    refit,
+    searched_families,
+    trial_seconds,
+)
 from autotab.modeling.training import cross_validate_pipeline, whole_pipeline
 from tests.support import FEATURES, copy_repository, run
 
@@ -211,6 +219,20 @@ def test_a_budgeted_ensemble_pool_counts_the_singles_refit_first_and_passes_over
     assert ensemble_pool(refits, 25.0, single="a", single_is_default=False) == ["a", "c"]
 
 
+def test_a_budgeted_search_passes_over_a_family_it_could_afford_too_few_trials_of():
+    # 5 folds, 2 at a time: 3 rounds of a fold's mean time; on a sample of half the rows, half that.
+    costs = trial_seconds({"lr": 1.0, "catboost": 20.0, "rf": 5.0}, n_folds=5, n_jobs=2, rows_ratio=0.5)
+    assert costs == pytest.approx({"lr": 0.3, "catboost": 6.0, "rf": 1.5})
+    ranked = ["catboost", "lr", "rf", "knn"]  # best first; knn's cost unknown: affordable
+    seconds = MIN_SEARCH_TRIALS * 2.0  # ten trials of 2 s
+    assert searched_families(ranked, keep=3, trial_s=costs, seconds=seconds) == (["lr", "rf", "knn"], ["catboost"])
+    # What the time affords comes in rank order; a passed-over family ranked below the last kept one is not named.
+    assert searched_families(ranked, keep=1, trial_s=costs, seconds=seconds) == (["lr"], ["catboost"])
+    assert searched_families(ranked, keep=3, trial_s=costs, seconds=1e6) == (["catboost", "lr", "rf"], [])
+    # None affordable: the best alone, so that a search still runs what it can.
+    assert searched_families(["catboost", "rf"], keep=2, trial_s=costs, seconds=1.0) == (["catboost"], [])
+
+
 def test_tune_refuses_out_of_fold_predictions_of_other_rows_than_it_chooses_on():
     X, y = table(rows=300)
     recipe = build_preprocessor(TableCleaner(), FEATURES, "binary", 0)
@@ -262,6 +284,10 @@ def test_a_budgeted_run_keeps_to_its_budget_and_still_serves_a_model(tmp_path):
     assert f"tune: budget_s={budget}: train" in tuned.stdout
     summary = json.loads((repo / "reports/tuning/summary.json").read_text())
     assert "recheck_repeats" in summary and "search_judged" in summary
+    # The families searched are leaderboard families; those passed over for their cost are named.
+    ok = set(pd.read_csv(repo / "reports/leaderboard.csv").query("status == 'ok'")["model"])
+    assert summary["searched_families"] and set(summary["searched_families"] + summary["passed_over"]) <= ok
+    assert ("passed over" in tuned.stdout) == bool(summary["passed_over"])
     cv = json.loads((repo / "reports/cv.json").read_text())
     assert cv["budget_spent_s"] < budget and cv["models_ok"] >= 1
     assert set(cv["fit_seconds"]) == set(pd.read_csv(repo / "reports/leaderboard.csv").query("status == 'ok'")["model"])

@@ -259,6 +259,35 @@ def ensemble_pool(refits: dict[str, float], seconds: float, *, single: str, sing
     return chosen
 
 
+# A budgeted search passes over a family of which it could afford fewer trials than this: a handful
+# of an expensive family's trials tune nothing, and crowd out the cheap families' (FLAML's
+# cost-frugal order: cheap learners first, an expensive one only when the time allows). Ten is about
+# where a TPE sampler starts to model a space rather than draw at random. The family's defaults
+# still join the ensemble.
+MIN_SEARCH_TRIALS = 10
+
+
+def trial_seconds(
+    fit_seconds: dict[str, float], *, n_folds: int, n_jobs: int, rows_ratio: float = 1.0
+) -> dict[str, float]:
+    """Each leaderboard family's estimated trial, from its defaults' fits over the folds
+    (`fit_seconds`): folds run `n_jobs` at a time, on `rows_ratio` times the rows they ranked on."""
+    rounds = math.ceil(n_folds / max(n_jobs, 1))
+    return {name: seconds / n_folds * rounds * rows_ratio for name, seconds in fit_seconds.items()}
+
+
+def searched_families(
+    ranked: list[str], *, keep: int, trial_s: dict[str, float], seconds: float
+) -> tuple[list[str], list[str]]:
+    """The best `keep` of the `ranked` families (best first) of which the search affords
+    `MIN_SEARCH_TRIALS` trials in `seconds` (a trial's cost: `trial_s`; unknown, affordable), and
+    the better-ranked ones passed over for them. None affordable: the best alone, whatever it costs."""
+    affordable = [name for name in ranked if trial_s.get(name, 0.0) * MIN_SEARCH_TRIALS <= seconds]
+    chosen = affordable[:keep] or ranked[:1]
+    passed_over = [name for name in ranked[: ranked.index(chosen[-1])] if name not in chosen]
+    return chosen, passed_over
+
+
 def search(
     problem: Problem,
     families: dict[str, ModelConfig],

@@ -24,7 +24,15 @@ from autotab.errors import run_stage
 from autotab.metrics import maximisable, oof_score, primary_metric, recorded_positive
 from autotab.modeling.budget import Deadline, cores, worker_pool
 from autotab.modeling.distributed_fit import distributable, refit_on_cluster
-from autotab.modeling.search import Problem, check_same_rows, refit, search
+from autotab.modeling.search import (
+    MIN_SEARCH_TRIALS,
+    Problem,
+    check_same_rows,
+    refit,
+    search,
+    searched_families,
+    trial_seconds,
+)
 from autotab.modeling.selection import Referee
 from autotab.modeling.training import baseline_oof, split_xy
 from autotab.modeling.tuning import history_table, importance_table, make_pruner, trials_table
@@ -58,13 +66,9 @@ def main() -> None:
     if distributed:  # the choice is among what the cluster can fit, and a single model
         board = distributable(board)
         tune = tune.model_copy(update={"ensemble": False})
-    if config.model.name == "auto":
-        names = [n for n in board["model"] if supports(n, task)][: tune.top_families]
-    else:
-        names = [config.model.name]
+    if config.model.name != "auto":
         # A pinned family is what the user gets: no ensemble with other families' defaults.
         board = board[board["model"] == config.model.name].reset_index(drop=True)
-    families = {name: config.family(name) for name in names}
 
     rows = pd.read_parquet(paths.CLEAN_TRAIN)
     X, y = split_xy(rows, contract.target)
@@ -81,6 +85,26 @@ def main() -> None:
     # are made on that sample too (its out-of-fold predictions are of it); the final refit takes
     # every row the budget affords (`refit`).
     selection = problem.sample(cv.get("ranked_rows"))
+    deadline = Deadline()
+    if config.budget_s is not None:
+        deadline = Deadline.after(config.budget_s - cv.get("budget_spent_s", 0.0) - (time.monotonic() - started))
+
+    passed_over: list[str] = []
+    if config.model.name != "auto":
+        names = [config.model.name]
+    elif deadline.bounded:
+        # Cheap before expensive: the search has at least half of tune's time (the ensemble's reserve
+        # is at most the other half), on the screening sample of the rows it chooses on.
+        searched_rows = min(train_config.screen_rows or len(selection.y), len(selection.y))
+        costs = trial_seconds(cv.get("fit_seconds", {}), n_folds=train_config.folds, n_jobs=n_jobs,
+                              rows_ratio=searched_rows / len(selection.y))  # fmt: skip
+        ranked = [n for n in board["model"] if supports(n, task)]
+        names, passed_over = searched_families(
+            ranked, keep=tune.top_families, trial_s=costs, seconds=deadline.left() / 2
+        )
+    else:
+        names = [n for n in board["model"] if supports(n, task)][: tune.top_families]
+    families = {name: config.family(name) for name in names}
 
     def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         # A pruned trial carries its last running mean as its value (Optuna's tell): not a score.
@@ -90,10 +114,6 @@ def main() -> None:
         best = f"{maximisable(max(complete), metric):.4f}" if complete else "none yet"
         print(f"tune: trial {trial.number + 1}/{tune.n_trials} {trial.params.get('family')}: {metric}={shown} "
               f"(best {best})", file=sys.stderr, flush=True)  # fmt: skip
-
-    deadline = Deadline()
-    if config.budget_s is not None:
-        deadline = Deadline.after(config.budget_s - cv.get("budget_spent_s", 0.0) - (time.monotonic() - started))
 
     # Everything that defines the search names the study: the same search resumes, a new one starts.
     # The trial budget is not part of it: raising tune.n_trials continues the stored study, and a
@@ -140,6 +160,8 @@ def main() -> None:
         f"oof_{name}": round(maximisable(oof_score(prediction, scored_y, task, metric, classes, positive), metric), 6)
         for name, prediction in (("chosen", outcome.oof), ("baseline", trivial))
     } | {"oof_gain_over_baseline_se": referee.paired_gain([outcome.oof], [trivial])[1]}
+    if deadline.bounded:
+        outcome.summary |= {"searched_families": names, "passed_over": passed_over}
     if selection is not problem:
         outcome.summary |= {"selection_rows": len(selection.y), "refit_rows": fitted_rows}
     if distributed:
@@ -180,6 +202,9 @@ def main() -> None:
               f"every row would not fit in budget_s (a larger budget refits on more)")  # fmt: skip
     if len(outcome.weights) > 1:
         print(f"tune: ensemble {outcome.weights}: OOF {metric} {s['oof_ensemble']:.4f} vs {s['oof_single']:.4f} single")
+    if passed_over:
+        print(f"tune: searched {', '.join(names)}; passed over (fewer than {MIN_SEARCH_TRIALS} of its trials fit in "
+              f"the search's time; its defaults may still join the ensemble): {', '.join(passed_over)}")  # fmt: skip
     if config.budget_s is not None:
         print(f"tune: budget_s={config.budget_s:g}: train {cv.get('budget_spent_s', 0.0):.1f} s "
               f"({cv.get('models_skipped', 0)} families skipped), start-up {searched - started:.1f} s, "
