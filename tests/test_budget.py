@@ -219,18 +219,35 @@ def test_a_budgeted_ensemble_pool_counts_the_singles_refit_first_and_passes_over
     assert ensemble_pool(refits, 25.0, single="a", single_is_default=False) == ["a", "c"]
 
 
-def test_a_budgeted_search_passes_over_a_family_it_could_afford_too_few_trials_of():
-    # 5 folds, 2 at a time: 3 rounds of a fold's mean time; on a sample of half the rows, half that.
-    costs = trial_seconds({"lr": 1.0, "catboost": 20.0, "rf": 5.0}, n_folds=5, n_jobs=2, rows_ratio=0.5)
-    assert costs == pytest.approx({"lr": 0.3, "catboost": 6.0, "rf": 1.5})
-    ranked = ["catboost", "lr", "rf", "knn"]  # best first; knn's cost unknown: affordable
-    seconds = MIN_SEARCH_TRIALS * 2.0  # ten trials of 2 s
-    assert searched_families(ranked, keep=3, trial_s=costs, seconds=seconds) == (["lr", "rf", "knn"], ["catboost"])
-    # What the time affords comes in rank order; a passed-over family ranked below the last kept one is not named.
-    assert searched_families(ranked, keep=1, trial_s=costs, seconds=seconds) == (["lr"], ["catboost"])
-    assert searched_families(ranked, keep=3, trial_s=costs, seconds=1e6) == (["catboost", "lr", "rf"], [])
-    # None affordable: the best alone, so that a search still runs what it can.
-    assert searched_families(["catboost", "rf"], keep=2, trial_s=costs, seconds=1.0) == (["catboost"], [])
+def test_a_trial_is_timed_by_its_families_defaults_on_the_rows_and_cores_the_search_has():
+    X, y = table(rows=300)
+    recipe = build_preprocessor(TableCleaner(), FEATURES, "binary", 0)
+    problem = Problem(X, y, "binary", "roc_auc", make_folds("binary", 5, 0), recipe, 0, positive="yes", n_jobs=2)
+    # 5 folds, 2 at a time: 3 rounds of a fold's mean fit + predict; on a sample of 150 of the 300 rows, half that.
+    costs = trial_seconds({"lr": 0.8, "rf": 5.0}, {"lr": 0.2}, problem=problem, screen_rows=150)
+    assert costs == pytest.approx({"lr": 0.3, "rf": 1.5})
+    assert trial_seconds({"lr": 0.8}, {}, problem=problem, screen_rows=None) == pytest.approx({"lr": 0.48})
+
+
+def test_a_budgeted_search_takes_the_best_families_whose_trials_fit_together():
+    costs = {"catboost": 6.0, "lr": 0.3, "rf": 1.5, "xgb": 0.5}  # knn: unknown, free
+    seconds = MIN_SEARCH_TRIALS * 2.0  # ten trials of each of the taken families in 20 s
+    ranked = ["catboost", "rf", "lr", "knn", "xgb"]  # best first
+    # catboost alone would take 60 s; rf (15 s) and lr (3 s) fit together, and knn costs nothing.
+    assert searched_families(ranked, keep=3, trial_s=costs, seconds=seconds) == (["rf", "lr", "knn"], ["catboost"])
+    # Together: rf and lr take 18 s, so xgb (5 s more) is passed over for knn, ranked before it.
+    assert searched_families(ranked, keep=4, trial_s=costs, seconds=seconds) == (
+        ["rf", "lr", "knn"],
+        ["catboost", "xgb"],
+    )
+    # A family dropped for its cost below the last one taken is named too: keep 3 and only two fit.
+    assert searched_families(["lr", "rf", "catboost"], keep=3, trial_s=costs, seconds=seconds) == (
+        ["lr", "rf"],
+        ["catboost"],
+    )
+    assert searched_families(ranked, keep=3, trial_s=costs, seconds=1e6) == (["catboost", "rf", "lr"], [])
+    # None fits: the cheapest of the best three, alone, so that the search runs what it can.
+    assert searched_families(["catboost", "rf", "xgb"], keep=2, trial_s=costs, seconds=1.0) == (["rf"], ["catboost"])
 
 
 def test_tune_refuses_out_of_fold_predictions_of_other_rows_than_it_chooses_on():

@@ -259,32 +259,52 @@ def ensemble_pool(refits: dict[str, float], seconds: float, *, single: str, sing
     return chosen
 
 
-# A budgeted search passes over a family of which it could afford fewer trials than this: a handful
-# of an expensive family's trials tune nothing, and crowd out the cheap families' (FLAML's
-# cost-frugal order: cheap learners first, an expensive one only when the time allows). Ten is about
-# where a TPE sampler starts to model a space rather than draw at random. The family's defaults
-# still join the ensemble.
+# A budgeted search passes over a family it could not afford this many trials of beside the better
+# ranked ones it searches: a handful of an expensive family's trials tune nothing, and crowd out
+# the cheap families' (FLAML's cost-frugal order: cheap learners first, an expensive one only when
+# the time allows). Ten is about where a TPE sampler starts to model a space rather than draw at
+# random. The family's defaults stay on the leaderboard, for the ensemble.
 MIN_SEARCH_TRIALS = 10
 
 
 def trial_seconds(
-    fit_seconds: dict[str, float], *, n_folds: int, n_jobs: int, rows_ratio: float = 1.0
+    fit_seconds: dict[str, float], predict_seconds: dict[str, float], *, problem: Problem, screen_rows: int | None
 ) -> dict[str, float]:
-    """Each leaderboard family's estimated trial, from its defaults' fits over the folds
-    (`fit_seconds`): folds run `n_jobs` at a time, on `rows_ratio` times the rows they ranked on."""
-    rounds = math.ceil(n_folds / max(n_jobs, 1))
-    return {name: seconds / n_folds * rounds * rows_ratio for name, seconds in fit_seconds.items()}
+    """Each leaderboard family's estimated trial, from its defaults' fits and predictions over the
+    folds on the `problem`'s rows: the trials run on its screening sample (`screen_rows`), a
+    trial's folds `problem.n_jobs` at a time (as `search` runs them)."""
+    n_folds = problem.folds.get_n_splits()
+    rounds = math.ceil(n_folds / max(problem.n_jobs, 1))
+    rows_ratio = min(screen_rows or len(problem.y), len(problem.y)) / len(problem.y)
+    return {
+        name: (seconds + predict_seconds.get(name, 0.0)) / n_folds * rounds * rows_ratio
+        for name, seconds in fit_seconds.items()
+    }
 
 
 def searched_families(
     ranked: list[str], *, keep: int, trial_s: dict[str, float], seconds: float
 ) -> tuple[list[str], list[str]]:
-    """The best `keep` of the `ranked` families (best first) of which the search affords
-    `MIN_SEARCH_TRIALS` trials in `seconds` (a trial's cost: `trial_s`; unknown, affordable), and
-    the better-ranked ones passed over for them. None affordable: the best alone, whatever it costs."""
-    affordable = [name for name in ranked if trial_s.get(name, 0.0) * MIN_SEARCH_TRIALS <= seconds]
-    chosen = affordable[:keep] or ranked[:1]
-    passed_over = [name for name in ranked[: ranked.index(chosen[-1])] if name not in chosen]
+    """The families a budgeted search takes, and those it passes over for their cost. Best first
+    (`ranked`), up to `keep` of them whose trials, `MIN_SEARCH_TRIALS` of each, fit together in
+    `seconds` (a trial's cost: `trial_s`; unknown, free); a family that does not fit while there is
+    room is passed over for cheaper ones ranked after it. None fits: the cheapest of the best
+    `keep`, alone, the others of them passed over."""
+    chosen: list[str] = []
+    passed_over: list[str] = []
+    total = 0.0
+    for name in ranked:
+        if len(chosen) == keep:
+            break
+        cost = trial_s.get(name, 0.0) * MIN_SEARCH_TRIALS
+        if total + cost <= seconds:
+            chosen.append(name)
+            total += cost
+        else:
+            passed_over.append(name)
+    if not chosen:
+        chosen = [min(ranked[:keep], key=lambda name: trial_s.get(name, 0.0))]
+        passed_over = [name for name in ranked[:keep] if name not in chosen]
     return chosen, passed_over
 
 

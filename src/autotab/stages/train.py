@@ -93,6 +93,7 @@ def main() -> None:
          **({} if config.budget_s is None else {
              "budget_spent_s": round(time.monotonic() - started, 1),
              "fit_seconds": {name: round(result.fit_seconds, 2) for name, result in results.items()},
+             "predict_seconds": {name: round(result.predict_seconds, 2) for name, result in results.items()},
          }),
          # Ranked on a sample: how many rows (`screening_sample` of that many gives them again).
          **({} if sample is None else {"ranked_rows": len(sample)})},

@@ -89,21 +89,21 @@ def main() -> None:
     if config.budget_s is not None:
         deadline = Deadline.after(config.budget_s - cv.get("budget_spent_s", 0.0) - (time.monotonic() - started))
 
+    ranked = [n for n in board["model"] if supports(n, task)]
     passed_over: list[str] = []
     if config.model.name != "auto":
         names = [config.model.name]
     elif deadline.bounded:
-        # Cheap before expensive: the search has at least half of tune's time (the ensemble's reserve
-        # is at most the other half), on the screening sample of the rows it chooses on.
-        searched_rows = min(train_config.screen_rows or len(selection.y), len(selection.y))
-        costs = trial_seconds(cv.get("fit_seconds", {}), n_folds=train_config.folds, n_jobs=n_jobs,
-                              rows_ratio=searched_rows / len(selection.y))  # fmt: skip
-        ranked = [n for n in board["model"] if supports(n, task)]
+        # Cheap before expensive. The search has at most half of tune's time (the ensemble's reserve
+        # takes up to the other half, the recheck and the refit some of what is left): the families
+        # are thus timing's choice, and so is the study (its name says which were searched).
+        costs = trial_seconds(cv.get("fit_seconds", {}), cv.get("predict_seconds", {}), problem=selection,
+                              screen_rows=train_config.screen_rows)  # fmt: skip
         names, passed_over = searched_families(
             ranked, keep=tune.top_families, trial_s=costs, seconds=deadline.left() / 2
         )
     else:
-        names = [n for n in board["model"] if supports(n, task)][: tune.top_families]
+        names = ranked[: tune.top_families]
     families = {name: config.family(name) for name in names}
 
     def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -203,8 +203,9 @@ def main() -> None:
     if len(outcome.weights) > 1:
         print(f"tune: ensemble {outcome.weights}: OOF {metric} {s['oof_ensemble']:.4f} vs {s['oof_single']:.4f} single")
     if passed_over:
-        print(f"tune: searched {', '.join(names)}; passed over (fewer than {MIN_SEARCH_TRIALS} of its trials fit in "
-              f"the search's time; its defaults may still join the ensemble): {', '.join(passed_over)}")  # fmt: skip
+        print(f"tune: searched {', '.join(names)}; passed over for their cost ({MIN_SEARCH_TRIALS} trials of each "
+              f"did not fit in the search's time; their defaults may still join the ensemble): "
+              f"{', '.join(passed_over)}")  # fmt: skip
     if config.budget_s is not None:
         print(f"tune: budget_s={config.budget_s:g}: train {cv.get('budget_spent_s', 0.0):.1f} s "
               f"({cv.get('models_skipped', 0)} families skipped), start-up {searched - started:.1f} s, "
