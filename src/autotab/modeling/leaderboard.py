@@ -10,11 +10,11 @@ every candidate is first cross-validated on a seeded sample of that many rows, a
 `screen_keep` share of them (at least `MIN_KEPT`) on all rows. The others are listed as screened out,
 with their score on the sample.
 
-With a time budget, the kept candidates go from the screening sample to the largest rung of rows
-(`RUNG_GROWTH` times larger each, up to every row) whose time, projected from the screening round,
-fits in what is left. On a table too large for the budget, the ranking (and the search and the
-selection after it, in tune) is then on a seeded sample, and the final refit takes every row that
-fits in the budget (`search.refit`)."""
+With a time budget, the kept candidates go from the screening sample to the largest seeded sample
+(up to every row) whose time, projected from the screening round, fits in what is left, if that is
+at least `MIN_GROWTH` times the screening sample. On a table too large for the budget, the ranking
+(and the search and the selection after it, in tune) is then on a seeded sample, and the final
+refit takes every row that fits in the budget (`search.refit`)."""
 
 from __future__ import annotations
 
@@ -55,11 +55,14 @@ class Screened:
 # The screening round keeps at least this many candidates (when that many passed it): the ensemble
 # and the search choose among the full-row leaderboard, and need a few families to choose from.
 MIN_KEPT = 3
-# A budgeted leaderboard's rungs grow by this factor from the screening sample to all rows: as in
-# Hyperband's default (eta 3-4), few rungs, each costing several times all the rungs below it.
-RUNG_GROWTH = 4
+# A budgeted leaderboard climbs from the screening sample only to a sample at least this many times
+# larger: a smaller one would spend the rest of the share on a ranking the screening round all but
+# gave, time the search can use. One climb, to the largest sample the time affords: fixed rungs
+# (Hyperband's, 4x each) left up to three quarters of the share unused on a table between two of
+# them, and the rows a choice is made on are what a budget should buy (README, One budget).
+MIN_GROWTH = 2
 ALMOST_EVERY_ROW = 0.9
-# A rung's projected time is this much more than linear in its rows (a tree sorts its rows).
+# A sample's projected time is this much more than linear in its rows (a tree sorts its rows).
 PROJECTION_MARGIN = 1.25
 # Told of each candidate as it finishes: its name, its outcome, the round (the screening round or
 # all rows), and how many of the round's candidates have finished, of how many.
@@ -222,15 +225,16 @@ def rank(
     return table.reset_index(drop=True), passed
 
 
-def rung_sizes(done: int, rows: int) -> list[int]:
-    """The rungs above a sample of `done` rows: `RUNG_GROWTH` times larger each, the last one every
-    row (a rung within `ALMOST_EVERY_ROW` of them is every row: a stratified sample needs rows left out)."""
-    sizes, size = [], done
-    while size < rows:
-        size = min(size * RUNG_GROWTH, rows)
-        size = rows if size >= ALMOST_EVERY_ROW * rows else size
-        sizes.append(size)
-    return sizes
+def climb_rows(done: int, rows: int, *, seconds: float, left: float) -> int | None:
+    """How many of `rows` rows the kept candidates can be ranked on in `left` seconds, projected
+    linearly from `seconds` on the `done` rows of the screening sample: every row, or the largest
+    sample that fits (short of `ALMOST_EVERY_ROW` of them: a stratified sample needs rows left out),
+    or None if that is not `MIN_GROWTH` times the screening sample."""
+    size = rows if seconds <= 0 else int(done * left / seconds)
+    if size >= rows:
+        return rows
+    size = min(size, int(ALMOST_EVERY_ROW * rows))
+    return size if size >= MIN_GROWTH * done else None
 
 
 def makespan(seconds: list[float], workers: int) -> float:
@@ -255,25 +259,19 @@ def climb(
     task: str,
     seed: int,
 ) -> dict[str, CrossValidation | str]:
-    """The kept candidates' results on the largest rung of rows whose time fits in what is left,
-    from their screening results (`ranked`, each with its `rows`): that rung's time is projected
-    linearly in rows from the screening round, scheduled on the pool's workers, with a margin
-    (`PROJECTION_MARGIN`: a tree's fit grows a little faster than its rows). The largest such rung
-    runs at once (the rungs between would cost half as much again). If it does not finish in time,
-    or every candidate fails on it, the screening results stand. A rung of every row gives results
-    with `rows` None. The pool is stopped on return."""
+    """The kept candidates' results on the largest sample of rows whose time fits in what is left
+    (`climb_rows`), from their screening results (`ranked`, each with its `rows`): that sample's
+    time is projected linearly in rows from the screening round, scheduled on the pool's workers,
+    with a margin (`PROJECTION_MARGIN`: a tree's fit grows a little faster than its rows). If it
+    does not finish in time, or every candidate fails on it, the screening results stand. Every
+    row gives results with `rows` None. The pool is stopped on return."""
     workers = getattr(pool, "_max_workers", 1)  # ProcessPoolExecutor's worker count, stable since 3.2
     done = len(next(iter(ranked.values())).rows)
     seconds = [result.fit_seconds + result.predict_seconds for result in ranked.values()]
-
-    def projected(size: int) -> float:
-        return PROJECTION_MARGIN * makespan([s * size / done for s in seconds], workers)
-
     try:
-        affordable = [size for size in rung_sizes(done, len(y)) if projected(size) <= deadline.left()]
-        if not affordable:
+        size = climb_rows(done, len(y), seconds=PROJECTION_MARGIN * makespan(seconds, workers), left=deadline.left())
+        if size is None:
             return dict(ranked)
-        size = affordable[-1]
         sample = None if size >= len(y) else screening_sample(y, groups, task=task, rows=size, seed=seed)
         if sample is not None and len(sample) >= len(y):  # whole groups that add up to every row
             sample = None
