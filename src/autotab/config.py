@@ -63,7 +63,7 @@ class DataConfig(Section):
 
 class CleanConfig(Section):
     missing_markers: list[str]
-    drop_duplicates: bool = True
+    drop_duplicates: bool = False
     numeric_min_share: float = Field(gt=0, le=1)
     case_fold: bool = True
     date_parts: list[Literal["year", "month", "day", "dayofweek", "epoch_days"]]
