@@ -63,8 +63,9 @@ def test_the_leaderboard_ranks_at_least_six_families(repo):
     markdown = (repo / "reports/leaderboard.md").read_text()
     assert markdown.count(" ± ") >= 6 * 7
     tuned = json.loads((repo / "reports/tuning/best_params.json").read_text())
-    assert tuned["best_single"] in ranked["model"].head(3).tolist()  # model: auto searches the top 3
     summary = json.loads((repo / "reports/tuning/summary.json").read_text())
+    # model: auto searches the top 3; the anchor (the linear default) stays unless one clearly beats it
+    assert tuned["best_single"] in [*ranked["model"].head(3), summary["anchor"]]
     assert summary["n_trials"] == 30 and summary["cv_single_chosen"] >= summary["cv_default_best"]
     # The built-in table's committed choice is a blend (README, Tuning), kept because it gained out of fold.
     assert tuned["model"] == "ensemble" and len(tuned["ensemble_weights"]) == summary["ensemble_members"] > 1

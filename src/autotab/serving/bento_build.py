@@ -25,6 +25,8 @@ from autotab.tables import atomic_path
 
 BENTO_NAME = "autotab"
 MODEL_NAME = "autotab-pipeline"
+# The file `bentoml.sklearn.save_model` writes in a model's folder and `load_model` reads.
+SKLEARN_MODEL_FILE = "saved_model.pkl"
 # Every timestamp inside the exported archive: the build's clock would make each archive unique, and
 # nothing of the inputs has a time that a fresh clone shares (file times are checkout times). Any
 # fixed value does: the version, a content hash, is what identifies a Bento.
@@ -53,15 +55,16 @@ def source_bytes(root: Path) -> bytes:
 
 
 def save_model(
-    pipeline: Any,
+    model_file: Path,
     version: str,
     metadata: dict[str, Any],
     labels: dict[str, str],
     custom_objects: dict[str, Any] | None = None,
 ) -> str:
-    """Save the Pipeline in the model store; `custom_objects` are pickled beside it (the data
-    contract, the rows its explanations draw on)."""
+    """Save the Pipeline pickled in `model_file` (joblib) in the model store, as that file byte for
+    byte; `custom_objects` are pickled beside it (the data contract, the rows its explanations draw on)."""
     import bentoml
+    import joblib
     from bentoml.exceptions import NotFound
 
     tag = f"{MODEL_NAME}:{version}"
@@ -72,11 +75,16 @@ def save_model(
     # Model metadata only takes plain values (no None): structured parts go in as JSON text.
     bentoml.sklearn.save_model(
         tag,
-        pipeline,
+        joblib.load(model_file),
         labels=labels,
         metadata={key: json.dumps(value) for key, value in metadata.items()},
         custom_objects=custom_objects,
     )
+    # BentoML pickles the object again, and a loaded Pipeline does not pickle to the same bytes twice:
+    # a scikit-learn tree's node records carry padding bytes that loading leaves uninitialised. The
+    # store keeps the served file itself (what `bentoml.sklearn.load_model` reads, with joblib), so
+    # that the Bento reproduces byte for byte (dvc.lock) and is the very model the run served.
+    shutil.copyfile(model_file, bentoml.models.get(tag).path_of(SKLEARN_MODEL_FILE))
     return tag
 
 

@@ -27,9 +27,6 @@ def main() -> None:
     check_same_run(paths.SERVED_MODEL, served.get("contract_sha256"), contract_path)
     print(f"package: {quality_gate.judge(read_json(paths.TUNING_SUMMARY), read_json(paths.METRICS), config.package)}")
     bento_build.use_store(paths.BENTOML_HOME)
-    import joblib
-
-    pipeline = joblib.load(paths.SERVED_MODEL)
     contract = DataContract.read(contract_path)
     # What GET /metadata shows: small, JSON-safe facts about the model. The contract (its digest
     # here) is pickled beside the model: as YAML text in the model's metadata, a 2,000-column
@@ -60,7 +57,7 @@ def main() -> None:
     # Lineage goes on the model, not into its version: the tag stays a content hash of what is served.
     origin = lineage.lineage(read_json(paths.RAW_SCHEMA))
     model_tag = bento_build.save_model(
-        pipeline,
+        paths.SERVED_MODEL,
         version,
         {**metadata, "lineage": origin},
         labels=origin,
