@@ -38,6 +38,15 @@ def test_clean_rows_drops_missing_and_invalid_targets_then_exact_duplicates():
     assert rows.to_dict("list") == {"x": [2], "y": [2]}
 
 
+def test_duplicate_rows_are_kept_by_default_with_how_often_each_label_occurs():
+    # One pattern 99 times negative and once positive: dropping the copies would leave one of each.
+    frame = pd.DataFrame({"x": [0] * 100 + [1, 2], "y": ["no"] * 99 + ["yes", "yes", "no"]})
+    configured = yaml.safe_load((REPO / "conf/clean/default.yaml").read_text())["drop_duplicates"]
+    assert configured is False and CleanConfig.model_fields["drop_duplicates"].default is False
+    rows, dropped = clean_rows(frame, "y", "auto", MARKERS, drop_duplicates=configured)
+    assert dropped["duplicate"] == 0 and rows[rows["x"] == 0]["y"].value_counts().to_dict() == {"no": 99, "yes": 1}
+
+
 @pytest.mark.parametrize(
     "target",
     [
