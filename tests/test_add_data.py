@@ -131,9 +131,10 @@ def test_a_csv_is_copied_tracked_by_dvc_and_configured(repo, tables):
     assert "git add data/raw/penguin_sizes.csv.dvc data/raw/.gitignore conf/data/penguin_sizes.yaml" in result.stdout
     assert "git add contracts/penguin_sizes.json" in result.stdout  # what the first run writes
     # the clean stage's leakage checks, before the first run: this table is 6 rows repeated (kept:
-    # clean.drop_duplicates is off), so one column gives the class away and every holdout row repeats
-    assert "the first run will stop on Body Mass (g) unless clean.allow_leaks is true" in result.stdout
+    # clean.drop_duplicates is off), each scored once, and every holdout row repeats a training row
+    assert "leakage checks: best single column Body Mass (g) (roc_auc 0.5000 alone)" in result.stdout
     assert "12 of 12 holdout rows repeat a training row's values" in result.stdout
+    assert "clean.drop_duplicates: true" in result.stdout
     assert run(["git", "check-ignore", "data/raw/penguin_sizes.csv"], repo).returncode == 0  # DVC's, not git's
 
 

@@ -156,6 +156,7 @@ def test_the_climb_takes_the_largest_sample_that_fits_and_tasks_fill_the_workers
     assert leaderboard.climb_rows(2500, 10_000, seconds=10.0, left=40.0) == 10_000  # every row fits
     assert leaderboard.climb_rows(2500, 10_000, seconds=10.0, left=38.0) == 9000  # a sample leaves rows out
     assert leaderboard.climb_rows(2500, 10_000, seconds=0.0, left=1.0) == 10_000
+    assert leaderboard.climb_rows(2500, 5400, seconds=10.0, left=21.0) == 4860  # twice affordable, 90% taken
     assert leaderboard.makespan([4.0, 4.0, 4.0], 2) == 8.0 and leaderboard.makespan([6.0, 1.0, 1.0], 2) == 6.0
 
 
@@ -168,7 +169,7 @@ class FailsOnManyRows(RowTimedClassifier):
         return super().fit(X, y)
 
 
-def test_a_rung_every_candidate_fails_on_leaves_the_screening_round_to_rank_them():
+def test_a_climb_every_candidate_fails_on_leaves_the_screening_round_to_rank_them():
     X, y = table(rows=1600)
     preprocessor = build_preprocessor(TableCleaner(), FEATURES, "binary", 0)
     candidates = {

@@ -78,6 +78,19 @@ def test_a_noisy_copy_of_the_target_is_a_shortcut_and_ordinary_columns_are_not()
         "best_single_column_score"] < 0.9  # fmt: skip
 
 
+def test_a_weak_column_of_a_table_with_every_row_three_times_is_no_shortcut():
+    # Kept duplicates (clean.drop_duplicates: false): scored with its copies in the other folds, the
+    # weak column's every value would come with its label, and read as a copy of the target.
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"x": rng.normal(size=300).round(3)})
+    frame["y"] = np.where(frame["x"] + rng.normal(size=300) > 0, "yes", "no")
+    once = run_checks(frame)
+    thrice = run_checks(pd.concat([frame] * 3, ignore_index=True).sample(frac=1, random_state=0))
+    assert thrice["shortcut_columns"] == {} and thrice["best_single_column"] == "x"
+    assert 0.6 < once["best_single_column_score"] < 0.9 and 0.6 < thrice["best_single_column_score"] < 0.9
+    assert thrice["training_rows_repeated_across_folds"] > 300  # the repeats are still counted
+
+
 def test_a_regression_target_copied_into_a_column_is_a_shortcut_by_r2():
     rng = np.random.default_rng(3)
     frame = pd.DataFrame({"x": rng.normal(size=600)})

@@ -228,13 +228,14 @@ def rank(
 def climb_rows(done: int, rows: int, *, seconds: float, left: float) -> int | None:
     """How many of `rows` rows the kept candidates can be ranked on in `left` seconds, projected
     linearly from `seconds` on the `done` rows of the screening sample: every row, or the largest
-    sample that fits (short of `ALMOST_EVERY_ROW` of them: a stratified sample needs rows left out),
-    or None if that is not `MIN_GROWTH` times the screening sample."""
+    sample that fits, if that is `MIN_GROWTH` times the screening sample (else None), short of
+    `ALMOST_EVERY_ROW` of them: a stratified sample needs rows left out."""
     size = rows if seconds <= 0 else int(done * left / seconds)
     if size >= rows:
         return rows
-    size = min(size, int(ALMOST_EVERY_ROW * rows))
-    return size if size >= MIN_GROWTH * done else None
+    if size < MIN_GROWTH * done:
+        return None
+    return min(size, int(ALMOST_EVERY_ROW * rows))
 
 
 def makespan(seconds: list[float], workers: int) -> float:
