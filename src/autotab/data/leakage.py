@@ -206,12 +206,14 @@ def _with(hashes: np.ndarray, values: pd.Series) -> np.ndarray:
 
 
 def shared_rows(
-    train: pd.DataFrame, test: pd.DataFrame, columns: list[str], target: str, fold: np.ndarray
-) -> dict[str, int]:
+    train_features: np.ndarray, train_rows: np.ndarray, test: pd.DataFrame, columns: list[str], target: str,
+    fold: np.ndarray,
+) -> dict[str, int]:  # fmt: skip
     """Exact repeats of the used columns' values: holdout rows that also occur in training (without
-    and with the target), and training rows whose values occur in another fold."""
-    train_features, test_features = _row_hashes(train[columns]), _row_hashes(test[columns])
-    train_rows, test_rows = _with(train_features, train[target]), _with(test_features, test[target])
+    and with the target), and training rows whose values occur in another fold. `train_features`
+    and `train_rows` are the training rows' hashes, without and with the target (`check` has them)."""
+    test_features = _row_hashes(test[columns])
+    test_rows = _with(test_features, test[target])
     folds_per_value = pd.Series(fold).groupby(train_features).transform("nunique").to_numpy()
     return {
         "holdout_rows_repeated_in_training": int(pd.Series(test_features).isin(train_features).sum()),
@@ -250,8 +252,9 @@ def check(
     # folds would hand any column's value its label, and a weak column look like a copy of the
     # target (ROC AUC 0.73 reads 0.97 with every row twice, 0.999 three times). Repeats are
     # counted on their own (`shared_rows`).
-    distinct = ~pd.Series(_with(_row_hashes(train[used_columns]), train[target])).duplicated().to_numpy()
-    rows = np.flatnonzero(distinct)
+    train_features = _row_hashes(train[used_columns])
+    train_rows = _with(train_features, train[target])
+    rows = np.flatnonzero(~pd.Series(train_rows).duplicated().to_numpy())
     if len(rows) > SCORED_ROWS:
         rows = np.sort(np.random.default_rng(seed).choice(rows, SCORED_ROWS, replace=False))
     scores: dict[str, float] = {}
@@ -266,7 +269,7 @@ def check(
         finding = key_finding(name, train[name], y, matrix, task, fold, group)
         if finding["skill"] >= signal_skill:
             keys[name] = finding
-    repeats = shared_rows(train, test, used_columns, target, fold)
+    repeats = shared_rows(train_features, train_rows, test, used_columns, target, fold)
     suggestions = [f"{name}: {finding['suggestion']}" for name, finding in keys.items() if name != group]
     suggestions += [
         f"{name} alone reaches {metric} {score:.4f}: a probable copy of the target; drop it (data.drop) unless it "
