@@ -113,7 +113,7 @@ def main() -> None:
         complete = [t.value for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         best = f"{maximisable(max(complete), metric):.4f}" if complete else "none yet"
         print(f"tune: trial {trial.number + 1}/{tune.n_trials} {trial.params.get('family')}: {metric}={shown} "
-              f"(best {best})", file=sys.stderr, flush=True)  # fmt: skip
+              f"(best {best}) [{time.monotonic() - started:.0f} s]", file=sys.stderr, flush=True)  # fmt: skip
 
     # Everything that defines the search names the study: the same search resumes, a new one starts.
     # The trial budget is not part of it: raising tune.n_trials continues the stored study, and a
