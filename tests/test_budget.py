@@ -2,7 +2,9 @@
 and a budgeted run through DVC still ends in an evaluated, packaged model."""
 
 import json
+import os
 import re
+import resource
 import time
 
 import joblib
@@ -274,6 +276,12 @@ def test_tune_refuses_out_of_fold_predictions_of_other_rows_than_it_chooses_on()
     check_same_rows(pd.DataFrame({"target": regression.scored_y.round(8)}), regression)
 
 
+def children_cpu_seconds() -> float:
+    """The CPU seconds of this process' finished child processes, theirs included."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def generated_table(rows: int = 3000) -> pd.DataFrame:
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({f"x{i}": rng.normal(size=rows) for i in range(16)})
@@ -297,23 +305,29 @@ def test_a_budgeted_run_keeps_to_its_budget_and_still_serves_a_model(tmp_path):
     budget = 20
     # Screening on 300 of the 2,400 training rows: the kept candidates climb to the largest sample the
     # budget allows, or every row (`leaderboard.climb`), and tune selects on the rows they reached.
+    # 200 trials would search for minutes: the budget, not the trial count, ends the search.
     overrides = ["-S", "data=churn", "-S", f"budget_s={budget}", "-S", "train.screen_rows=300"]
-    run(["dvc", "exp", "run", *overrides, "features"], repo)
-    start = time.monotonic()
+    run(["dvc", "exp", "run", *overrides, "-S", "tune.n_trials=200", "features"], repo)
+    start, cpu_before = time.monotonic(), children_cpu_seconds()
     trained = run(["dvc", "repro", "--single-item", "train"], repo)
     train_s = time.monotonic() - start
     tuned = run(["dvc", "repro", "--single-item", "tune"], repo)
-    elapsed = time.monotonic() - start
-    # Generous (three times the budget), as a test on a shared machine must be; bench/ measures it.
-    # Failing, it shows where the time went: each stage's output, its progress lines timed.
-    assert elapsed < 3 * budget, (
-        f"train and tune took {elapsed:.0f} s on a {budget} s budget (train {train_s:.0f} s):\n"
-        + "\n".join(stage.stdout + stage.stderr for stage in (trained, tuned))
-    )
+    elapsed, cpu = time.monotonic() - start, children_cpu_seconds() - cpu_before
+    # A bound, not a benchmark (bench/ measures the budget). The CPU seconds train and tune spent,
+    # their worker processes' included, are what a run past its budget would raise, and they do not
+    # grow with other work on a shared machine, as wall seconds do: CI ran this test beside the
+    # other tests' pipelines and measured 139 s of wall time, and six CPU-bound processes beside it
+    # here take it from 20 s to 60 s. The run may spend twice what the budget's seconds give its
+    # cores (process starts, DVC and the final fit come on top); without a budget it would spend
+    # minutes of CPU on its 200 trials. The wall bound only catches a run that hangs.
+    where = "\n".join(stage.stdout + stage.stderr for stage in (trained, tuned))
+    cores = len(os.sched_getaffinity(0))
+    assert cpu < 2 * budget * cores, f"train and tune spent {cpu:.0f} CPU s on a {budget} s budget:\n{where}"
+    assert elapsed < 10 * budget, f"train and tune took {elapsed:.0f} s (train {train_s:.0f} s):\n{where}"
     assert f"of budget_s={budget} used" in trained.stdout
     assert f"tune: budget_s={budget}: train" in tuned.stdout
     summary = json.loads((repo / "reports/tuning/summary.json").read_text())
-    assert "recheck_repeats" in summary and "search_judged" in summary
+    assert "recheck_repeats" in summary and "search_judged" in summary and summary["n_trials"] < 200
     # The families searched are leaderboard families; those passed over for their cost are named.
     ok = set(pd.read_csv(repo / "reports/leaderboard.csv").query("status == 'ok'")["model"])
     assert summary["searched_families"] and set(summary["searched_families"] + summary["passed_over"]) <= ok
