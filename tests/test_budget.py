@@ -317,12 +317,12 @@ def test_a_budgeted_run_keeps_to_its_budget_and_still_serves_a_model(tmp_path):
     # their worker processes' included, are what a run past its budget would raise, and they do not
     # grow with other work on a shared machine, as wall seconds do: CI ran this test beside the
     # other tests' pipelines and measured 139 s of wall time, and six CPU-bound processes beside it
-    # here take it from 20 s to 60 s. The run may spend twice what the budget's seconds give its
-    # cores (process starts, DVC and the final fit come on top); without a budget it would spend
-    # minutes of CPU on its 200 trials. The wall bound only catches a run that hangs.
+    # here take it from 20 s to 60 s. Measured here: 21 CPU s with the budget, 113 without it (its
+    # 200 trials); the bound is one and a half times what the budget's seconds give the cores
+    # (process starts, DVC and the final fit come on top). The wall bound only catches a hang.
     where = "\n".join(stage.stdout + stage.stderr for stage in (trained, tuned))
     cores = len(os.sched_getaffinity(0))
-    assert cpu < 2 * budget * cores, f"train and tune spent {cpu:.0f} CPU s on a {budget} s budget:\n{where}"
+    assert cpu < 1.5 * budget * cores, f"train and tune spent {cpu:.0f} CPU s on a {budget} s budget:\n{where}"
     assert elapsed < 10 * budget, f"train and tune took {elapsed:.0f} s (train {train_s:.0f} s):\n{where}"
     assert f"of budget_s={budget} used" in trained.stdout
     assert f"tune: budget_s={budget}: train" in tuned.stdout

@@ -84,7 +84,8 @@ def _evaluate(name: str, pipeline: Pipeline, **kwargs: Any) -> tuple[str, CrossV
 
 
 def _evaluate_in_worker(name: str, pipeline: Pipeline, threads: int, **kwargs: Any):
-    # Each worker fits with the threads it is given, so workers x threads never exceed the cores.
+    # Each worker fits with the threads it is given, so workers x threads never exceed the cores
+    # (and the budget's fallback, in this process, as many as a worker).
     with threadpool_limits(threads):
         return _evaluate(name, pipeline, **kwargs)
 
@@ -198,7 +199,8 @@ def rank(
         # A budget too small for any candidate on every row: the first one skipped for it, in the
         # configured order (cheap first), is cross-validated anyway, past the budget: a budgeted run
         # still ends with a served model (the train stage reports the time it spent).
-        results[fallback] = _evaluate(fallback, whole_pipeline(preprocessor, candidates[fallback]), **data)[1]
+        fallback_pipeline = whole_pipeline(preprocessor, candidates[fallback])
+        results[fallback] = _evaluate_in_worker(fallback, fallback_pipeline, threads, **data)[1]
     passed = {name: r for name, r in results.items() if isinstance(r, CrossValidation)}
     if not passed:
         errors = "; ".join(f"{name}: {getattr(error, 'reason', error)}" for name, error in results.items())

@@ -391,7 +391,7 @@ def search(
     recheck_repeats = tune.recheck_repeats if problem.reshuffles else 0
     if deadline.bounded:
         # In this process from here: starting worker processes for a few fits would cost more than
-        # it saves, and here the fits' own threads have every core.
+        # it saves (the tune stage runs them on one thread).
         problem = replace(problem, n_jobs=1)
 
     configs = {**{name: zoo(name) for name in board["model"]}, **families}
