@@ -92,7 +92,7 @@ def test_a_good_file_goes_through_and_is_not_modified(workspace, capsys):
         (bytes(range(256)) * 8, {}, "looks like a binary file"),
         (GOOD.replace(",", ";"), {"delimiter": ","}, "read as a single column: is data.delimiter right?"),
         (GOOD, {"drop": ["nope"]}, "data.drop or data.group names columns that are not in the table: nope"),
-        (GOOD.replace(",b\n", ",a\n", 25), {}, "classes with fewer than clean.min_class_count=10 rows: 'b'"),
+        (GOOD.replace(",b\n", ",a\n", 25), {}, "classes with fewer than 7 rows (clean.min_class_count: auto"),
     ],
 )
 def test_bad_input_is_one_line_with_exit_2_and_no_outputs(workspace, capsys, content, data, expected):
@@ -147,7 +147,8 @@ def test_rare_classes_error_stops_the_run_naming_them(workspace, capsys):
     workspace(RARE, clean={"rare_classes": "error"})
     code, err = run_ingest_and_clean(capsys)
     assert code == EXIT_USER_ERROR
-    assert "classes with fewer than clean.min_class_count=10 rows: 'rare' (3 rows); remove or merge" in err
+    bar = "7 rows (clean.min_class_count: auto, for train.folds=5, data.test_size=0.2)"
+    assert f"classes with fewer than {bar}: 'rare' (3 rows); remove or merge" in err
     assert not any(Path(p).exists() for p in OUTPUTS)
 
 

@@ -10,11 +10,12 @@ from autotab.data.row_cleaning import (
     column_report,
     drop_rare_classes,
     infer_task,
+    min_class_rows,
     normalise_labels,
     outlier_rows,
     task_and_classes,
 )
-from autotab.data.splits import split_rows
+from autotab.data.splits import check_folds, split_rows
 from autotab.errors import UserError
 from autotab.estimators.table_cleaner import TableCleaner
 from tests.conftest import REPO
@@ -115,21 +116,21 @@ def test_a_configured_binary_task_is_checked_on_the_rows_kept():
     clean = CleanConfig(**yaml.safe_load((REPO / "conf/clean/default.yaml").read_text()))
     data = DataConfig(name="t", path="t.csv", target="y", task="binary", test_size=0.2, seed=0)
     rows = pd.DataFrame({"x": range(43), "y": ["a"] * 20 + ["b"] * 20 + ["rare"] * 3})
-    kept, task, reason, dropped = task_and_classes(rows, data=data, clean=clean)
+    kept, task, reason, dropped = task_and_classes(rows, data=data, clean=clean, n_folds=5)
     assert (len(kept), task, dropped) == (40, "binary", {"rare": 3}) and reason.endswith("after dropping 1 rare one")
     with pytest.raises(UserError, match=r"\(1 row\), .* and 35 more; dropping them would leave 0 classes"):
-        task_and_classes(pd.DataFrame({"y": [f"v{i}" for i in range(45)]}), data=data, clean=clean)
+        task_and_classes(pd.DataFrame({"y": [f"v{i}" for i in range(45)]}), data=data, clean=clean, n_folds=5)
 
 
 def test_a_long_tail_of_rare_labels_goes_before_the_classes_are_counted():
     clean = CleanConfig(**yaml.safe_load((REPO / "conf/clean/default.yaml").read_text()))
     data = DataConfig(name="t", path="t.csv", target="y", task="auto", test_size=0.2, seed=0)
     labels = [f"common{i}" for i in range(3) for _ in range(20)] + [f"rare{i}" for i in range(60)]
-    kept, task, reason, dropped = task_and_classes(pd.DataFrame({"y": labels}), data=data, clean=clean)
+    kept, task, reason, dropped = task_and_classes(pd.DataFrame({"y": labels}), data=data, clean=clean, n_folds=5)
     assert (len(kept), task, len(dropped)) == (60, "multiclass", 60)  # 63 labels in the file, 3 classes
     assert reason == "the target has 3 classes, after dropping 60 rare ones"
     numbers = pd.DataFrame({"y": np.arange(200) % 60})  # a numeric target past max_classes stays a regression
-    assert task_and_classes(numbers, data=data, clean=clean)[1:] == (
+    assert task_and_classes(numbers, data=data, clean=clean, n_folds=5)[1:] == (
         "regression",
         "numeric target with 60 distinct values",
         {},
@@ -145,6 +146,30 @@ def test_rare_classes_are_dropped_by_default_and_named():
     assert dropped == {"one": 1} and keep.sum() == len(y) - 1
     keep, dropped = drop_rare_classes(y[:30], min_count=10, policy="error")  # none rare: nothing to say
     assert dropped == {} and keep.all()
+
+
+@pytest.mark.parametrize(("n_folds", "test_size"), [(5, 0.2), (3, 0.2), (10, 0.2), (5, 0.3), (5, 0.1)])
+def test_the_automatic_rare_class_bar_keeps_every_class_each_training_fold_can_hold(n_folds, test_size):
+    clean = CleanConfig(**yaml.safe_load((REPO / "conf/clean/default.yaml").read_text()))
+    assert clean.min_class_count == "auto"
+    bar, setting = min_class_rows(clean, test_size=test_size, n_folds=n_folds)
+    assert setting.startswith(f"{bar} rows (clean.min_class_count: auto, for train.folds={n_folds}")
+    # A class of `bar` rows keeps `n_folds` training rows after any seeded stratified holdout; one
+    # fewer may not, and is dropped as rare. 10 (AutoGluon's bar, this one's before) dropped classes
+    # of 7 to 9 rows at 5 folds, whose records the model then never predicts.
+    data = DataConfig(name="t", path="t.csv", target="y", task="auto", test_size=test_size, seed=0)
+    rows = pd.DataFrame(
+        {"x": range(80 + 2 * bar - 1), "y": ["a"] * 40 + ["b"] * 40 + ["kept"] * bar + ["rare"] * (bar - 1)}
+    )
+    kept, _, _, dropped = task_and_classes(rows, data=data, clean=clean, n_folds=n_folds)
+    assert dropped == {"rare": bar - 1} and (kept["y"] == "kept").sum() == bar
+    for seed in range(20):
+        train, _ = split_rows(kept, "y", "multiclass", test_size, seed, None, None)
+        check_folds(train["y"], "multiclass", n_folds)  # raises if a class misses a fold
+    assert min_class_rows(clean.model_copy(update={"min_class_count": 10}), test_size=0.2, n_folds=5) == (
+        10,
+        "clean.min_class_count=10 rows",
+    )
 
 
 def test_split_is_seeded_and_stratified():

@@ -7,7 +7,7 @@ any work is done, so a typo never costs a ten-minute run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -74,7 +74,7 @@ class CleanConfig(Section):
     free_text_min_unique: int = Field(ge=2)
     free_text_min_words: float | None = Field(gt=0)
     max_classes: int = Field(ge=2)
-    min_class_count: int = Field(ge=2)
+    min_class_count: Annotated[int, Field(ge=2)] | Literal["auto"] = "auto"
     rare_classes: Literal["drop", "error"] = "drop"
     outliers: Literal["none", "clip", "isolation_forest"] = "none"
     clip_quantiles: tuple[float, float] = (0.01, 0.99)

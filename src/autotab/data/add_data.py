@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from autotab.config import DataConfig, load_config
 from autotab.data import leakage
+from autotab.data.row_cleaning import min_class_rows
 from autotab.errors import UserError
 from autotab.tables import atomic_path, read_table, table_suffix, write_atomic
 
@@ -183,9 +184,9 @@ def leakage_preview(step: Plan) -> str:
     lines = [leakage.summary(report).replace("  leakage checks (reports/leakage.json)", "leakage checks", 1)]
     if report["classes_dropped"]:
         rare = ", ".join(f"{label!r} ({n})" for label, n in report["classes_dropped"].items())
-        threshold = config.clean.min_class_count
-        lines.append(f"  the first run will drop rare classes (fewer than clean.min_class_count={threshold} rows; "
-                     f"clean.rare_classes): {rare}")  # fmt: skip
+        _, setting = min_class_rows(config.clean, test_size=data.test_size, n_folds=config.train.folds)
+        lines.append(f"  the first run will drop rare classes (fewer than {setting}; the model will never "
+                     f"predict them; clean.rare_classes): {rare}")  # fmt: skip
     if report["shortcut_columns"]:
         lines.append(f"  the first run will stop on {', '.join(report['shortcut_columns'])} unless "
                      "clean.allow_leaks is true or data.drop lists it")  # fmt: skip

@@ -343,7 +343,7 @@ def check_table(raw: pd.DataFrame, *, data: DataConfig, clean: CleanConfig, n_fo
     """The checks on a table before its first run, as the clean stage will make them (its rows,
     task, split and cleaner; without the optional outlier removal), and the rare classes it will drop."""
     rows, _ = clean_rows(raw, data.target, data.task, clean.missing_markers, clean.drop_duplicates)
-    rows, task, _, classes_dropped = task_and_classes(rows, data=data, clean=clean)
+    rows, task, _, classes_dropped = task_and_classes(rows, data=data, clean=clean, n_folds=n_folds)
     train, test = split_rows(rows, data.target, task, data.test_size, data.seed, data.group, time_column_of(rows, data))
     fitted = cleaner_recipe(data, clean).fit(train.drop(columns=[data.target]))
     report = check_split(

@@ -7,6 +7,7 @@ training data; column-level steps are `autotab.estimators.table_cleaner.TableCle
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Any
 
 import numpy as np
@@ -127,13 +128,31 @@ def infer_task(y: pd.Series, configured: str, max_classes: int) -> tuple[str, st
     )
 
 
-def drop_rare_classes(y: pd.Series, *, min_count: int, policy: str) -> tuple[pd.Series, dict[str, int]]:
+def min_class_rows(clean: CleanConfig, *, test_size: float, n_folds: int) -> tuple[int, str]:
+    """The fewest rows a class needs (`clean.min_class_count`), and the setting that says so.
+
+    auto: the fewest that still leave `n_folds` training rows after a stratified holdout takes its
+    `test_size` share (rounded up), one for each training fold to hold out: 7 for 5 folds and 20%.
+    A class with fewer cannot be cross-validated. Any higher bar drops classes a model can learn,
+    and a dropped class costs every one of its records the whole log loss of a zero probability."""
+    if clean.min_class_count != "auto":
+        return clean.min_class_count, f"clean.min_class_count={clean.min_class_count} rows"
+    rows = max(n_folds, 2)
+    while rows - math.ceil(rows * test_size) < n_folds:
+        rows += 1
+    return rows, f"{rows} rows (clean.min_class_count: auto, for train.folds={n_folds}, data.test_size={test_size:g})"
+
+
+def drop_rare_classes(
+    y: pd.Series, *, min_count: int, policy: str, setting: str | None = None
+) -> tuple[pd.Series, dict[str, int]]:
     """Which rows to keep, and the classes with fewer than `min_count` rows, by label with their counts.
 
-    Too few rows of a class to learn it, stratify the holdout or reach every training fold. With
-    `policy` drop (clean.rare_classes), their rows are dropped and the model never predicts them, as
+    Too few rows of a class to stratify the holdout by and reach every training fold. With `policy`
+    drop (clean.rare_classes), their rows are dropped and the model never predicts them, as
     AutoGluon's `label_count_threshold` does; with error, the run stops naming them. Fewer than two
-    classes left is an error either way."""
+    classes left is an error either way. `setting` names the bar in messages (`min_class_rows`)."""
+    setting = setting or f"clean.min_class_count={min_count} rows"
     counts = y.value_counts()
     rare = counts[counts < min_count]
     if rare.empty:
@@ -145,14 +164,14 @@ def drop_rare_classes(y: pd.Series, *, min_count: int, policy: str) -> tuple[pd.
     if policy == "error" or kept < 2:
         left = "" if policy == "error" else f"; dropping them would leave {kept} class{'' if kept == 1 else 'es'}"
         raise UserError(
-            f"classes with fewer than clean.min_class_count={min_count} rows: {listed}{left}; "
-            "remove or merge them, or lower clean.min_class_count"
+            f"classes with fewer than {setting}: {listed}{left}; "
+            "remove or merge them, or lower clean.min_class_count (at least train.folds)"
         )
     return ~y.isin(rare.index), {str(label): int(n) for label, n in rare.items()}
 
 
 def task_and_classes(
-    rows: pd.DataFrame, *, data: DataConfig, clean: CleanConfig
+    rows: pd.DataFrame, *, data: DataConfig, clean: CleanConfig, n_folds: int
 ) -> tuple[pd.DataFrame, str, str, dict[str, int]]:
     """The rows kept, the task and why, and the rare classes dropped (`drop_rare_classes`). The task
     is inferred again on the kept rows: three classes, one of them rare, leave a binary task (and
@@ -165,7 +184,8 @@ def task_and_classes(
         task, reason = infer_task(y, data.task, clean.max_classes)
         if task == "regression":
             return rows, task, reason, {}
-    keep, dropped = drop_rare_classes(y, min_count=clean.min_class_count, policy=clean.rare_classes)
+    min_count, setting = min_class_rows(clean, test_size=data.test_size, n_folds=n_folds)
+    keep, dropped = drop_rare_classes(y, min_count=min_count, policy=clean.rare_classes, setting=setting)
     if dropped:
         rows = rows[keep].reset_index(drop=True)
     task, reason = infer_task(rows[data.target], data.task, clean.max_classes)

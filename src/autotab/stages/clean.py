@@ -40,7 +40,9 @@ def main() -> None:
     rows, dropped_rows = clean_rows(raw, data.target, data.task, clean.missing_markers, clean.drop_duplicates)
     rows_in, columns_in = raw.shape
     del raw  # the valid rows are a copy: a table of millions of rows is not held twice from here on
-    rows, task, task_reason, classes_dropped = task_and_classes(rows, data=data, clean=clean)
+    rows, task, task_reason, classes_dropped = task_and_classes(
+        rows, data=data, clean=clean, n_folds=config.train.folds
+    )
     dropped_rows["rare_class"] = sum(classes_dropped.values())
     time_column = time_column_of(rows, data)
     train, test = split_rows(rows, data.target, task, data.test_size, data.seed, data.group, time_column)
