@@ -22,8 +22,13 @@ def read_job() -> dict:
 
 
 def read_tables(job: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The training rows (with the target) and the held-out rows (without it)."""
-    return pd.read_csv(job["train"]), pd.read_csv(job["test"])
+    """The training rows (with the target) and the held-out rows (without it). A column read as
+    text from one file and as numbers from the other (a `?` for a missing value in one of them only)
+    is text in both: each system sees one type per column, as it would in one file."""
+    train, test = pd.read_csv(job["train"]), pd.read_csv(job["test"])
+    numeric = pd.api.types.is_numeric_dtype
+    mixed = {c: str for c in test.columns if c in train and numeric(train[c]) != numeric(test[c])}
+    return train.astype(mixed), test.astype(mixed)
 
 
 def class_columns(job: dict, labels, proba) -> pd.DataFrame:
