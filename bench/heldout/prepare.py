@@ -27,6 +27,32 @@ ADULT_COLUMNS = [
     "relationship", "race", "sex", "capital_gain", "capital_loss", "hours_per_week", "native_country", "income",
 ]  # fmt: skip
 
+# Headerless UCI tables of jbrownlee/Datasets: the file, the column names of its .names file, and
+# the columns dropped (horse colic's other outcomes). Values are kept as written ("?" included).
+HORSE_COLIC = [
+    "surgery", "age", "hospital_number", "rectal_temperature", "pulse", "respiratory_rate",
+    "temperature_of_extremities", "peripheral_pulse", "mucous_membranes", "capillary_refill_time", "pain",
+    "peristalsis", "abdominal_distension", "nasogastric_tube", "nasogastric_reflux", "nasogastric_reflux_ph",
+    "rectal_exam_feces", "abdomen", "packed_cell_volume", "total_protein", "abdominocentesis_appearance",
+    "abdomcentesis_total_protein", "outcome", "surgical_lesion", "lesion_type_1", "lesion_type_2", "lesion_type_3",
+    "cp_data",
+]  # fmt: skip
+AUTO_IMPORTS = [
+    "symboling", "normalized_losses", "make", "fuel_type", "aspiration", "num_of_doors", "body_style",
+    "drive_wheels", "engine_location", "wheel_base", "length", "width", "height", "curb_weight", "engine_type",
+    "num_of_cylinders", "engine_size", "fuel_system", "bore", "stroke", "compression_ratio", "horsepower",
+    "peak_rpm", "city_mpg", "highway_mpg", "price",
+]  # fmt: skip
+HEADERLESS = {
+    "abalone": ("abalone.csv", ["sex", "length", "diameter", "height", "whole_weight", "shucked_weight",
+                                "viscera_weight", "shell_weight", "rings"], ()),
+    "horse_colic": ("horse-colic.csv", HORSE_COLIC, ("outcome", "lesion_type_1", "lesion_type_2", "lesion_type_3")),
+    "ecoli": ("ecoli.csv", ["mcg", "gvh", "lip", "chg", "aac", "alm1", "alm2", "location"], ()),
+    "glass": ("glass.csv", ["RI", "Na", "Mg", "Al", "Si", "K", "Ca", "Ba", "Fe", "type"], ()),
+    "auto_imports": ("auto_imports.csv", AUTO_IMPORTS, ()),
+    "oil_spill": ("oil-spill.csv", ["patch", *(f"f{i}" for i in range(2, 50)), "oil_spill"], ()),
+}  # fmt: skip
+
 
 def prepare(*, seaborn: Path, jbrownlee: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
@@ -47,6 +73,10 @@ def prepare(*, seaborn: Path, jbrownlee: Path, out: Path) -> None:
     mammography.to_csv(out / "mammography.csv", index=False)
     pollution = pd.read_csv(jbrownlee / "pollution.csv", dtype=str, keep_default_na=False).drop(columns=["No"])
     pollution[pollution["pm2.5"] != "NA"].to_csv(out / "pollution.csv", index=False)
+    for name, (file, columns, dropped) in HEADERLESS.items():
+        table = pd.read_csv(jbrownlee / file, header=None, names=columns, dtype=str, keep_default_na=False)
+        table.drop(columns=list(dropped)).to_csv(out / f"{name}.csv", index=False)
+    shutil.copyfile(seaborn / "tips.csv", out / "tips.csv")
     shutil.copyfile(HERE / "tables.json", out / "tables.json")
 
 
