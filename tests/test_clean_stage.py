@@ -152,6 +152,21 @@ def test_rare_classes_error_stops_the_run_naming_them(workspace, capsys):
     assert not any(Path(p).exists() for p in OUTPUTS)
 
 
+def test_more_folds_raise_the_automatic_rare_class_bar_and_the_contract_is_regenerated_not_failed(workspace, capsys):
+    table = "x,y\n" + "".join(f"{i}.5,{'a' if i % 2 else 'b'}\n" for i in range(80))
+    workspace(table + "".join(f"{i}.25,c\n" for i in range(8)))
+    code, err = run_ingest_and_clean(capsys)
+    assert code == 0, err
+    assert json.loads(Path("contracts/t.json").read_text())["classes"] == ["a", "b", "c"]  # 8 rows: the bar is 7
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    params["train"]["folds"] = 10  # the bar becomes 13: c is dropped, a change of the cleaning, not of the data
+    Path("params.yaml").write_text(yaml.safe_dump(params))
+    code, err = run_ingest_and_clean(capsys)
+    assert code == 0, err
+    assert json.loads(Path("contracts/t.json").read_text())["classes"] == ["a", "b"]
+    assert json.loads(Path("reports/clean.json").read_text())["classes_dropped"] == {"c": 8}
+
+
 def test_a_missing_file_as_a_user_sees_it(workspace):
     workspace(GOOD)
     Path("table.csv").unlink()

@@ -17,6 +17,7 @@ from autotab.data.row_cleaning import (
     clean_rows,
     cleaner_recipe,
     column_report,
+    min_class_rows,
     outlier_rows,
     task_and_classes,
 )
@@ -67,8 +68,11 @@ def main() -> None:
         target["classes"] = [str(c) for c in classes]
         if task == "binary":
             target["positive_label"] = str(positive_class(pd.Series(classes).to_numpy(), data.positive_label))
+    # The rare-class bar as applied (auto's follows train.folds): a new bar that drops another class
+    # regenerates the contract, as any cleaning change does, rather than failing it as other data.
+    applied = {"min_class_count": min_class_rows(clean, test_size=data.test_size, n_folds=config.train.folds)[0]}
     fingerprint = data_contract.config_fingerprint(
-        {"data": data.fingerprinted(), "clean": clean.model_dump(exclude=CleanConfig.REPORT_ONLY)}
+        {"data": data.fingerprinted(), "clean": clean.model_dump(exclude=CleanConfig.REPORT_ONLY) | applied}
     )
     cleaned_train = fitted.transform(train)
     contract = data_contract.build_contract(fitted, cleaned_train, target, fingerprint)
