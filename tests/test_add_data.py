@@ -135,6 +135,9 @@ def test_a_csv_is_copied_tracked_by_dvc_and_configured(repo, tables):
     assert "leakage checks: best single column Body Mass (g) (roc_auc 0.5000 alone)" in result.stdout
     assert "12 of 12 holdout rows repeat a training row's values" in result.stdout
     assert "clean.drop_duplicates: true" in result.stdout
+    # The binary metrics' positive class, which the template leaves to the sorted order, is named.
+    assert "positive class: 'Gentoo', the last of the two in sorted order" in result.stdout
+    assert "set positive_label in conf/data/penguin_sizes.yaml" in result.stdout
     assert run(["git", "check-ignore", "data/raw/penguin_sizes.csv"], repo).returncode == 0  # DVC's, not git's
 
 

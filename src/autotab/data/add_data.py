@@ -187,6 +187,10 @@ def leakage_preview(step: Plan) -> str:
         _, setting = min_class_rows(config.clean, test_size=data.test_size, n_folds=config.train.folds)
         lines.append(f"  the first run will drop rare classes (fewer than {setting}; the model will never "
                      f"predict them; clean.rare_classes): {rare}")  # fmt: skip
+    if report["positive"] is not None and data.positive_label is None:
+        lines.append(f"  positive class: {report['positive']!r}, the last of the two in sorted order: ROC AUC, "
+                     f"PR AUC and F1 score it; set positive_label in {step.config} if the class to find "
+                     "is the other")  # fmt: skip
     if report["shortcut_columns"]:
         lines.append(f"  the first run will stop on {', '.join(report['shortcut_columns'])} unless "
                      "clean.allow_leaks is true or data.drop lists it")  # fmt: skip

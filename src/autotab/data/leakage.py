@@ -34,6 +34,7 @@ from autotab.config import CleanConfig, DataConfig
 from autotab.data.row_cleaning import clean_rows, cleaner_recipe, task_and_classes
 from autotab.data.splits import check_folds, fold_of_each_row, make_folds, split_rows, time_column_of
 from autotab.estimators.table_cleaner import ID_NAME, TableCleaner, parse_dates
+from autotab.metrics import positive_class
 
 # Numbers are cut into this many quantile bins before encoding: enough to follow any monotone or
 # bumpy relation, few enough that each bin holds rows from every fold.
@@ -341,7 +342,9 @@ def past_and_future(train: pd.Series, test: pd.Series) -> dict[str, int]:
 
 def check_table(raw: pd.DataFrame, *, data: DataConfig, clean: CleanConfig, n_folds: int) -> dict[str, Any]:
     """The checks on a table before its first run, as the clean stage will make them (its rows,
-    task, split and cleaner; without the optional outlier removal), and the rare classes it will drop."""
+    task, split and cleaner; without the optional outlier removal), the rare classes it will drop,
+    and for a binary target the class its metrics will score as positive (as the clean stage
+    records it in the contract)."""
     rows, _ = clean_rows(raw, data.target, data.task, clean.missing_markers, clean.drop_duplicates)
     rows, task, _, classes_dropped = task_and_classes(rows, data=data, clean=clean, n_folds=n_folds)
     train, test = split_rows(rows, data.target, task, data.test_size, data.seed, data.group, time_column_of(rows, data))
@@ -350,7 +353,9 @@ def check_table(raw: pd.DataFrame, *, data: DataConfig, clean: CleanConfig, n_fo
         train=train, test=test, fitted=fitted, cleaned_train=fitted.transform(train), task=task, data=data,
         clean=clean, n_folds=n_folds,
     )  # fmt: skip
-    return {**report, "classes_dropped": classes_dropped}
+    classes = pd.Series(sorted(rows[data.target].unique())).to_numpy()
+    positive = str(positive_class(classes, data.positive_label)) if task == "binary" else None
+    return {**report, "classes_dropped": classes_dropped, "positive": positive}
 
 
 def summary(report: dict[str, Any]) -> str:
